@@ -1,0 +1,191 @@
+use std::collections::HashMap;
+use std::path::{Component, Path};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::{parse_workflow, Channels, DefinitionError, Workflow};
+
+/// The loaded workflows, by key.
+#[derive(Debug, Default, Clone)]
+pub struct WorkflowSet {
+    by_key: HashMap<String, Arc<Workflow>>,
+}
+
+impl WorkflowSet {
+    /// A set holding `workflows`.
+    pub fn new(workflows: impl IntoIterator<Item = Workflow>) -> Self {
+        Self {
+            by_key: workflows
+                .into_iter()
+                .map(|w| (w.key.clone(), Arc::new(w)))
+                .collect(),
+        }
+    }
+
+    /// The workflow `key`.
+    pub fn get(&self, key: &str) -> Option<Arc<Workflow>> {
+        self.by_key.get(key).cloned()
+    }
+
+    /// How many workflows are loaded.
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// Whether no workflow is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// The keys of the loaded workflows, sorted.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<_> = self.by_key.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys
+    }
+}
+
+/// Loads every `<dir>/<key>/workflow.json`, with channels from `<dir>/channels.json`. The first
+/// invalid workflow fails the whole load: a half-loaded environment would drop triggers silently.
+pub fn load_dir(dir: &Path) -> Result<WorkflowSet, DefinitionError> {
+    let channels = Channels::load(&dir.join("channels.json"))?;
+    let parser = crate::template::parser().map_err(|e| DefinitionError::file(dir, e.to_string()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| DefinitionError::file(dir, format!("cannot read: {e}")))?;
+    let mut workflows = Vec::new();
+    let mut folders: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    for folder in folders {
+        let file = folder.join("workflow.json");
+        if !file.exists() {
+            continue;
+        }
+        let key = folder
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| DefinitionError::file(&folder, "folder name is not UTF-8"))?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| DefinitionError::file(&file, format!("cannot read: {e}")))?;
+        let mut value: Value = serde_json::from_str(&text)
+            .map_err(|e| DefinitionError::file(&file, format!("invalid JSON: {e}")))?;
+        inline_file_refs(&mut value, &folder, &file)?;
+        workflows.push(parse_workflow(key, &value, &file, &channels, &parser)?);
+    }
+    Ok(WorkflowSet::new(workflows))
+}
+
+/// Replaces every `"field@": "relative/path"` with `"field": <file contents>`, as the Knock CLI
+/// does; paths may not leave the workflow's folder.
+fn inline_file_refs(value: &mut Value, folder: &Path, file: &Path) -> Result<(), DefinitionError> {
+    match value {
+        Value::Object(map) => {
+            let refs: Vec<(String, String)> = map
+                .iter()
+                .filter_map(|(k, v)| {
+                    let field = k.strip_suffix('@')?;
+                    Some((field.to_string(), v.as_str().unwrap_or_default().to_string()))
+                })
+                .collect();
+            for (field, rel) in refs {
+                let rel_path = Path::new(&rel);
+                let escapes = rel.is_empty()
+                    || rel_path
+                        .components()
+                        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+                if escapes {
+                    return Err(DefinitionError::file(
+                        file,
+                        format!("`{field}@` must be a relative path inside the workflow folder, got `{rel}`"),
+                    ));
+                }
+                let contents = std::fs::read_to_string(folder.join(rel_path)).map_err(|e| {
+                    DefinitionError::file(file, format!("`{field}@` refers to `{rel}`: {e}"))
+                })?;
+                map.remove(&format!("{field}@"));
+                map.insert(field, Value::String(contents));
+            }
+            for v in map.values_mut() {
+                inline_file_refs(v, folder, file)?;
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                inline_file_refs(v, folder, file)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Builds a one-workflow set from JSON; handy for tests and embedding.
+pub fn from_json(key: &str, value: &Value, channels: &Channels) -> Result<Workflow, DefinitionError> {
+    let parser = crate::template::parser()
+        .map_err(|e| DefinitionError::file("<inline>", e.to_string()))?;
+    let _: &Map<String, Value> = value
+        .as_object()
+        .ok_or_else(|| DefinitionError::file("<inline>", "a workflow must be a JSON object"))?;
+    parse_workflow(key, value, Path::new("<inline>"), channels, &parser)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("herald-load-{name}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn loads_folders_with_file_references_and_channels() {
+        let dir = temp_dir("ok");
+        write(&dir.join("channels.json"), r#"{"channels": [{"key": "feed", "type": "in_app_feed"}]}"#);
+        write(
+            &dir.join("welcome/workflow.json"),
+            r#"{"name": "Welcome", "steps": [{"ref": "f1", "type": "channel", "channel_key": "feed",
+                "template": {"markdown_body@": "f1/markdown_body.md"}}]}"#,
+        );
+        write(&dir.join("welcome/f1/markdown_body.md"), "Hello **{{ recipient.name }}**");
+        let set = load_dir(&dir).unwrap();
+        let w = set.get("welcome").unwrap();
+        match &w.steps[0] {
+            super::super::Step::Channel(c) => {
+                assert_eq!(c.markdown_body.source(), "Hello **{{ recipient.name }}**")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_escaping_references_and_names_the_file() {
+        let dir = temp_dir("escape");
+        write(
+            &dir.join("welcome/workflow.json"),
+            r#"{"name": "W", "steps": [{"ref": "f1", "type": "channel", "channel_key": "feed",
+                "channel_type": "in_app_feed", "template": {"markdown_body@": "../secret.md"}}]}"#,
+        );
+        let e = load_dir(&dir).unwrap_err();
+        assert!(e.to_string().contains("welcome/workflow.json"), "{e}");
+        assert!(e.to_string().contains("relative path"), "{e}");
+    }
+
+    #[test]
+    fn invalid_json_names_the_file() {
+        let dir = temp_dir("json");
+        write(&dir.join("broken/workflow.json"), "{ not json");
+        let e = load_dir(&dir).unwrap_err();
+        assert!(e.to_string().contains("broken/workflow.json"), "{e}");
+    }
+}

@@ -1,0 +1,18 @@
+//! Workflow definitions in Knock's `workflow.json` format, and loading them from a directory.
+//!
+//! Layout, as the Knock CLI writes it: `<dir>/<workflow-key>/workflow.json`, where any string
+//! field may be moved to a file by suffixing its key with `@` (`"markdown_body@":
+//! "in_app_feed_1/markdown_body.md"`). Channels live in `<dir>/channels.json`, because Knock keeps
+//! them in account settings and pulled workflows carry only the `channel_key`.
+
+mod channels;
+mod duration;
+mod error;
+mod load;
+mod workflow;
+
+pub use channels::{ChannelType, Channels};
+pub use duration::{Duration, DurationUnit};
+pub use error::DefinitionError;
+pub use load::{from_json, load_dir, WorkflowSet};
+pub use workflow::{parse_workflow, ChannelStep, DelayStep, Step, Workflow};

@@ -1,0 +1,52 @@
+//! The variables a step sees: `data`, `recipient`, `actor`, `tenant`, `workflow`.
+
+use serde_json::{json, Map, Value};
+
+use crate::definition::Workflow;
+use crate::error::StoreError;
+use crate::ports::Store;
+use crate::recipient::RecipientRef;
+use crate::run::RecipientRun;
+
+/// Builds the scope of `run`, reading the recipient and actor as they are now (Knock renders with
+/// the recipient's data at the time the step runs, not at trigger time).
+pub async fn build(store: &dyn Store, workflow: &Workflow, run: &RecipientRun) -> Result<Value, StoreError> {
+    let recipient = entity(store, &run.recipient).await?;
+    let actor = match &run.actor {
+        Some(a) => entity(store, a).await?,
+        None => Value::Null,
+    };
+    let tenant = run
+        .tenant
+        .as_ref()
+        .map(|t| json!({"id": t}))
+        .unwrap_or(Value::Null);
+    Ok(json!({
+        "data": Value::Object(run.data.clone()),
+        "recipient": recipient,
+        "actor": actor,
+        "tenant": tenant,
+        "workflow": {
+            "key": workflow.key,
+            "id": workflow.key,
+            "name": workflow.name,
+            "categories": workflow.categories,
+            "cancellation_key": run.cancellation_key,
+            "workflow_run_id": run.workflow_run_id.to_string(),
+        },
+    }))
+}
+
+async fn entity(store: &dyn Store, reference: &RecipientRef) -> Result<Value, StoreError> {
+    if reference.is_user() {
+        if let Some(user) = store.get_user(&reference.id).await? {
+            return Ok(user.to_value());
+        }
+    }
+    let mut map = Map::new();
+    map.insert("id".into(), Value::String(reference.id.clone()));
+    if let Some(c) = &reference.collection {
+        map.insert("collection".into(), Value::String(c.clone()));
+    }
+    Ok(Value::Object(map))
+}

@@ -1,0 +1,245 @@
+//! Triggering a workflow: validate, identify inline recipients, store the runs, start them.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::Engine;
+use crate::error::{EngineError, FieldError};
+use crate::ids;
+use crate::recipient::RecipientRequest;
+use crate::run::{RecipientRun, RunSettings, RunStatus, WorkflowRun};
+
+/// Knock's limit of recipients per trigger.
+pub const MAX_RECIPIENTS: usize = 1_000;
+
+/// A validated trigger body (`POST /v1/workflows/{key}/trigger`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerRequest {
+    /// 1 to 1,000 recipients.
+    pub recipients: Vec<RecipientRequest>,
+    /// Who caused the trigger.
+    pub actor: Option<RecipientRequest>,
+    /// The trigger's data.
+    pub data: Map<String, Value>,
+    /// Key to cancel the runs by.
+    pub cancellation_key: Option<String>,
+    /// Tenant id.
+    pub tenant: Option<String>,
+    /// `settings`.
+    pub settings: RunSettings,
+}
+
+impl TriggerRequest {
+    /// Validates a trigger body, collecting every invalid field.
+    pub fn from_json(body: &Value) -> Result<Self, EngineError> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| EngineError::invalid("body", "must be a JSON object"))?;
+        let mut errors = Vec::new();
+        let mut recipients = Vec::new();
+        match obj.get("recipients") {
+            Some(Value::Array(items)) if items.is_empty() => {
+                errors.push(FieldError::new("recipients", "must contain at least one recipient"))
+            }
+            Some(Value::Array(items)) if items.len() > MAX_RECIPIENTS => errors.push(FieldError::new(
+                "recipients",
+                format!("must contain at most {MAX_RECIPIENTS} recipients, got {}", items.len()),
+            )),
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    match RecipientRequest::parse(item, &format!("recipients[{i}]")) {
+                        Ok(r) => recipients.push(r),
+                        Err(e) => errors.push(e),
+                    }
+                }
+            }
+            Some(_) => errors.push(FieldError::new("recipients", "must be an array")),
+            None => errors.push(FieldError::new("recipients", "is required")),
+        }
+        let actor = match obj.get("actor") {
+            None | Some(Value::Null) => None,
+            Some(v) => match RecipientRequest::parse(v, "actor") {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            },
+        };
+        let data = match obj.get("data") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(d)) => d.clone(),
+            Some(_) => {
+                errors.push(FieldError::new("data", "must be an object"));
+                Map::new()
+            }
+        };
+        let cancellation_key = optional_string(obj, "cancellation_key", &mut errors);
+        let tenant = match obj.get("tenant") {
+            Some(Value::Object(t)) => match t.get("id") {
+                Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+                _ => {
+                    errors.push(FieldError::new("tenant.id", "is required"));
+                    None
+                }
+            },
+            _ => optional_string(obj, "tenant", &mut errors),
+        };
+        let settings = match obj.get("settings") {
+            None | Some(Value::Null) => RunSettings::default(),
+            Some(v @ Value::Object(_)) => serde_json::from_value(v.clone()).unwrap_or_else(|_| {
+                errors.push(FieldError::new(
+                    "settings",
+                    "skip_delay and sandbox_mode must be booleans",
+                ));
+                RunSettings::default()
+            }),
+            Some(_) => {
+                errors.push(FieldError::new("settings", "must be an object"));
+                RunSettings::default()
+            }
+        };
+        if !errors.is_empty() {
+            return Err(EngineError::InvalidParams(errors));
+        }
+        Ok(Self {
+            recipients,
+            actor,
+            data,
+            cancellation_key,
+            tenant,
+            settings,
+        })
+    }
+}
+
+fn optional_string(obj: &Map<String, Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    match obj.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(_) => {
+            errors.push(FieldError::new(field, "must be a non-empty string"));
+            None
+        }
+    }
+}
+
+impl Engine {
+    /// Triggers workflow `key`: identifies inline recipients and actor, durably stores one
+    /// workflow run and one recipient run per distinct recipient, then asks the waker to start
+    /// them. Returns the workflow run id once the runs are stored.
+    pub async fn trigger(&self, key: &str, request: TriggerRequest) -> Result<Uuid, EngineError> {
+        let workflow = self
+            .workflows
+            .get(key)
+            .ok_or_else(|| EngineError::WorkflowMissing(key.to_string()))?;
+        let now = self.clock.now();
+        if let Some(actor) = &request.actor {
+            let bare_user = actor.reference.is_user() && actor.properties.is_empty();
+            if bare_user && self.store.get_user(&actor.reference.id).await?.is_none() {
+                return Err(EngineError::ActorMissing(actor.reference.id.clone()));
+            }
+        }
+        // Knock guarantees inline recipients are identified before the workflow runs.
+        for who in request.recipients.iter().chain(request.actor.iter()) {
+            if who.reference.is_user() && !who.properties.is_empty() {
+                self.store
+                    .upsert_user(&who.reference.id, &who.properties, now)
+                    .await?;
+            }
+        }
+        let workflow_run_id = ids::new_workflow_run_id();
+        let mut seen = HashSet::new();
+        let mut runs = Vec::with_capacity(request.recipients.len());
+        for r in &request.recipients {
+            if !seen.insert(r.reference.id_key()) {
+                continue;
+            }
+            let mut data = request.data.clone();
+            if let Some(extra) = &r.trigger_data {
+                data.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            runs.push(RecipientRun {
+                id: ids::recipient_run_id(workflow_run_id, &r.reference),
+                workflow_run_id,
+                workflow_key: workflow.key.clone(),
+                recipient: r.reference.clone(),
+                actor: request.actor.as_ref().map(|a| a.reference.clone()),
+                tenant: request.tenant.clone(),
+                cancellation_key: request.cancellation_key.clone(),
+                data,
+                settings: request.settings,
+                status: RunStatus::Queued,
+                cursor: 0,
+                wake_at: None,
+                error_count: 0,
+                inserted_at: now,
+                updated_at: now,
+            });
+        }
+        let run = WorkflowRun {
+            id: workflow_run_id,
+            workflow_key: workflow.key.clone(),
+            cancellation_key: request.cancellation_key,
+            actor: request.actor.map(|a| a.reference),
+            tenant: request.tenant,
+            data: request.data,
+            recipient_count: runs.len(),
+            inserted_at: now,
+        };
+        self.store.insert_run(&run, &runs).await?;
+        // The runs are durable now; a failed start is recovered by the adapter (a restart scan
+        // locally, the table stream on AWS), so it must not fail the trigger.
+        if let Err(e) = self.waker.run_now(workflow_run_id).await {
+            tracing::warn!(%workflow_run_id, error = %e, "could not start the run at once; it will be recovered");
+        }
+        Ok(workflow_run_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(e: EngineError) -> Vec<String> {
+        match e {
+            EngineError::InvalidParams(errs) => errs.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected invalid params, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_a_full_knock_body() {
+        let r = TriggerRequest::from_json(&json!({
+            "recipients": ["u1", {"id": "u2", "email": "b@x"}, {"id": "p", "collection": "projects"}],
+            "actor": "u1", "data": {"a": 1}, "cancellation_key": "k", "tenant": "acme",
+            "settings": {"skip_delay": true}
+        }))
+        .unwrap();
+        assert_eq!(r.recipients.len(), 3);
+        assert_eq!(r.tenant.as_deref(), Some("acme"));
+        assert!(r.settings.skip_delay);
+    }
+
+    #[test]
+    fn collects_every_invalid_field() {
+        let e = TriggerRequest::from_json(&json!({
+            "recipients": [3], "data": [1], "cancellation_key": 5, "settings": {"skip_delay": "yes"}
+        }))
+        .unwrap_err();
+        assert_eq!(fields(e), vec!["recipients[0]", "data", "cancellation_key", "settings"]);
+    }
+
+    #[test]
+    fn enforces_recipient_bounds() {
+        assert_eq!(fields(TriggerRequest::from_json(&json!({})).unwrap_err()), vec!["recipients"]);
+        assert_eq!(fields(TriggerRequest::from_json(&json!({"recipients": []})).unwrap_err()), vec!["recipients"]);
+        let many: Vec<String> = (0..1001).map(|i| format!("u{i}")).collect();
+        assert_eq!(fields(TriggerRequest::from_json(&json!({"recipients": many})).unwrap_err()), vec!["recipients"]);
+        let max: Vec<String> = (0..1000).map(|i| format!("u{i}")).collect();
+        assert!(TriggerRequest::from_json(&json!({"recipients": max})).is_ok());
+    }
+}

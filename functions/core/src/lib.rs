@@ -1,0 +1,25 @@
+//! Herald's workflow engine.
+//!
+//! This crate is the pure core of Herald: workflow definitions (Knock's `workflow.json`), runs,
+//! recipients, cancellation and templates. It knows nothing of AWS or HTTP; storage, wake-ups and
+//! time reach it through the traits in [`ports`] and [`clock`], whose adapters live under `infra/`.
+//!
+//! The entry point is [`Engine`]: [`Engine::trigger`] stores runs, [`Engine::resume`] advances the
+//! runs of one workflow run as far as they can go, and [`Engine::cancel`] stops them.
+
+pub mod clock;
+pub mod definition;
+pub mod engine;
+pub mod error;
+pub mod ids;
+pub mod message;
+pub mod path;
+pub mod ports;
+pub mod recipient;
+pub mod run;
+pub mod template;
+pub mod user;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::Engine;
+pub use error::{EngineError, StoreError};

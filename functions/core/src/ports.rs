@@ -1,0 +1,192 @@
+//! The engine's ports: storage and wake-ups. Adapters live under `infra/`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::error::{StoreError, WakeError};
+use crate::message::{DeliveryStatus, Engagement, Message};
+use crate::recipient::RecipientRef;
+use crate::run::{CancelledRun, RecipientRun, RunEvent, RunStatus, Transition, WorkflowRun};
+use crate::user::User;
+
+/// One page of a listing, newest first. Cursors are opaque strings owned by the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Cursor for the next (older) page, if there is one.
+    pub after: Option<String>,
+    /// Cursor for the previous (newer) page, if there is one.
+    pub before: Option<String>,
+}
+
+/// Where a listing starts and how long its page is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Items per page (1–50 at the API).
+    pub page_size: usize,
+    /// Return items older than this cursor.
+    pub after: Option<String>,
+    /// Return items newer than this cursor.
+    pub before: Option<String>,
+}
+
+/// How a listing treats archived messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ArchivedFilter {
+    /// Only messages that are not archived (the feed's default).
+    #[default]
+    Exclude,
+    /// Archived and unarchived messages.
+    Include,
+    /// Only archived messages.
+    Only,
+}
+
+/// An engagement filter: the message has (or has not) the engagement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngagementFilter {
+    /// The engagement.
+    pub engagement: Engagement,
+    /// `true` for "has it" (`read`), `false` for "has not" (`unread`).
+    pub present: bool,
+}
+
+/// Filters of a message listing; every given filter must match.
+#[derive(Debug, Clone, Default)]
+pub struct MessageQuery {
+    /// Messages of this recipient.
+    pub recipient: Option<RecipientRef>,
+    /// Messages on this channel key.
+    pub channel_key: Option<String>,
+    /// Messages with one of these delivery statuses.
+    pub statuses: Vec<DeliveryStatus>,
+    /// Engagement filters.
+    pub engagement: Vec<EngagementFilter>,
+    /// Archived handling.
+    pub archived: Option<ArchivedFilter>,
+    /// Messages of this workflow (Knock's `source`).
+    pub workflow_key: Option<String>,
+    /// Messages of this tenant.
+    pub tenant: Option<String>,
+    /// Messages of this workflow run.
+    pub workflow_run_id: Option<Uuid>,
+    /// Messages of this recipient run.
+    pub recipient_run_id: Option<Uuid>,
+}
+
+/// Filters of a recipient-run listing.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    /// Runs of this workflow.
+    pub workflow_key: Option<String>,
+    /// Runs with one of these statuses.
+    pub statuses: Vec<RunStatus>,
+    /// Runs of this recipient.
+    pub recipient: Option<RecipientRef>,
+    /// Runs of this tenant.
+    pub tenant: Option<String>,
+    /// Runs of this workflow run.
+    pub workflow_run_id: Option<Uuid>,
+}
+
+/// What a cancel matches: the active runs of a (workflow, cancellation key), optionally only some
+/// recipients'.
+#[derive(Debug, Clone)]
+pub struct CancelFilter {
+    /// The workflow key.
+    pub workflow_key: String,
+    /// The cancellation key.
+    pub cancellation_key: String,
+    /// Only these recipients; `None` for all.
+    pub recipients: Option<Vec<RecipientRef>>,
+}
+
+/// A workflow run that still has active recipient runs, with its earliest pending wake-up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingRun {
+    /// The workflow run.
+    pub workflow_run_id: Uuid,
+    /// `None` when some recipient run is queued or processing (so it must run now); else the
+    /// earliest `wake_at` of its paused recipient runs.
+    pub wake_at: Option<DateTime<Utc>>,
+}
+
+/// Durable storage of users, runs and messages. Every state change is atomic and conditional:
+/// implementations never read, decide and write back across calls.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Creates or merges a user (identify): given properties replace stored ones, others stay.
+    async fn upsert_user(
+        &self,
+        id: &str,
+        properties: &Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<User, StoreError>;
+
+    /// A user by id.
+    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError>;
+
+    /// Stores a workflow run and all its recipient runs, all or nothing. Storing the same run
+    /// again (a retry) is not an error and changes nothing.
+    async fn insert_run(&self, run: &WorkflowRun, recipients: &[RecipientRun]) -> Result<(), StoreError>;
+
+    /// A recipient run by id.
+    async fn get_recipient_run(&self, id: Uuid) -> Result<Option<RecipientRun>, StoreError>;
+
+    /// The events of a recipient run, oldest first.
+    async fn recipient_run_events(&self, id: Uuid) -> Result<Vec<RunEvent>, StoreError>;
+
+    /// The active (queued, processing, paused) recipient runs of a workflow run.
+    async fn active_recipient_runs(&self, workflow_run_id: Uuid) -> Result<Vec<RecipientRun>, StoreError>;
+
+    /// Lists recipient runs, newest first.
+    async fn list_recipient_runs(&self, query: &RunQuery, page: &PageRequest) -> Result<Page<RecipientRun>, StoreError>;
+
+    /// Applies `transition` if the run is still active and at `transition.from_cursor`; returns
+    /// whether it was applied. The message is created only if none with its id exists.
+    async fn transition(&self, transition: &Transition) -> Result<bool, StoreError>;
+
+    /// Cancels the active runs matching `filter` in one atomic step and returns them. After this
+    /// returns, no transition of those runs can be applied.
+    async fn cancel(&self, filter: &CancelFilter, at: DateTime<Utc>) -> Result<Vec<CancelledRun>, StoreError>;
+
+    /// Workflow runs with active recipient runs, for re-arming wake-ups after a restart.
+    async fn pending_runs(&self) -> Result<Vec<PendingRun>, StoreError>;
+
+    /// A message by id.
+    async fn get_message(&self, id: Uuid) -> Result<Option<Message>, StoreError>;
+
+    /// Lists messages, newest first.
+    async fn list_messages(&self, query: &MessageQuery, page: &PageRequest) -> Result<Page<Message>, StoreError>;
+
+    /// Counts messages matching `query`.
+    async fn count_messages(&self, query: &MessageQuery) -> Result<u64, StoreError>;
+
+    /// Sets (`present`) or clears an engagement of a message at `at`; setting keeps the first
+    /// time. Returns the updated message, or `None` if there is no such message.
+    async fn set_engagement(
+        &self,
+        id: Uuid,
+        engagement: Engagement,
+        present: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Message>, StoreError>;
+}
+
+/// Wake-ups: how a workflow run gets executed now or at a later time. Delivery is at least once;
+/// the engine makes repeated or stale wake-ups harmless.
+#[async_trait]
+pub trait Waker: Send + Sync {
+    /// Executes the workflow run's active recipient runs as soon as possible.
+    async fn run_now(&self, workflow_run_id: Uuid) -> Result<(), WakeError>;
+
+    /// Executes the workflow run's due recipient runs at `at`. Registering the same
+    /// (run, time) twice registers one wake-up.
+    async fn wake_at(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError>;
+
+    /// Drops a wake-up that no longer wakes anything (best effort; stale wake-ups are no-ops).
+    async fn forget(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError>;
+}

@@ -1,0 +1,214 @@
+//! Workflow runs (one per trigger) and recipient runs (one per recipient), their statuses,
+//! events and the transitions between them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::message::Message;
+use crate::recipient::RecipientRef;
+
+/// The status of a recipient run, as Knock names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Stored, not yet picked up.
+    Queued,
+    /// Being executed.
+    Processing,
+    /// Waiting for a wake-up (a delay).
+    Paused,
+    /// Every step ran, or the run halted.
+    Completed,
+    /// Stopped by a cancel.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// Every status.
+    pub const ALL: [RunStatus; 5] = [
+        RunStatus::Queued,
+        RunStatus::Processing,
+        RunStatus::Paused,
+        RunStatus::Completed,
+        RunStatus::Cancelled,
+    ];
+
+    /// Knock's name of the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Processing => "processing",
+            RunStatus::Paused => "paused",
+            RunStatus::Completed => "completed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses Knock's name of a status.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether the run can still change (and so be cancelled).
+    pub fn is_active(self) -> bool {
+        matches!(self, RunStatus::Queued | RunStatus::Processing | RunStatus::Paused)
+    }
+}
+
+/// One trigger request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowRun {
+    /// The `workflow_run_id` returned by the trigger.
+    pub id: Uuid,
+    /// The workflow key.
+    pub workflow_key: String,
+    /// The trigger's cancellation key.
+    pub cancellation_key: Option<String>,
+    /// The trigger's actor.
+    pub actor: Option<RecipientRef>,
+    /// The trigger's tenant id.
+    pub tenant: Option<String>,
+    /// The trigger's `data`.
+    pub data: Map<String, Value>,
+    /// How many recipient runs it has.
+    pub recipient_count: usize,
+    /// When it was stored.
+    pub inserted_at: DateTime<Utc>,
+}
+
+/// Per-run switches set at trigger time (`settings` of the trigger body).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// Skip every delay step.
+    #[serde(default)]
+    pub skip_delay: bool,
+    /// Create messages as `not_sent` and deliver nothing.
+    #[serde(default)]
+    pub sandbox_mode: bool,
+}
+
+/// The run of one workflow for one recipient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipientRun {
+    /// Derived from the workflow run id and the recipient (see [`crate::ids`]).
+    pub id: Uuid,
+    /// The trigger this run belongs to.
+    pub workflow_run_id: Uuid,
+    /// The workflow key.
+    pub workflow_key: String,
+    /// Who the run is for.
+    pub recipient: RecipientRef,
+    /// Who caused it.
+    pub actor: Option<RecipientRef>,
+    /// The tenant id.
+    pub tenant: Option<String>,
+    /// The cancellation key given at trigger.
+    pub cancellation_key: Option<String>,
+    /// The trigger's data, with this recipient's `$trigger_data` merged over it.
+    pub data: Map<String, Value>,
+    /// Trigger settings.
+    pub settings: RunSettings,
+    /// Current status.
+    pub status: RunStatus,
+    /// Index of the next step to execute.
+    pub cursor: u32,
+    /// When a paused run is due.
+    pub wake_at: Option<DateTime<Utc>>,
+    /// How many error events the run recorded.
+    pub error_count: u32,
+    /// When it was stored.
+    pub inserted_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Whether an event records success or an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    /// The step did what it should.
+    Ok,
+    /// The step failed or was skipped for a reason worth seeing.
+    Error,
+}
+
+/// Something that happened to a recipient run, shown in `GET /v1/workflow_recipient_runs/{id}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEvent {
+    /// Event name, such as `delay_started` or `message_created`.
+    pub event: String,
+    /// Ok or error.
+    pub status: EventStatus,
+    /// The step it concerns.
+    pub step_ref: Option<String>,
+    /// The type of that step.
+    pub step_type: Option<String>,
+    /// Details.
+    pub data: Value,
+    /// When it happened.
+    pub inserted_at: DateTime<Utc>,
+}
+
+impl RunEvent {
+    /// A successful event of a step.
+    pub fn ok(event: &str, step: Option<(&str, &str)>, data: Value, at: DateTime<Utc>) -> Self {
+        Self::new(event, EventStatus::Ok, step, data, at)
+    }
+
+    /// An error event of a step.
+    pub fn error(event: &str, step: Option<(&str, &str)>, data: Value, at: DateTime<Utc>) -> Self {
+        Self::new(event, EventStatus::Error, step, data, at)
+    }
+
+    fn new(
+        event: &str,
+        status: EventStatus,
+        step: Option<(&str, &str)>,
+        data: Value,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            event: event.to_string(),
+            status,
+            step_ref: step.map(|(r, _)| r.to_string()),
+            step_type: step.map(|(_, t)| t.to_string()),
+            data,
+            inserted_at: at,
+        }
+    }
+}
+
+/// A conditional state change of one recipient run: applied only if the run is still active and
+/// still at `from_cursor`; the message (if any) and events are written in the same atomic step.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// The recipient run.
+    pub run_id: Uuid,
+    /// The cursor the run must still be at.
+    pub from_cursor: u32,
+    /// The new cursor.
+    pub to_cursor: u32,
+    /// The new status (`processing`, `paused` or `completed`).
+    pub status: RunStatus,
+    /// The new wake-up time, for `paused`.
+    pub wake_at: Option<DateTime<Utc>>,
+    /// A message created by this step; stored only if none exists with its id.
+    pub message: Option<Message>,
+    /// Events to append.
+    pub events: Vec<RunEvent>,
+    /// When the change happens.
+    pub at: DateTime<Utc>,
+}
+
+/// A recipient run that a cancel stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CancelledRun {
+    /// The recipient run.
+    pub id: Uuid,
+    /// Its workflow run.
+    pub workflow_run_id: Uuid,
+    /// Its pending wake-up, if it was paused.
+    pub wake_at: Option<DateTime<Utc>>,
+}

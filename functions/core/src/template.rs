@@ -1,0 +1,88 @@
+//! Liquid templates (Knock's template language) and their markdown rendering.
+
+use serde_json::Value;
+use thiserror::Error;
+
+/// A template failed to render.
+#[derive(Debug, Error)]
+#[error("template error: {0}")]
+pub struct TemplateError(pub String);
+
+/// Builds the Liquid parser Herald uses: Liquid's standard library of tags and filters.
+pub fn parser() -> Result<liquid::Parser, TemplateError> {
+    liquid::ParserBuilder::with_stdlib()
+        .build()
+        .map_err(|e| TemplateError(e.to_string()))
+}
+
+/// A parsed Liquid template, with its source kept for display.
+pub struct Template {
+    source: String,
+    compiled: liquid::Template,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Template").field("source", &self.source).finish()
+    }
+}
+
+impl Template {
+    /// Parses `source`; a syntax error is reported with Liquid's message.
+    pub fn parse(parser: &liquid::Parser, source: &str) -> Result<Self, TemplateError> {
+        let compiled = parser
+            .parse(source)
+            .map_err(|e| TemplateError(e.to_string()))?;
+        Ok(Self {
+            source: source.to_string(),
+            compiled,
+        })
+    }
+
+    /// The template's source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Renders against `scope`, a JSON object whose keys are the template's variables.
+    pub fn render(&self, scope: &Value) -> Result<String, TemplateError> {
+        let globals = liquid::to_object(scope).map_err(|e| TemplateError(e.to_string()))?;
+        self.compiled
+            .render(&globals)
+            .map_err(|e| TemplateError(e.to_string()))
+    }
+}
+
+/// Renders markdown to HTML, as Knock fills a feed block's `rendered` field.
+pub fn markdown_to_html(markdown: &str) -> String {
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new(markdown));
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_variables_and_filters() {
+        let p = parser().unwrap();
+        let t = Template::parse(&p, "Hi {{ recipient.name | upcase }}, {{ data.count }} new").unwrap();
+        let out = t
+            .render(&json!({"recipient": {"name": "ann"}, "data": {"count": 3}}))
+            .unwrap();
+        assert_eq!(out, "Hi ANN, 3 new");
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        let p = parser().unwrap();
+        assert!(Template::parse(&p, "{% if %}").is_err());
+    }
+
+    #[test]
+    fn markdown_renders_to_html() {
+        assert_eq!(markdown_to_html("**hi**"), "<p><strong>hi</strong></p>\n");
+    }
+}

@@ -1,0 +1,92 @@
+//! The SQLite schema. Timestamps are microseconds since the Unix epoch; a user's
+//! `recipient_collection` is the empty string so that (id, collection) compares with `=`.
+
+pub const SCHEMA: &str = r#"
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+PRAGMA foreign_keys = ON;
+
+CREATE TABLE IF NOT EXISTS users (
+    id          TEXT PRIMARY KEY,
+    properties  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS workflow_runs (
+    id               TEXT PRIMARY KEY,
+    workflow_key     TEXT NOT NULL,
+    cancellation_key TEXT,
+    actor            TEXT,
+    tenant           TEXT,
+    data             TEXT NOT NULL,
+    recipient_count  INTEGER NOT NULL,
+    inserted_at      INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS recipient_runs (
+    seq                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                   TEXT NOT NULL UNIQUE,
+    workflow_run_id      TEXT NOT NULL REFERENCES workflow_runs(id),
+    workflow_key         TEXT NOT NULL,
+    recipient_id         TEXT NOT NULL,
+    recipient_collection TEXT NOT NULL,
+    actor                TEXT,
+    tenant               TEXT,
+    cancellation_key     TEXT,
+    data                 TEXT NOT NULL,
+    settings             TEXT NOT NULL,
+    status               TEXT NOT NULL,
+    cursor               INTEGER NOT NULL,
+    wake_at              INTEGER,
+    error_count          INTEGER NOT NULL,
+    inserted_at          INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recipient_runs_by_key
+    ON recipient_runs (workflow_key, cancellation_key, status);
+CREATE INDEX IF NOT EXISTS recipient_runs_by_workflow_run
+    ON recipient_runs (workflow_run_id, status);
+CREATE INDEX IF NOT EXISTS recipient_runs_by_status ON recipient_runs (status);
+
+CREATE TABLE IF NOT EXISTS run_events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id      TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    step_ref    TEXT,
+    step_type   TEXT,
+    data        TEXT NOT NULL,
+    inserted_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS run_events_by_run ON run_events (run_id, seq);
+
+CREATE TABLE IF NOT EXISTS messages (
+    seq                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                   TEXT NOT NULL UNIQUE,
+    channel_key          TEXT NOT NULL,
+    channel_type         TEXT NOT NULL,
+    recipient_id         TEXT NOT NULL,
+    recipient_collection TEXT NOT NULL,
+    actors               TEXT NOT NULL,
+    workflow_key         TEXT NOT NULL,
+    categories           TEXT NOT NULL,
+    workflow_run_id      TEXT NOT NULL,
+    recipient_run_id     TEXT NOT NULL,
+    step_ref             TEXT NOT NULL,
+    tenant               TEXT,
+    data                 TEXT NOT NULL,
+    status               TEXT NOT NULL,
+    content              TEXT NOT NULL,
+    seen_at              INTEGER,
+    read_at              INTEGER,
+    interacted_at        INTEGER,
+    link_clicked_at      INTEGER,
+    archived_at          INTEGER,
+    inserted_at          INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL,
+    UNIQUE (recipient_run_id, step_ref)
+);
+CREATE INDEX IF NOT EXISTS messages_by_recipient
+    ON messages (recipient_id, recipient_collection, channel_key, seq);
+"#;

@@ -1,0 +1,102 @@
+//! [`TokioWaker`]: wake-ups as in-process tokio timers feeding a worker that resumes runs.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use herald_core::error::{EngineError, WakeError};
+use herald_core::ports::Store;
+use herald_core::{Clock, Engine};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// Wake-ups on tokio timers. Not durable by itself: the paused runs in the store are, and
+/// [`recover`] re-arms them at start-up.
+#[derive(Clone)]
+pub struct TokioWaker {
+    tx: mpsc::UnboundedSender<Uuid>,
+    clock: Arc<dyn Clock>,
+    armed: Arc<Mutex<HashSet<(Uuid, DateTime<Utc>)>>>,
+}
+
+impl TokioWaker {
+    /// A waker, and the receiving end that [`run_worker`] drains.
+    pub fn new(clock: Arc<dyn Clock>) -> (Self, mpsc::UnboundedReceiver<Uuid>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let waker = Self {
+            tx,
+            clock,
+            armed: Arc::default(),
+        };
+        (waker, rx)
+    }
+
+    fn send(&self, workflow_run_id: Uuid) -> Result<(), WakeError> {
+        self.tx
+            .send(workflow_run_id)
+            .map_err(|_| WakeError("the local worker has stopped".into()))
+    }
+}
+
+#[async_trait]
+impl herald_core::ports::Waker for TokioWaker {
+    async fn run_now(&self, workflow_run_id: Uuid) -> Result<(), WakeError> {
+        self.send(workflow_run_id)
+    }
+
+    async fn wake_at(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
+        let key = (workflow_run_id, at);
+        let fresh = self
+            .armed
+            .lock()
+            .map(|mut armed| armed.insert(key))
+            .unwrap_or(true);
+        if !fresh {
+            return Ok(()); // one timer per (run, time), however many recipients wait on it
+        }
+        let wait = (at - self.clock.now()).to_std().unwrap_or_default();
+        let waker = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            if let Ok(mut armed) = waker.armed.lock() {
+                armed.remove(&key);
+            }
+            if let Err(e) = waker.send(workflow_run_id) {
+                tracing::warn!(%workflow_run_id, error = %e, "wake-up dropped");
+            }
+        });
+        Ok(())
+    }
+
+    async fn forget(&self, _workflow_run_id: Uuid, _at: DateTime<Utc>) -> Result<(), WakeError> {
+        // A timer that fires for a cancelled run resumes nothing; leaving it costs one no-op.
+        Ok(())
+    }
+}
+
+/// Resumes each workflow run id received, each in its own task, until the waker is dropped.
+pub async fn run_worker(engine: Engine, mut rx: mpsc::UnboundedReceiver<Uuid>) {
+    while let Some(workflow_run_id) = rx.recv().await {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            match engine.resume(workflow_run_id).await {
+                Ok(report) => tracing::debug!(%workflow_run_id, ?report, "resumed"),
+                Err(e) => tracing::error!(%workflow_run_id, error = %e, "resume failed"),
+            }
+        });
+    }
+}
+
+/// Re-arms every stored run after a restart: queued and processing runs start now, paused runs
+/// get their timers back. Returns how many workflow runs were re-armed.
+pub async fn recover(store: &dyn Store, waker: &dyn herald_core::ports::Waker) -> Result<usize, EngineError> {
+    let pending = store.pending_runs().await?;
+    for run in &pending {
+        match run.wake_at {
+            None => waker.run_now(run.workflow_run_id).await?,
+            Some(at) => waker.wake_at(run.workflow_run_id, at).await?,
+        }
+    }
+    Ok(pending.len())
+}
