@@ -90,6 +90,8 @@ pub struct RunQuery {
     pub tenant: Option<String>,
     /// Runs of this workflow run.
     pub workflow_run_id: Option<Uuid>,
+    /// Only runs with (`true`) or without (`false`) errors.
+    pub has_errors: Option<bool>,
 }
 
 /// What a cancel matches: the active runs of a (workflow, cancellation key), optionally only some

@@ -10,20 +10,22 @@ pub struct User {
     pub id: String,
     /// Every identified property (name, email, phone_number, locale, timezone, custom ones…).
     pub properties: Map<String, Value>,
-    /// When the user was first identified.
+    /// When the user was first identified (Herald's record; not the caller's `created_at`).
     pub created_at: DateTime<Utc>,
     /// When the user was last identified.
     pub updated_at: DateTime<Utc>,
 }
 
 impl User {
-    /// The user as templates and the API see it: its properties plus `id`, `created_at`, `updated_at`.
+    /// The user as templates and the API see it: its properties plus `id` and `updated_at`.
+    /// (`created_at` is a property the caller may set, as in Knock.)
     pub fn to_value(&self) -> Value {
         let mut map = self.properties.clone();
         map.insert("id".into(), Value::String(self.id.clone()));
-        map.entry("created_at")
-            .or_insert_with(|| Value::String(self.created_at.to_rfc3339()));
-        map.insert("updated_at".into(), Value::String(self.updated_at.to_rfc3339()));
+        map.insert(
+            "updated_at".into(),
+            Value::String(self.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        );
         Value::Object(map)
     }
 }

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::path::{Component, Path};
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{parse_workflow, Channels, DefinitionError, Workflow};
 
@@ -127,9 +127,6 @@ fn inline_file_refs(value: &mut Value, folder: &Path, file: &Path) -> Result<(),
 pub fn from_json(key: &str, value: &Value, channels: &Channels) -> Result<Workflow, DefinitionError> {
     let parser = crate::template::parser()
         .map_err(|e| DefinitionError::file("<inline>", e.to_string()))?;
-    let _: &Map<String, Value> = value
-        .as_object()
-        .ok_or_else(|| DefinitionError::file("<inline>", "a workflow must be a JSON object"))?;
     parse_workflow(key, value, Path::new("<inline>"), channels, &parser)
 }
 

@@ -90,6 +90,11 @@ pub fn runs(q: &RunQuery) -> Where {
     if let Some(id) = q.workflow_run_id {
         w.eq("workflow_run_id", id.to_string());
     }
+    match q.has_errors {
+        Some(true) => w.raw("error_count > 0".into()),
+        Some(false) => w.raw("error_count = 0".into()),
+        None => {}
+    }
     w
 }
 

@@ -1,0 +1,31 @@
+//! `Authorization: Bearer <secret key>`.
+
+use lambda_http::Request;
+
+use crate::error::ApiError;
+
+/// Checks the request's bearer token against `api_key`.
+pub fn check(req: &Request, api_key: &str) -> Result<(), ApiError> {
+    let header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    if token.is_empty() {
+        return Err(ApiError::unauthorized("api_key_missing", "API key not set. Send `Authorization: Bearer <secret key>`."));
+    }
+    if !constant_time_eq(token.as_bytes(), api_key.as_bytes()) {
+        return Err(ApiError::unauthorized("authentication_required", "The API key is not valid."));
+    }
+    Ok(())
+}
+
+// Compares without an early exit, so response time does not reveal how much of a key matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,110 @@
+//! Knock's error body: `{code, message, status, type}`, plus `errors` on a 422.
+
+use herald_core::error::{EngineError, StoreError};
+use lambda_http::http::StatusCode;
+use serde_json::{json, Value};
+
+/// An API error, rendered as Knock renders errors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Knock's error code (`invalid_params`, `workflow_missing`…).
+    pub code: &'static str,
+    /// Knock's error type (`invalid_request_error`, `authentication_error`, `api_error`).
+    pub kind: &'static str,
+    /// Human-readable message (the only field the SDKs read).
+    pub message: String,
+    /// Field errors, on a 422.
+    pub errors: Vec<(String, String)>,
+}
+
+impl ApiError {
+    fn new(status: u16, code: &'static str, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            kind,
+            message: message.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 401.
+    pub fn unauthorized(code: &'static str, message: &str) -> Self {
+        Self::new(401, code, "authentication_error", message)
+    }
+
+    /// 400: the body is not valid JSON.
+    pub fn invalid_json(detail: impl std::fmt::Display) -> Self {
+        Self::new(400, "invalid_json", "invalid_request_error", format!("The request body is not valid JSON: {detail}"))
+    }
+
+    /// 404.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(404, "resource_missing", "invalid_request_error", format!("{what} was not found"))
+    }
+
+    /// 413.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(413, "request_too_large", "invalid_request_error", format!("The request body is larger than {limit} bytes"))
+    }
+
+    /// 422 with one field error.
+    pub fn invalid_param(field: &str, message: &str) -> Self {
+        let mut e = Self::new(422, "invalid_params", "invalid_request_error", format!("{field} {message}"));
+        e.errors.push((field.to_string(), message.to_string()));
+        e
+    }
+
+    /// 500.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "internal_error", "api_error", message)
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        let mut body = json!({
+            "code": self.code,
+            "message": self.message,
+            "status": self.status,
+            "type": self.kind,
+        });
+        if !self.errors.is_empty() {
+            body["errors"] = self
+                .errors
+                .iter()
+                .map(|(field, message)| json!({"field": field, "message": message, "type": "invalid"}))
+                .collect();
+        }
+        body
+    }
+
+    /// The HTTP response.
+    pub fn into_response(self) -> crate::response::Reply {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        crate::response::Reply::json(status, self.body())
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let message = e.to_string();
+        match e {
+            EngineError::WorkflowMissing(_) => Self::new(404, "workflow_missing", "invalid_request_error", message),
+            EngineError::ActorMissing(_) => Self::new(422, "actor_missing", "invalid_request_error", message),
+            EngineError::InvalidParams(errors) => {
+                let mut api = Self::new(422, "invalid_params", "invalid_request_error", message);
+                api.errors = errors.into_iter().map(|f| (f.field, f.message)).collect();
+                api
+            }
+            EngineError::Store(_) | EngineError::Wake(_) => Self::internal(message),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::internal(e.to_string())
+    }
+}

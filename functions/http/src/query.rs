@@ -1,0 +1,116 @@
+//! Query strings as Knock's SDKs write them: `status[]=a&status[]=b` (Node and Python),
+//! `status=a`, indexed `recipient[0]`, and nested `recipient[id]=…`.
+
+use herald_core::ports::PageRequest;
+
+use crate::error::ApiError;
+
+/// Knock's largest page.
+pub const MAX_PAGE_SIZE: usize = 50;
+
+/// Decoded query parameters, in order.
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    /// Parses the query string of `uri`.
+    pub fn parse(raw: Option<&str>) -> Self {
+        let pairs = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        Self { pairs }
+    }
+
+    /// The first non-empty value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, `name[]` or `name[<index>]`.
+    pub fn list(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, v)| !v.is_empty() && is_list_key(k, name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Whether any parameter starts with `name` (as `name`, `name[…]` or `name.…`).
+    pub fn has(&self, name: &str) -> bool {
+        self.pairs.iter().any(|(k, v)| {
+            !v.is_empty()
+                && (k == name
+                    || k.strip_prefix(name)
+                        .is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.')))
+        })
+    }
+
+    /// `page_size`, `after` and `before`, validated.
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let page_size = match self.get("page_size") {
+            None => MAX_PAGE_SIZE,
+            Some(s) => match s.parse::<usize>() {
+                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+                _ => return Err(ApiError::invalid_param("page_size", "must be an integer from 1 to 50")),
+            },
+        };
+        Ok(PageRequest {
+            page_size,
+            after: self.get("after").map(str::to_string),
+            before: self.get("before").map(str::to_string),
+        })
+    }
+
+    /// Refuses parameters this version does not implement, rather than ignoring a filter.
+    pub fn refuse(&self, unsupported: &[&str]) -> Result<(), ApiError> {
+        match unsupported.iter().find(|name| self.has(name)) {
+            Some(name) => Err(ApiError::invalid_param(name, "is not supported by this version of Herald")),
+            None => Ok(()),
+        }
+    }
+}
+
+fn is_list_key(key: &str, name: &str) -> bool {
+    match key.strip_prefix(name) {
+        Some("") | Some("[]") => true,
+        Some(rest) => rest
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .is_some_and(|i| i.bytes().all(|b| b.is_ascii_digit())),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_array_form() {
+        let q = Query::parse(Some("status%5B%5D=sent&status[]=delivered&status=queued&status[2]=x&statusx=no&page_size=5"));
+        assert_eq!(q.list("status"), vec!["sent", "delivered", "queued", "x"]);
+        assert_eq!(q.get("page_size"), Some("5"));
+        assert!(q.has("status"));
+        assert!(!q.has("stat"));
+    }
+
+    #[test]
+    fn validates_page_size() {
+        assert_eq!(Query::parse(None).page().unwrap().page_size, 50);
+        assert!(Query::parse(Some("page_size=51")).page().is_err());
+        assert!(Query::parse(Some("page_size=0")).page().is_err());
+        assert_eq!(Query::parse(Some("page_size=1&after=9")).page().unwrap().after.as_deref(), Some("9"));
+    }
+
+    #[test]
+    fn refuses_unsupported_filters() {
+        let q = Query::parse(Some("inserted_at%5Bgte%5D=2024-01-01"));
+        assert_eq!(q.refuse(&["inserted_at"]).unwrap_err().status, 422);
+        let q = Query::parse(Some("inserted_at.gte=2024-01-01"));
+        assert!(q.refuse(&["inserted_at"]).is_err());
+    }
+}

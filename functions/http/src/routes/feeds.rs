@@ -1,0 +1,96 @@
+//! `GET /v1/users/{id}/feeds/{channel_id}`: the in-app feed, with `meta` counts. The channel is
+//! named by the `channel_key` the workflows use.
+
+use herald_core::message::{Engagement, Message};
+use herald_core::ports::{ArchivedFilter, EngagementFilter, MessageQuery, Store};
+use herald_core::recipient::RecipientRef;
+use serde_json::{json, Map, Value};
+
+use super::messages::engagement_filter;
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::response::Reply;
+use crate::{views, App};
+
+const UNSUPPORTED: &[&str] = &["workflow_categories", "trigger_data", "inserted_at", "has_tenant"];
+
+pub async fn list(app: &App, user_id: &str, channel: &str, q: &Query) -> Result<Reply, ApiError> {
+    q.refuse(UNSUPPORTED)?;
+    let page = q.page()?;
+    let archived = match q.get("archived") {
+        None | Some("exclude") => ArchivedFilter::Exclude,
+        Some("include") => ArchivedFilter::Include,
+        Some("only") => ArchivedFilter::Only,
+        Some(_) => return Err(ApiError::invalid_param("archived", "must be exclude, include or only")),
+    };
+    let base = MessageQuery {
+        recipient: Some(RecipientRef::user(user_id)),
+        channel_key: Some(channel.to_string()),
+        workflow_key: q.get("source").map(str::to_string),
+        tenant: q.get("tenant").map(str::to_string),
+        archived: Some(archived),
+        ..Default::default()
+    };
+    let mut listed = base.clone();
+    match q.get("status") {
+        None | Some("all") => {}
+        Some(s) => listed.engagement.push(
+            engagement_filter(s)
+                .filter(|f| matches!(f.engagement, Engagement::Seen | Engagement::Read))
+                .ok_or_else(|| ApiError::invalid_param("status", "must be unread, read, unseen, seen or all"))?,
+        ),
+    }
+    let store = app.engine.store().as_ref();
+    let result = store.list_messages(&listed, &page).await?;
+    let count_without = |engagement| {
+        let mut q = base.clone();
+        q.archived = Some(ArchivedFilter::Exclude);
+        q.engagement.push(EngagementFilter { engagement, present: false });
+        q
+    };
+    let total_count = store.count_messages(&listed).await?;
+    let unread_count = store.count_messages(&count_without(Engagement::Read)).await?;
+    let unseen_count = store.count_messages(&count_without(Engagement::Seen)).await?;
+    let mut entries = Vec::with_capacity(result.items.len());
+    for m in &result.items {
+        entries.push(item(store, m).await?);
+    }
+    Ok(Reply::ok(json!({
+        "entries": entries,
+        "meta": {
+            "__typename": "FeedMetadata",
+            "total_count": total_count,
+            "unread_count": unread_count,
+            "unseen_count": unseen_count,
+        },
+        "page_info": views::page_info(&result, page.page_size),
+        "vars": {},
+    })))
+}
+
+async fn item(store: &dyn Store, m: &Message) -> Result<Value, ApiError> {
+    let mut actors = Vec::with_capacity(m.actors.len());
+    for a in &m.actors {
+        actors.push(entity(store, a).await?);
+    }
+    let recipient = entity(store, &m.recipient).await?;
+    Ok(views::feed_item(m, &actors, &recipient))
+}
+
+/// A recipient as a full record: the stored user, or a bare `{id}` if it was never identified.
+async fn entity(store: &dyn Store, r: &RecipientRef) -> Result<Value, ApiError> {
+    if r.is_user() {
+        if let Some(u) = store.get_user(&r.id).await? {
+            return Ok(views::user(&u));
+        }
+    }
+    let mut map = Map::new();
+    map.insert("id".into(), json!(r.id));
+    if let Some(c) = &r.collection {
+        map.insert("collection".into(), json!(c));
+        map.insert("__typename".into(), json!("Object"));
+    } else {
+        map.insert("__typename".into(), json!("User"));
+    }
+    Ok(Value::Object(map))
+}

@@ -1,0 +1,85 @@
+//! `GET /v1/messages`, `GET /v1/users/{id}/messages`, `GET /v1/messages/{id}` and the
+//! engagement updates `PUT|DELETE /v1/messages/{id}/{seen|read|interacted|archived}`.
+
+use herald_core::message::{DeliveryStatus, Engagement};
+use herald_core::ports::{EngagementFilter, MessageQuery};
+use herald_core::recipient::RecipientRef;
+use serde_json::json;
+
+use super::uuid_param;
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::response::Reply;
+use crate::{views, App};
+
+/// Filters Knock has that this version does not implement yet.
+const UNSUPPORTED: &[&str] = &["message_ids", "workflow_categories", "trigger_data", "inserted_at"];
+
+pub async fn list(app: &App, user: Option<&str>, q: &Query) -> Result<Reply, ApiError> {
+    q.refuse(UNSUPPORTED)?;
+    let page = q.page()?;
+    let mut query = MessageQuery {
+        recipient: user.map(RecipientRef::user),
+        channel_key: q.get("channel_id").map(str::to_string),
+        workflow_key: q.get("source").map(str::to_string),
+        tenant: q.get("tenant").map(str::to_string),
+        ..Default::default()
+    };
+    for s in q.list("status") {
+        let status = DeliveryStatus::parse(s).ok_or_else(|| ApiError::invalid_param("status", "is not a delivery status"))?;
+        query.statuses.push(status);
+    }
+    for s in q.list("engagement_status") {
+        query.engagement.push(engagement_filter(s).ok_or_else(|| ApiError::invalid_param("engagement_status", "is not an engagement status"))?);
+    }
+    if let Some(id) = q.get("workflow_run_id") {
+        query.workflow_run_id = Some(uuid_param(id, "The workflow run")?);
+    }
+    if let Some(id) = q.get("workflow_recipient_run_id") {
+        query.recipient_run_id = Some(uuid_param(id, "The workflow recipient run")?);
+    }
+    let result = app.engine.store().list_messages(&query, &page).await?;
+    Ok(Reply::ok(json!({
+        "items": result.items.iter().map(views::message).collect::<Vec<_>>(),
+        "page_info": views::page_info(&result, page.page_size),
+    })))
+}
+
+/// `read`, `unread`, `unseen`, `unarchived`… as a filter.
+pub fn engagement_filter(name: &str) -> Option<EngagementFilter> {
+    let (engagement, present) = match name.strip_prefix("un") {
+        Some(rest) => (Engagement::parse(rest)?, false),
+        None => (Engagement::parse(name)?, true),
+    };
+    Some(EngagementFilter { engagement, present })
+}
+
+pub async fn get(app: &App, id: &str) -> Result<Reply, ApiError> {
+    let what = format!("The message `{id}`");
+    let message = app
+        .engine
+        .store()
+        .get_message(uuid_param(id, "The message")?)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&what))?;
+    Ok(Reply::ok(views::message(&message)))
+}
+
+pub async fn engage(app: &App, id: &str, status: &str, present: bool) -> Result<Reply, ApiError> {
+    let engagement = match status {
+        "seen" | "read" | "interacted" | "archived" => Engagement::parse(status),
+        _ => None,
+    }
+    .ok_or_else(|| ApiError::not_found(&format!("The message status `{status}`")))?;
+    if !present && engagement == Engagement::Interacted {
+        return Err(ApiError::not_found("The route DELETE /v1/messages/{id}/interacted"));
+    }
+    let now = app.engine.clock().now();
+    let message = app
+        .engine
+        .store()
+        .set_engagement(uuid_param(id, "The message")?, engagement, present, now)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&format!("The message `{id}`")))?;
+    Ok(Reply::ok(views::message(&message)))
+}

@@ -1,0 +1,76 @@
+//! Routing by method and path; one module per Knock resource.
+
+mod feeds;
+mod messages;
+mod runs;
+mod users;
+mod workflows;
+
+use lambda_http::http::Method;
+use lambda_http::Request;
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::response::Reply;
+use crate::App;
+
+/// Every route, as `(method, path template)`.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/workflows/{key}/trigger"),
+    ("POST", "/v1/workflows/{key}/cancel"),
+    ("GET", "/v1/users/{user_id}"),
+    ("PUT", "/v1/users/{user_id}"),
+    ("GET", "/v1/users/{user_id}/messages"),
+    ("GET", "/v1/users/{user_id}/feeds/{channel_id}"),
+    ("GET", "/v1/messages"),
+    ("GET", "/v1/messages/{message_id}"),
+    ("PUT", "/v1/messages/{message_id}/{status}"),
+    ("DELETE", "/v1/messages/{message_id}/{status}"),
+    ("GET", "/v1/workflow_recipient_runs"),
+    ("GET", "/v1/workflow_recipient_runs/{id}"),
+];
+
+/// Dispatches `req` to its route.
+pub async fn route(app: &App, req: &Request) -> Result<Reply, ApiError> {
+    let segments: Vec<String> = req
+        .uri()
+        .path()
+        .trim_matches('/')
+        .split('/')
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let query = Query::parse(req.uri().query());
+    let method = req.method();
+    match (method, seg.as_slice()) {
+        (&Method::POST, ["v1", "workflows", key, "trigger"]) => workflows::trigger(app, key, &json_body(req)?).await,
+        (&Method::POST, ["v1", "workflows", key, "cancel"]) => workflows::cancel(app, key, &json_body(req)?).await,
+        (&Method::GET, ["v1", "users", id]) => users::get(app, id).await,
+        (&Method::PUT, ["v1", "users", id]) => users::identify(app, id, &json_body(req)?).await,
+        (&Method::GET, ["v1", "users", id, "messages"]) => messages::list(app, Some(id), &query).await,
+        (&Method::GET, ["v1", "users", id, "feeds", channel]) => feeds::list(app, id, channel, &query).await,
+        (&Method::GET, ["v1", "messages"]) => messages::list(app, None, &query).await,
+        (&Method::GET, ["v1", "messages", id]) => messages::get(app, id).await,
+        (&Method::PUT, ["v1", "messages", id, status]) => messages::engage(app, id, status, true).await,
+        (&Method::DELETE, ["v1", "messages", id, status]) => messages::engage(app, id, status, false).await,
+        (&Method::GET, ["v1", "workflow_recipient_runs"]) => runs::list(app, &query).await,
+        (&Method::GET, ["v1", "workflow_recipient_runs", id]) => runs::get(app, id).await,
+        _ => Err(ApiError::not_found(&format!("The route {method} {}", req.uri().path()))),
+    }
+}
+
+/// The request body as JSON; an empty body is an empty object.
+fn json_body(req: &Request) -> Result<Value, ApiError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(bytes).map_err(ApiError::invalid_json)
+}
+
+/// Parses a UUID path parameter; anything else names no resource.
+fn uuid_param(id: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(id).map_err(|_| ApiError::not_found(&format!("{what} `{id}`")))
+}

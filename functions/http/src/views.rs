@@ -1,0 +1,180 @@
+//! Domain values rendered in Knock's JSON shapes (the `@knocklabs/node` types are the contract).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use herald_core::message::{Engagement, Message};
+use herald_core::ports::Page;
+use herald_core::run::{RecipientRun, RunEvent};
+use herald_core::user::User;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Knock's timestamp format.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn opt_ts(t: Option<DateTime<Utc>>) -> Value {
+    t.map(ts).map(Value::String).unwrap_or(Value::Null)
+}
+
+/// A `User`.
+pub fn user(u: &User) -> Value {
+    let mut v = u.to_value();
+    if let Value::Object(map) = &mut v {
+        for key in ["name", "email", "phone_number", "avatar", "timezone", "created_at"] {
+            map.entry(key).or_insert(Value::Null);
+        }
+        map.insert("__typename".into(), json!("User"));
+        map.insert("updated_at".into(), json!(ts(u.updated_at)));
+    }
+    v
+}
+
+/// `page_info`.
+pub fn page_info<T>(page: &Page<T>, page_size: usize) -> Value {
+    json!({
+        "__typename": "PageInfo",
+        "page_size": page_size,
+        "after": page.after,
+        "before": page.before,
+    })
+}
+
+/// A `Message`.
+pub fn message(m: &Message) -> Value {
+    let engagement_statuses: Vec<&str> = m.engagements.iter().map(|(e, _)| e.as_str()).collect();
+    json!({
+        "__typename": "Message",
+        "id": m.id.to_string(),
+        "channel_id": m.channel_key,
+        "channel": {
+            "id": m.channel_key,
+            "key": m.channel_key,
+            "name": m.channel_key,
+            "type": m.channel_type.as_str(),
+            "provider": "herald",
+            "created_at": ts(m.inserted_at),
+            "updated_at": ts(m.inserted_at),
+        },
+        "recipient": m.recipient.to_wire(),
+        "actors": m.actors.iter().map(|a| a.to_wire()).collect::<Vec<_>>(),
+        "tenant": m.tenant,
+        "status": m.status.as_str(),
+        "engagement_statuses": engagement_statuses,
+        "seen_at": opt_ts(m.engaged_at(Engagement::Seen)),
+        "read_at": opt_ts(m.engaged_at(Engagement::Read)),
+        "interacted_at": opt_ts(m.engaged_at(Engagement::Interacted)),
+        "link_clicked_at": opt_ts(m.engaged_at(Engagement::LinkClicked)),
+        "clicked_at": opt_ts(m.engaged_at(Engagement::LinkClicked)),
+        "archived_at": opt_ts(m.engaged_at(Engagement::Archived)),
+        "scheduled_at": null,
+        "data": m.data,
+        "metadata": {},
+        "recipient_snapshot": null,
+        "source": source(m, "NotificationSource"),
+        "workflow": m.workflow_key,
+        "inserted_at": ts(m.inserted_at),
+        "updated_at": ts(m.updated_at),
+    })
+}
+
+fn source(m: &Message, typename: &str) -> Value {
+    json!({
+        "__typename": typename,
+        "key": m.workflow_key,
+        "version_id": m.workflow_key,
+        "categories": m.categories,
+        "step_ref": m.step_ref,
+        "type": "workflow",
+        "workflow_run_id": m.workflow_run_id.to_string(),
+        "workflow_recipient_run_id": m.recipient_run_id.to_string(),
+    })
+}
+
+/// An in-app `FeedItem`; `actors` and `recipient` are full records.
+pub fn feed_item(m: &Message, actors: &[Value], recipient: &Value) -> Value {
+    let mut blocks = vec![json!({
+        "type": "markdown",
+        "name": "body",
+        "content": m.content.markdown,
+        "rendered": m.content.html,
+    })];
+    if let Some(url) = &m.content.action_url {
+        blocks.push(json!({"type": "text", "name": "action_url", "content": url, "rendered": url}));
+    }
+    json!({
+        "__typename": "FeedItem",
+        "id": m.id.to_string(),
+        "__cursor": null,
+        "activities": [{
+            "__typename": "Activity",
+            "id": m.id.to_string(),
+            "actor": actors.first().cloned().unwrap_or(Value::Null),
+            "recipient": recipient,
+            "data": m.data,
+            "inserted_at": ts(m.inserted_at),
+            "updated_at": ts(m.updated_at),
+        }],
+        "actors": actors,
+        "blocks": blocks,
+        "data": m.data,
+        "source": source(m, "Workflow"),
+        "tenant": m.tenant,
+        "total_activities": 1,
+        "total_actors": actors.len(),
+        "seen_at": opt_ts(m.engaged_at(Engagement::Seen)),
+        "read_at": opt_ts(m.engaged_at(Engagement::Read)),
+        "interacted_at": opt_ts(m.engaged_at(Engagement::Interacted)),
+        "link_clicked_at": opt_ts(m.engaged_at(Engagement::LinkClicked)),
+        "clicked_at": opt_ts(m.engaged_at(Engagement::LinkClicked)),
+        "archived_at": opt_ts(m.engaged_at(Engagement::Archived)),
+        "inserted_at": ts(m.inserted_at),
+        "updated_at": ts(m.updated_at),
+    })
+}
+
+/// A `WorkflowRecipientRun`.
+pub fn recipient_run(r: &RecipientRun) -> Value {
+    json!({
+        "__typename": "WorkflowRecipientRun",
+        "id": r.id.to_string(),
+        "workflow": r.workflow_key,
+        "workflow_run_id": r.workflow_run_id.to_string(),
+        "recipient": r.recipient.to_wire(),
+        "actor": r.actor.as_ref().map(|a| a.to_wire()),
+        "tenant": r.tenant,
+        "status": r.status.as_str(),
+        "error_count": r.error_count,
+        "trigger_source": {
+            "type": "api",
+            "cancellation_key": r.cancellation_key,
+            "audience_key": null,
+            "schedule_id": null,
+        },
+        "inserted_at": ts(r.inserted_at),
+        "updated_at": ts(r.updated_at),
+    })
+}
+
+/// A `WorkflowRecipientRunDetail`: the run with its events.
+pub fn recipient_run_detail(r: &RecipientRun, events: &[RunEvent]) -> Value {
+    let mut v = recipient_run(r);
+    v["events"] = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            json!({
+                "__typename": "WorkflowRecipientRunEvent",
+                "id": Uuid::new_v5(&r.id, format!("event:{i}").as_bytes()).to_string(),
+                "event": e.event,
+                "status": e.status,
+                "attempt": 1,
+                "step_ref": e.step_ref,
+                "step_type": e.step_type,
+                "data": e.data,
+                "inserted_at": ts(e.inserted_at),
+            })
+        })
+        .collect();
+    v
+}

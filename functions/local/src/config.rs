@@ -1,0 +1,61 @@
+//! Settings from the environment, read and checked once at start-up.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use rand::Rng;
+
+/// The local server's settings.
+pub struct Config {
+    /// `HERALD_ADDR`, default `127.0.0.1:8080`.
+    pub addr: SocketAddr,
+    /// `HERALD_DATA_DIR`, default `./.herald`.
+    pub data_dir: PathBuf,
+    /// `HERALD_WORKFLOWS_DIR`, default `./workflows`.
+    pub workflows_dir: PathBuf,
+    /// `HERALD_API_KEY`; when unset, a key generated once and kept in the data directory.
+    pub api_key: String,
+    /// Whether the key was generated (and so should be printed).
+    pub generated_key: bool,
+}
+
+impl Config {
+    /// Reads the environment.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let addr = var("HERALD_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .map_err(|e| format!("HERALD_ADDR is not an address: {e}"))?;
+        let data_dir = PathBuf::from(var("HERALD_DATA_DIR").unwrap_or_else(|| ".herald".into()));
+        let workflows_dir = PathBuf::from(var("HERALD_WORKFLOWS_DIR").unwrap_or_else(|| "workflows".into()));
+        let (api_key, generated_key) = match var("HERALD_API_KEY") {
+            Some(key) => (key, false),
+            None => (local_key(&data_dir)?, true),
+        };
+        Ok(Self {
+            addr,
+            data_dir,
+            workflows_dir,
+            api_key,
+            generated_key,
+        })
+    }
+}
+
+/// The generated local key: created on first start and kept, so restarts keep working clients.
+fn local_key(data_dir: &Path) -> Result<String, String> {
+    let file = data_dir.join("api_key");
+    if let Ok(key) = std::fs::read_to_string(&file) {
+        let key = key.trim().to_string();
+        if !key.is_empty() {
+            return Ok(key);
+        }
+    }
+    let mut bytes = [0u8; 16];
+    rand::rng().fill(&mut bytes);
+    let key = format!("sk_local_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    std::fs::write(&file, &key).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    Ok(key)
+}
