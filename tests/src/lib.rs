@@ -1,1 +1,8 @@
+//! Shared test support for Herald: the store conformance suite (one set of cases run against
+//! every store adapter), a recording waker, fixtures, and a harness that runs the real server
+//! binary.
 
+pub mod conformance;
+pub mod fixtures;
+pub mod recording_waker;
+pub mod server;

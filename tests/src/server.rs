@@ -1,0 +1,87 @@
+//! Runs the real `herald` binary on a free loopback port, for end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The API key test servers use.
+pub const API_KEY: &str = "sk_test_herald";
+
+/// The built `herald` binary: `HERALD_BIN`, else `target/debug/herald` of this workspace.
+pub fn binary() -> PathBuf {
+    if let Ok(bin) = std::env::var("HERALD_BIN") {
+        return PathBuf::from(bin);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/herald")
+}
+
+/// A running server; killed when dropped.
+pub struct Server {
+    child: Option<Child>,
+    /// Base URL, such as `http://127.0.0.1:41234`.
+    pub base_url: String,
+    addr: String,
+    data_dir: PathBuf,
+    workflows_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts a server on a fresh port with its data in `data_dir`.
+    pub fn start(data_dir: &Path, workflows_dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let addr = format!("127.0.0.1:{port}");
+        let mut server = Self {
+            child: None,
+            base_url: format!("http://{addr}"),
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            workflows_dir: workflows_dir.to_path_buf(),
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let bin = binary();
+        assert!(bin.exists(), "{} is missing: build it first with `cargo build -p herald-local`", bin.display());
+        let child = Command::new(bin)
+            .env("HERALD_ADDR", &self.addr)
+            .env("HERALD_DATA_DIR", &self.data_dir)
+            .env("HERALD_WORKFLOWS_DIR", &self.workflows_dir)
+            .env("HERALD_API_KEY", API_KEY)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start herald");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&self.addr).is_err() {
+            assert!(Instant::now() < deadline, "herald did not start listening on {}", self.addr);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process at once (SIGKILL: no graceful shutdown), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the process again on the same port and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
