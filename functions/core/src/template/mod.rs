@@ -1,5 +1,7 @@
 //! Liquid templates (Knock's template language) and their markdown rendering.
 
+mod lenient;
+
 use serde_json::Value;
 use thiserror::Error;
 
@@ -44,11 +46,12 @@ impl Template {
         &self.source
     }
 
-    /// Renders against `scope`, a JSON object whose keys are the template's variables.
+    /// Renders against `scope`, a JSON object whose keys are the template's variables. A missing
+    /// variable renders as nothing, as in Knock.
     pub fn render(&self, scope: &Value) -> Result<String, TemplateError> {
-        let globals = liquid::to_object(scope).map_err(|e| TemplateError(e.to_string()))?;
+        let scope = lenient::Scope::new(scope).map_err(TemplateError)?;
         self.compiled
-            .render(&globals)
+            .render(scope.globals())
             .map_err(|e| TemplateError(e.to_string()))
     }
 }
@@ -73,6 +76,23 @@ mod tests {
             .render(&json!({"recipient": {"name": "ann"}, "data": {"count": 3}}))
             .unwrap();
         assert_eq!(out, "Hi ANN, 3 new");
+    }
+
+    #[test]
+    fn missing_variables_render_empty_at_any_depth() {
+        let p = parser().unwrap();
+        let render = |src: &str| {
+            Template::parse(&p, src)
+                .unwrap()
+                .render(&json!({"data": {"items": [1, 2, 3], "name": "x"}, "actor": null}))
+                .unwrap()
+        };
+        assert_eq!(render("[{{ actor.name }}][{{ nope }}][{{ data.a.b.c }}]"), "[][][]");
+        assert_eq!(render("{{ actor.name | default: 'someone' }}"), "someone");
+        assert_eq!(render("{% if actor %}yes{% else %}no{% endif %}"), "no");
+        assert_eq!(render("{% if data.name %}yes{% endif %}"), "yes");
+        assert_eq!(render("{% for i in data.items %}{{ i }}{% endfor %}|{{ data.items.size }}|{{ data.items.last }}|{{ data.items[-1] }}"), "123|3|3|3");
+        assert_eq!(render("{{ data.items | join: ',' }} {{ data.name | upcase }}"), "1,2,3 X");
     }
 
     #[test]
