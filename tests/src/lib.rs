@@ -4,5 +4,6 @@
 
 pub mod conformance;
 pub mod fixtures;
+pub mod http;
 pub mod recording_waker;
 pub mod server;

@@ -1,8 +1,9 @@
 //! Runs the real `herald` binary on a free loopback port, for end-to-end tests.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The API key test servers use.
 pub const API_KEY: &str = "sk_test_herald";
@@ -26,17 +27,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server on a fresh port with its data in `data_dir`.
+    /// Starts a server on a port the OS picks, with its data in `data_dir`.
     pub fn start(data_dir: &Path, workflows_dir: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let addr = format!("127.0.0.1:{port}");
         let mut server = Self {
             child: None,
-            base_url: format!("http://{addr}"),
-            addr,
+            base_url: String::new(),
+            addr: "127.0.0.1:0".into(),
             data_dir: data_dir.to_path_buf(),
             workflows_dir: workflows_dir.to_path_buf(),
         };
@@ -47,22 +43,32 @@ impl Server {
     fn spawn(&mut self) {
         let bin = binary();
         assert!(bin.exists(), "{} is missing: build it first with `cargo build -p herald-local`", bin.display());
-        let child = Command::new(bin)
+        let mut child = Command::new(bin)
             .env("HERALD_ADDR", &self.addr)
             .env("HERALD_DATA_DIR", &self.data_dir)
             .env("HERALD_WORKFLOWS_DIR", &self.workflows_dir)
             .env("HERALD_API_KEY", API_KEY)
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start herald");
+        // The server prints the address it bound; a port picked here could be taken meanwhile.
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("Herald listening on ") {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&self.addr).is_err() {
-            assert!(Instant::now() < deadline, "herald did not start listening on {}", self.addr);
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let url = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("herald printed its listening address");
+        self.addr = url.trim_start_matches("http://").to_string();
+        self.base_url = url;
     }
 
     /// Kills the process at once (SIGKILL: no graceful shutdown), as a crash would.
