@@ -48,10 +48,16 @@ pub async fn users_upsert_merges(store: &dyn Store) {
     let id = unique("user");
     assert!(store.get_user(&id).await.unwrap().is_none());
     let first = json!({"name": "Ann", "email": "a@x", "plan": "free"});
-    store.upsert_user(&id, first.as_object().unwrap(), t0()).await.unwrap();
+    store
+        .upsert_user(&id, first.as_object().unwrap(), t0())
+        .await
+        .unwrap();
     let second = json!({"email": "b@x", "plan": "pro", "locale": "fr"});
     let later = t0() + Duration::seconds(5);
-    let merged = store.upsert_user(&id, second.as_object().unwrap(), later).await.unwrap();
+    let merged = store
+        .upsert_user(&id, second.as_object().unwrap(), later)
+        .await
+        .unwrap();
     assert_eq!(merged.properties.get("name"), Some(&json!("Ann")));
     assert_eq!(merged.properties.get("email"), Some(&json!("b@x")));
     assert_eq!(merged.properties.get("locale"), Some(&json!("fr")));
@@ -63,7 +69,10 @@ pub async fn users_upsert_merges(store: &dyn Store) {
 
 pub async fn insert_run_is_idempotent(store: &dyn Store) {
     let key = unique("wf");
-    let recipients = [RecipientRef::user("u1"), RecipientRef::object("projects", "p1")];
+    let recipients = [
+        RecipientRef::user("u1"),
+        RecipientRef::object("projects", "p1"),
+    ];
     let (wf, runs) = run(&key, Some("k"), &recipients, t0());
     store.insert_run(&wf, &runs).await.unwrap();
     store.insert_run(&wf, &runs).await.unwrap();
@@ -80,24 +89,54 @@ pub async fn transition_is_conditional(store: &dyn Store) {
     let wake = t0() + Duration::minutes(5);
     let mut pause = transition(r, 0, 1, RunStatus::Paused, t0());
     pause.wake_at = Some(wake);
-    pause.events.push(RunEvent::ok("delay_started", Some(("d", "delay")), Value::Null, t0()));
+    pause.events.push(RunEvent::ok(
+        "delay_started",
+        Some(("d", "delay")),
+        Value::Null,
+        t0(),
+    ));
     assert!(store.transition(&pause).await.unwrap());
-    assert!(!store.transition(&pause).await.unwrap(), "a stale cursor must not apply");
+    assert!(
+        !store.transition(&pause).await.unwrap(),
+        "a stale cursor must not apply"
+    );
     let got = store.get_recipient_run(r.id).await.unwrap().unwrap();
-    assert_eq!((got.status, got.cursor, got.wake_at), (RunStatus::Paused, 1, Some(wake)));
+    assert_eq!(
+        (got.status, got.cursor, got.wake_at),
+        (RunStatus::Paused, 1, Some(wake))
+    );
     let mut fail = transition(r, 1, 2, RunStatus::Completed, t0());
-    fail.events.push(RunEvent::error("step_failed", Some(("c", "channel")), json!({"m": 1}), t0()));
+    fail.events.push(RunEvent::error(
+        "step_failed",
+        Some(("c", "channel")),
+        json!({"m": 1}),
+        t0(),
+    ));
     assert!(store.transition(&fail).await.unwrap());
-    assert!(!store.transition(&transition(r, 2, 3, RunStatus::Processing, t0())).await.unwrap(), "a completed run takes no transition");
+    assert!(
+        !store
+            .transition(&transition(r, 2, 3, RunStatus::Processing, t0()))
+            .await
+            .unwrap(),
+        "a completed run takes no transition"
+    );
     let got = store.get_recipient_run(r.id).await.unwrap().unwrap();
     assert_eq!((got.status, got.error_count), (RunStatus::Completed, 1));
     let events = store.recipient_run_events(r.id).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["delay_started", "step_failed"]);
+    assert_eq!(
+        events.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
+        ["delay_started", "step_failed"]
+    );
     assert!(store.active_recipient_runs(wf.id).await.unwrap().is_empty());
 }
 
 pub async fn message_is_created_once_per_step(store: &dyn Store) {
-    let (wf, runs) = run(&unique("wf"), None, &[RecipientRef::user(unique("u"))], t0());
+    let (wf, runs) = run(
+        &unique("wf"),
+        None,
+        &[RecipientRef::user(unique("u"))],
+        t0(),
+    );
     store.insert_run(&wf, &runs).await.unwrap();
     let r = &runs[0];
     let mut first = transition(r, 0, 1, RunStatus::Processing, t0());
@@ -107,72 +146,152 @@ pub async fn message_is_created_once_per_step(store: &dyn Store) {
     let mut replay = transition(r, 1, 2, RunStatus::Processing, t0());
     replay.message = Some(message(r, "feed", t0()));
     assert!(store.transition(&replay).await.unwrap());
-    let q = MessageQuery { recipient_run_id: Some(r.id), ..Default::default() };
+    let q = MessageQuery {
+        recipient_run_id: Some(r.id),
+        ..Default::default()
+    };
     assert_eq!(store.count_messages(&q).await.unwrap(), 1);
-    let stored = store.get_message(herald_core::ids::message_id(r.id, "feed")).await.unwrap().unwrap();
+    let stored = store
+        .get_message(herald_core::ids::message_id(r.id, "feed"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored, message(r, "feed", t0()));
 }
 
 pub async fn cancel_matches_key_and_recipients(store: &dyn Store) {
     let key = unique("wf");
-    let (a, b, c) = (RecipientRef::user("a"), RecipientRef::user("b"), RecipientRef::object("teams", "a"));
-    let (wf, runs) = run(&key, Some("invite-1"), &[a.clone(), b.clone(), c.clone()], t0());
-    let (other_wf, other_runs) = run(&key, Some("invite-2"), &[a.clone()], t0());
+    let (a, b, c) = (
+        RecipientRef::user("a"),
+        RecipientRef::user("b"),
+        RecipientRef::object("teams", "a"),
+    );
+    let (wf, runs) = run(
+        &key,
+        Some("invite-1"),
+        &[a.clone(), b.clone(), c.clone()],
+        t0(),
+    );
+    let (other_wf, other_runs) = run(&key, Some("invite-2"), std::slice::from_ref(&a), t0());
     store.insert_run(&wf, &runs).await.unwrap();
     store.insert_run(&other_wf, &other_runs).await.unwrap();
     // `b` finishes before the cancel: it must stay completed.
-    assert!(store.transition(&transition(&runs[1], 0, 1, RunStatus::Completed, t0())).await.unwrap());
+    assert!(store
+        .transition(&transition(&runs[1], 0, 1, RunStatus::Completed, t0()))
+        .await
+        .unwrap());
     let mut pause = transition(&runs[2], 0, 1, RunStatus::Paused, t0());
     pause.wake_at = Some(t0() + Duration::hours(1));
     assert!(store.transition(&pause).await.unwrap());
 
-    let only_a = CancelFilter { workflow_key: key.clone(), cancellation_key: "invite-1".into(), recipients: Some(vec![a.clone()]) };
+    let only_a = CancelFilter {
+        workflow_key: key.clone(),
+        cancellation_key: "invite-1".into(),
+        recipients: Some(vec![a.clone()]),
+    };
     let cancelled = store.cancel(&only_a, t0()).await.unwrap();
-    assert_eq!(cancelled.iter().map(|c| c.id).collect::<Vec<_>>(), vec![runs[0].id]);
-    let all = CancelFilter { workflow_key: key.clone(), cancellation_key: "invite-1".into(), recipients: None };
+    assert_eq!(
+        cancelled.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![runs[0].id]
+    );
+    let all = CancelFilter {
+        workflow_key: key.clone(),
+        cancellation_key: "invite-1".into(),
+        recipients: None,
+    };
     let cancelled = store.cancel(&all, t0()).await.unwrap();
-    assert_eq!(cancelled.len(), 1, "only the paused object run is left to cancel");
+    assert_eq!(
+        cancelled.len(),
+        1,
+        "only the paused object run is left to cancel"
+    );
     assert_eq!(cancelled[0].id, runs[2].id);
     assert_eq!(cancelled[0].wake_at, Some(t0() + Duration::hours(1)));
     let status = |id| async move { store.get_recipient_run(id).await.unwrap().unwrap().status };
     assert_eq!(status(runs[0].id).await, RunStatus::Cancelled);
     assert_eq!(status(runs[1].id).await, RunStatus::Completed);
     assert_eq!(status(runs[2].id).await, RunStatus::Cancelled);
-    assert_eq!(status(other_runs[0].id).await, RunStatus::Queued, "another key is untouched");
+    assert_eq!(
+        status(other_runs[0].id).await,
+        RunStatus::Queued,
+        "another key is untouched"
+    );
     let events = store.recipient_run_events(runs[0].id).await.unwrap();
-    assert_eq!(events.last().map(|e| e.event.as_str()), Some("workflow_recipient_run_cancelled"));
+    assert_eq!(
+        events.last().map(|e| e.event.as_str()),
+        Some("workflow_recipient_run_cancelled")
+    );
     // Same key, other workflow: untouched.
-    let wrong_wf = CancelFilter { workflow_key: unique("wf"), cancellation_key: "invite-2".into(), recipients: None };
+    let wrong_wf = CancelFilter {
+        workflow_key: unique("wf"),
+        cancellation_key: "invite-2".into(),
+        recipients: None,
+    };
     assert!(store.cancel(&wrong_wf, t0()).await.unwrap().is_empty());
 }
 
 pub async fn cancel_before_trigger_matches_nothing(store: &dyn Store) {
     let key = unique("wf");
-    let filter = CancelFilter { workflow_key: key.clone(), cancellation_key: "k".into(), recipients: None };
+    let filter = CancelFilter {
+        workflow_key: key.clone(),
+        cancellation_key: "k".into(),
+        recipients: None,
+    };
     assert!(store.cancel(&filter, t0()).await.unwrap().is_empty());
     let (wf, runs) = run(&key, Some("k"), &[RecipientRef::user("u")], t0());
     store.insert_run(&wf, &runs).await.unwrap();
     let got = store.get_recipient_run(runs[0].id).await.unwrap().unwrap();
-    assert_eq!(got.status, RunStatus::Queued, "an earlier cancel must not overtake a later trigger");
+    assert_eq!(
+        got.status,
+        RunStatus::Queued,
+        "an earlier cancel must not overtake a later trigger"
+    );
 }
 
 pub async fn cancelled_runs_take_no_transition(store: &dyn Store) {
     let key = unique("wf");
     let (wf, runs) = run(&key, Some("k"), &[RecipientRef::user("u")], t0());
     store.insert_run(&wf, &runs).await.unwrap();
-    let filter = CancelFilter { workflow_key: key, cancellation_key: "k".into(), recipients: None };
+    let filter = CancelFilter {
+        workflow_key: key,
+        cancellation_key: "k".into(),
+        recipients: None,
+    };
     assert_eq!(store.cancel(&filter, t0()).await.unwrap().len(), 1);
     let mut send = transition(&runs[0], 0, 1, RunStatus::Processing, t0());
     send.message = Some(message(&runs[0], "feed", t0()));
     assert!(!store.transition(&send).await.unwrap());
-    let q = MessageQuery { recipient_run_id: Some(runs[0].id), ..Default::default() };
-    assert_eq!(store.count_messages(&q).await.unwrap(), 0, "no message after cancel");
-    assert!(store.cancel(&CancelFilter { workflow_key: wf.workflow_key.clone(), cancellation_key: "k".into(), recipients: None }, t0()).await.unwrap().is_empty());
+    let q = MessageQuery {
+        recipient_run_id: Some(runs[0].id),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.count_messages(&q).await.unwrap(),
+        0,
+        "no message after cancel"
+    );
+    assert!(store
+        .cancel(
+            &CancelFilter {
+                workflow_key: wf.workflow_key.clone(),
+                cancellation_key: "k".into(),
+                recipients: None
+            },
+            t0()
+        )
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn pending_runs_report_wakeups(store: &dyn Store) {
     let (queued, queued_runs) = run(&unique("wf"), None, &[RecipientRef::user("u")], t0());
-    let (paused, paused_runs) = run(&unique("wf"), None, &[RecipientRef::user("u"), RecipientRef::user("v")], t0());
+    let (paused, paused_runs) = run(
+        &unique("wf"),
+        None,
+        &[RecipientRef::user("u"), RecipientRef::user("v")],
+        t0(),
+    );
     store.insert_run(&queued, &queued_runs).await.unwrap();
     store.insert_run(&paused, &paused_runs).await.unwrap();
     for (i, r) in paused_runs.iter().enumerate() {
@@ -183,7 +302,10 @@ pub async fn pending_runs_report_wakeups(store: &dyn Store) {
     let pending = store.pending_runs().await.unwrap();
     let find = |id| pending.iter().find(|p| p.workflow_run_id == id).cloned();
     assert_eq!(find(queued.id).map(|p| p.wake_at), Some(None));
-    assert_eq!(find(paused.id).map(|p| p.wake_at), Some(Some(t0() + Duration::minutes(9))));
+    assert_eq!(
+        find(paused.id).map(|p| p.wake_at),
+        Some(Some(t0() + Duration::minutes(9)))
+    );
 }
 
 async fn seed_messages(store: &dyn Store, user: &RecipientRef, n: usize) -> Vec<uuid::Uuid> {
@@ -204,22 +326,58 @@ pub async fn messages_filter_and_page(store: &dyn Store) {
     let user = RecipientRef::user(unique("u"));
     let ids = seed_messages(store, &user, 5).await;
     let newest_first: Vec<_> = ids.iter().rev().copied().collect();
-    let q = MessageQuery { recipient: Some(user.clone()), ..Default::default() };
-    let page = |after: Option<String>, before: Option<String>| PageRequest { page_size: 2, after, before };
+    let q = MessageQuery {
+        recipient: Some(user.clone()),
+        ..Default::default()
+    };
+    let page = |after: Option<String>, before: Option<String>| PageRequest {
+        page_size: 2,
+        after,
+        before,
+    };
     let p1 = store.list_messages(&q, &page(None, None)).await.unwrap();
-    assert_eq!(p1.items.iter().map(|m| m.id).collect::<Vec<_>>(), newest_first[0..2]);
+    assert_eq!(
+        p1.items.iter().map(|m| m.id).collect::<Vec<_>>(),
+        newest_first[0..2]
+    );
     assert!(p1.before.is_none());
-    let p2 = store.list_messages(&q, &page(p1.after.clone(), None)).await.unwrap();
-    assert_eq!(p2.items.iter().map(|m| m.id).collect::<Vec<_>>(), newest_first[2..4]);
-    let p3 = store.list_messages(&q, &page(p2.after.clone(), None)).await.unwrap();
-    assert_eq!(p3.items.iter().map(|m| m.id).collect::<Vec<_>>(), newest_first[4..5]);
+    let p2 = store
+        .list_messages(&q, &page(p1.after.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        p2.items.iter().map(|m| m.id).collect::<Vec<_>>(),
+        newest_first[2..4]
+    );
+    let p3 = store
+        .list_messages(&q, &page(p2.after.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        p3.items.iter().map(|m| m.id).collect::<Vec<_>>(),
+        newest_first[4..5]
+    );
     assert!(p3.after.is_none(), "the last page has no after cursor");
-    let back = store.list_messages(&q, &page(None, p3.before.clone())).await.unwrap();
-    assert_eq!(back.items.iter().map(|m| m.id).collect::<Vec<_>>(), newest_first[2..4]);
+    let back = store
+        .list_messages(&q, &page(None, p3.before.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        back.items.iter().map(|m| m.id).collect::<Vec<_>>(),
+        newest_first[2..4]
+    );
     assert_eq!(store.count_messages(&q).await.unwrap(), 5);
-    let other = MessageQuery { recipient: Some(user.clone()), channel_key: Some("email".into()), ..Default::default() };
+    let other = MessageQuery {
+        recipient: Some(user.clone()),
+        channel_key: Some("email".into()),
+        ..Default::default()
+    };
     assert_eq!(store.count_messages(&other).await.unwrap(), 0);
-    let tenant = MessageQuery { recipient: Some(user), tenant: Some("acme".into()), ..Default::default() };
+    let tenant = MessageQuery {
+        recipient: Some(user),
+        tenant: Some("acme".into()),
+        ..Default::default()
+    };
     assert_eq!(store.count_messages(&tenant).await.unwrap(), 5);
 }
 
@@ -227,39 +385,140 @@ pub async fn engagement_set_and_clear(store: &dyn Store) {
     let user = RecipientRef::user(unique("u"));
     let ids = seed_messages(store, &user, 3).await;
     let later = t0() + Duration::minutes(1);
-    let m = store.set_engagement(ids[0], Engagement::Read, true, later).await.unwrap().unwrap();
+    let m = store
+        .set_engagement(ids[0], Engagement::Read, true, later)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(m.engaged_at(Engagement::Read), Some(later));
-    let again = store.set_engagement(ids[0], Engagement::Read, true, later + Duration::minutes(1)).await.unwrap().unwrap();
-    assert_eq!(again.engaged_at(Engagement::Read), Some(later), "the first read time is kept");
-    store.set_engagement(ids[1], Engagement::Archived, true, later).await.unwrap();
-    let base = MessageQuery { recipient: Some(user.clone()), ..Default::default() };
-    let unread = MessageQuery { engagement: vec![EngagementFilter { engagement: Engagement::Read, present: false }], ..base.clone() };
+    let again = store
+        .set_engagement(ids[0], Engagement::Read, true, later + Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.engaged_at(Engagement::Read),
+        Some(later),
+        "the first read time is kept"
+    );
+    store
+        .set_engagement(ids[1], Engagement::Archived, true, later)
+        .await
+        .unwrap();
+    let base = MessageQuery {
+        recipient: Some(user.clone()),
+        ..Default::default()
+    };
+    let unread = MessageQuery {
+        engagement: vec![EngagementFilter {
+            engagement: Engagement::Read,
+            present: false,
+        }],
+        ..base.clone()
+    };
     assert_eq!(store.count_messages(&unread).await.unwrap(), 2);
-    let visible = MessageQuery { archived: Some(ArchivedFilter::Exclude), ..base.clone() };
+    let visible = MessageQuery {
+        archived: Some(ArchivedFilter::Exclude),
+        ..base.clone()
+    };
     assert_eq!(store.count_messages(&visible).await.unwrap(), 2);
-    let archived = MessageQuery { archived: Some(ArchivedFilter::Only), ..base.clone() };
+    let archived = MessageQuery {
+        archived: Some(ArchivedFilter::Only),
+        ..base.clone()
+    };
     assert_eq!(store.count_messages(&archived).await.unwrap(), 1);
-    let cleared = store.set_engagement(ids[1], Engagement::Archived, false, later).await.unwrap().unwrap();
+    let cleared = store
+        .set_engagement(ids[1], Engagement::Archived, false, later)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(cleared.engaged_at(Engagement::Archived), None);
     assert_eq!(store.count_messages(&visible).await.unwrap(), 3);
-    let missing = store.set_engagement(uuid::Uuid::new_v4(), Engagement::Seen, true, later).await.unwrap();
+    let missing = store
+        .set_engagement(uuid::Uuid::new_v4(), Engagement::Seen, true, later)
+        .await
+        .unwrap();
     assert!(missing.is_none());
 }
 
 pub async fn recipient_runs_filter_and_page(store: &dyn Store) {
     let key = unique("wf");
-    let (wf, runs) = run(&key, Some("k"), &[RecipientRef::user("a"), RecipientRef::user("b"), RecipientRef::user("c")], t0());
+    let (wf, runs) = run(
+        &key,
+        Some("k"),
+        &[
+            RecipientRef::user("a"),
+            RecipientRef::user("b"),
+            RecipientRef::user("c"),
+        ],
+        t0(),
+    );
     store.insert_run(&wf, &runs).await.unwrap();
-    assert!(store.transition(&transition(&runs[0], 0, 1, RunStatus::Completed, t0())).await.unwrap());
-    let by_key = RunQuery { workflow_key: Some(key.clone()), ..Default::default() };
-    let all = store.list_recipient_runs(&by_key, &PageRequest { page_size: 2, ..Default::default() }).await.unwrap();
+    assert!(store
+        .transition(&transition(&runs[0], 0, 1, RunStatus::Completed, t0()))
+        .await
+        .unwrap());
+    let by_key = RunQuery {
+        workflow_key: Some(key.clone()),
+        ..Default::default()
+    };
+    let all = store
+        .list_recipient_runs(
+            &by_key,
+            &PageRequest {
+                page_size: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(all.items.len(), 2);
-    let rest = store.list_recipient_runs(&by_key, &PageRequest { page_size: 2, after: all.after.clone(), before: None }).await.unwrap();
+    let rest = store
+        .list_recipient_runs(
+            &by_key,
+            &PageRequest {
+                page_size: 2,
+                after: all.after.clone(),
+                before: None,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(rest.items.len(), 1);
-    let completed = RunQuery { statuses: vec![RunStatus::Completed], ..by_key.clone() };
-    let done = store.list_recipient_runs(&completed, &PageRequest { page_size: 50, ..Default::default() }).await.unwrap();
-    assert_eq!(done.items.iter().map(|r| r.id).collect::<Vec<_>>(), vec![runs[0].id]);
-    let of_b = RunQuery { recipient: Some(RecipientRef::user("b")), ..by_key };
-    let b = store.list_recipient_runs(&of_b, &PageRequest { page_size: 50, ..Default::default() }).await.unwrap();
-    assert_eq!(b.items.iter().map(|r| r.id).collect::<Vec<_>>(), vec![runs[1].id]);
+    let completed = RunQuery {
+        statuses: vec![RunStatus::Completed],
+        ..by_key.clone()
+    };
+    let done = store
+        .list_recipient_runs(
+            &completed,
+            &PageRequest {
+                page_size: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        done.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![runs[0].id]
+    );
+    let of_b = RunQuery {
+        recipient: Some(RecipientRef::user("b")),
+        ..by_key
+    };
+    let b = store
+        .list_recipient_runs(
+            &of_b,
+            &PageRequest {
+                page_size: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        b.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![runs[1].id]
+    );
 }

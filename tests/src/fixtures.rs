@@ -20,7 +20,12 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// A workflow run of `workflow_key` for `recipients`, with `cancellation_key`, and its recipient runs.
-pub fn run(workflow_key: &str, cancellation_key: Option<&str>, recipients: &[RecipientRef], at: DateTime<Utc>) -> (WorkflowRun, Vec<RecipientRun>) {
+pub fn run(
+    workflow_key: &str,
+    cancellation_key: Option<&str>,
+    recipients: &[RecipientRef],
+    at: DateTime<Utc>,
+) -> (WorkflowRun, Vec<RecipientRun>) {
     let id = ids::new_workflow_run_id();
     let runs = recipients
         .iter()
@@ -71,7 +76,11 @@ pub fn message(run: &RecipientRun, step_ref: &str, at: DateTime<Utc>) -> Message
         tenant: run.tenant.clone(),
         data: run.data.clone(),
         status: DeliveryStatus::Delivered,
-        content: MessageContent { markdown: "hi".into(), html: "<p>hi</p>".into(), action_url: None },
+        content: MessageContent {
+            markdown: "hi".into(),
+            html: "<p>hi</p>".into(),
+            action_url: None,
+        },
         engagements: Vec::new(),
         inserted_at: at,
         updated_at: at,
@@ -79,7 +88,13 @@ pub fn message(run: &RecipientRun, step_ref: &str, at: DateTime<Utc>) -> Message
 }
 
 /// A transition of `run` from `from` to `to` with `status`.
-pub fn transition(run: &RecipientRun, from: u32, to: u32, status: RunStatus, at: DateTime<Utc>) -> Transition {
+pub fn transition(
+    run: &RecipientRun,
+    from: u32,
+    to: u32,
+    status: RunStatus,
+    at: DateTime<Utc>,
+) -> Transition {
     Transition {
         run_id: run.id,
         from_cursor: from,

@@ -25,7 +25,11 @@ pub struct Reply {
 impl Client {
     /// A client of `base` authenticating with `key`.
     pub fn new(base: &str, key: &str) -> Self {
-        Self { http: reqwest::Client::new(), base: base.to_string(), key: key.to_string() }
+        Self {
+            http: reqwest::Client::new(),
+            base: base.to_string(),
+            key: key.to_string(),
+        }
     }
 
     /// Sends `method path` with an optional raw body.
@@ -40,10 +44,22 @@ impl Client {
         }
         let resp = req.send().await.expect("request sent");
         let status = resp.status().as_u16();
-        let request_id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let request_id = resp
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let text = resp.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
-        Reply { status, request_id, body }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        };
+        Reply {
+            status,
+            request_id,
+            body,
+        }
     }
 
     /// `GET path`.

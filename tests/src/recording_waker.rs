@@ -34,12 +34,18 @@ impl RecordingWaker {
 #[async_trait]
 impl Waker for RecordingWaker {
     async fn run_now(&self, workflow_run_id: Uuid) -> Result<(), WakeError> {
-        self.started.lock().map_err(|_| WakeError("poisoned".into()))?.push(workflow_run_id);
+        self.started
+            .lock()
+            .map_err(|_| WakeError("poisoned".into()))?
+            .push(workflow_run_id);
         Ok(())
     }
 
     async fn wake_at(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
-        let mut wakes = self.wakes.lock().map_err(|_| WakeError("poisoned".into()))?;
+        let mut wakes = self
+            .wakes
+            .lock()
+            .map_err(|_| WakeError("poisoned".into()))?;
         if !wakes.contains(&(workflow_run_id, at)) {
             wakes.push((workflow_run_id, at));
         }
@@ -47,7 +53,10 @@ impl Waker for RecordingWaker {
     }
 
     async fn forget(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
-        self.forgotten.lock().map_err(|_| WakeError("poisoned".into()))?.push((workflow_run_id, at));
+        self.forgotten
+            .lock()
+            .map_err(|_| WakeError("poisoned".into()))?
+            .push((workflow_run_id, at));
         Ok(())
     }
 }

@@ -42,7 +42,11 @@ impl Server {
 
     fn spawn(&mut self) {
         let bin = binary();
-        assert!(bin.exists(), "{} is missing: build it first with `cargo build -p herald-local`", bin.display());
+        assert!(
+            bin.exists(),
+            "{} is missing: build it first with `cargo build -p herald-local`",
+            bin.display()
+        );
         let mut child = Command::new(bin)
             .env("HERALD_ADDR", &self.addr)
             .env("HERALD_DATA_DIR", &self.data_dir)

@@ -31,22 +31,44 @@ fn workflows() -> WorkflowSet {
     let feed = json!({"ref": "feed", "type": "channel", "channel_key": "in-app",
         "template": {"markdown_body": "Hi {{ recipient.name | default: recipient.id }} from {{ actor.name }}: {{ data.project }}"}});
     let defs = [
-        ("reminder", json!({"name": "Reminder", "steps": [
-            {"ref": "wait", "type": "delay", "settings": {"delay_for": {"unit": "seconds", "value": 2}}}, feed.clone()]})),
-        ("until", json!({"name": "Until", "steps": [
-            {"ref": "wait", "type": "delay", "settings": {"delay_until_field_path": "data.due_at"}}, feed.clone()]})),
+        (
+            "reminder",
+            json!({"name": "Reminder", "steps": [
+            {"ref": "wait", "type": "delay", "settings": {"delay_for": {"unit": "seconds", "value": 2}}}, feed.clone()]}),
+        ),
+        (
+            "until",
+            json!({"name": "Until", "steps": [
+            {"ref": "wait", "type": "delay", "settings": {"delay_until_field_path": "data.due_at"}}, feed.clone()]}),
+        ),
         ("now", json!({"name": "Now", "steps": [feed.clone()]})),
-        ("broken", json!({"name": "Broken", "steps": [{"ref": "feed", "type": "channel", "channel_key": "in-app",
-            "template": {"markdown_body": "{{ data.x | divided_by: 0 }}"}}]})),
+        (
+            "broken",
+            json!({"name": "Broken", "steps": [{"ref": "feed", "type": "channel", "channel_key": "in-app",
+            "template": {"markdown_body": "{{ data.x | divided_by: 0 }}"}}]}),
+        ),
     ];
-    WorkflowSet::new(defs.iter().map(|(k, v)| from_json(k, v, &channels).expect("valid workflow")))
+    WorkflowSet::new(
+        defs.iter()
+            .map(|(k, v)| from_json(k, v, &channels).expect("valid workflow")),
+    )
 }
 
 fn world_on(store: Arc<dyn Store>) -> World {
     let waker = Arc::new(RecordingWaker::default());
     let clock = Arc::new(ManualClock::new(t0()));
-    let engine = Engine::new(store.clone(), waker.clone(), clock.clone(), Arc::new(workflows()));
-    World { engine, store, waker, clock }
+    let engine = Engine::new(
+        store.clone(),
+        waker.clone(),
+        clock.clone(),
+        Arc::new(workflows()),
+    );
+    World {
+        engine,
+        store,
+        waker,
+        clock,
+    }
 }
 
 fn world() -> World {
@@ -59,26 +81,45 @@ fn trigger_body(v: Value) -> TriggerRequest {
 
 impl World {
     async fn messages_of(&self, user: &str) -> u64 {
-        let q = MessageQuery { recipient: Some(RecipientRef::user(user)), ..Default::default() };
+        let q = MessageQuery {
+            recipient: Some(RecipientRef::user(user)),
+            ..Default::default()
+        };
         self.store.count_messages(&q).await.unwrap()
     }
 
     async fn status(&self, run: Uuid, user: &str) -> RunStatus {
         let id = herald_core::ids::recipient_run_id(run, &RecipientRef::user(user));
-        self.store.get_recipient_run(id).await.unwrap().unwrap().status
+        self.store
+            .get_recipient_run(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
     }
 }
 
 #[tokio::test]
 async fn given_a_delay_when_the_clock_passes_it_then_one_message_per_recipient() {
     let w = world();
-    let run = w.engine.trigger("reminder", trigger_body(json!({"recipients": ["a", "b", "c"], "data": {"project": "X"}}))).await.unwrap();
+    let run = w
+        .engine
+        .trigger(
+            "reminder",
+            trigger_body(json!({"recipients": ["a", "b", "c"], "data": {"project": "X"}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(w.waker.started(), vec![run], "the trigger starts the run");
     assert_eq!(w.status(run, "a").await, RunStatus::Queued);
 
     let report = w.engine.resume(run).await.unwrap();
     assert_eq!(report.paused, 3);
-    assert_eq!(w.waker.wakes(), vec![(run, t0() + Duration::seconds(2))], "one wake-up for all three recipients");
+    assert_eq!(
+        w.waker.wakes(),
+        vec![(run, t0() + Duration::seconds(2))],
+        "one wake-up for all three recipients"
+    );
     assert_eq!(w.status(run, "b").await, RunStatus::Paused);
 
     // An early wake-up does nothing.
@@ -97,7 +138,11 @@ async fn given_a_delay_when_the_clock_passes_it_then_one_message_per_recipient()
 #[tokio::test]
 async fn given_a_duplicate_wakeup_then_no_second_message() {
     let w = world();
-    let run = w.engine.trigger("reminder", trigger_body(json!({"recipients": ["a"]}))).await.unwrap();
+    let run = w
+        .engine
+        .trigger("reminder", trigger_body(json!({"recipients": ["a"]})))
+        .await
+        .unwrap();
     w.engine.resume(run).await.unwrap();
     w.clock.advance(Duration::seconds(3));
     let (first, second) = tokio::join!(w.engine.resume(run), w.engine.resume(run));
@@ -111,35 +156,84 @@ async fn given_a_duplicate_wakeup_then_no_second_message() {
 async fn given_a_cancel_then_no_message_for_cancelled_recipients_only() {
     let w = world();
     let body = json!({"recipients": ["a", "b", "c"], "cancellation_key": "invite-1"});
-    let run = w.engine.trigger("reminder", trigger_body(body)).await.unwrap();
+    let run = w
+        .engine
+        .trigger("reminder", trigger_body(body))
+        .await
+        .unwrap();
     w.engine.resume(run).await.unwrap();
-    let cancel = CancelRequest::from_json(&json!({"cancellation_key": "invite-1", "recipients": ["b"]})).unwrap();
+    let cancel =
+        CancelRequest::from_json(&json!({"cancellation_key": "invite-1", "recipients": ["b"]}))
+            .unwrap();
     assert_eq!(w.engine.cancel("reminder", cancel).await.unwrap(), 1);
     w.clock.advance(Duration::seconds(5));
     w.engine.resume(run).await.unwrap();
-    assert_eq!((w.messages_of("a").await, w.messages_of("b").await, w.messages_of("c").await), (1, 0, 1));
+    assert_eq!(
+        (
+            w.messages_of("a").await,
+            w.messages_of("b").await,
+            w.messages_of("c").await
+        ),
+        (1, 0, 1)
+    );
     assert_eq!(w.status(run, "b").await, RunStatus::Cancelled);
-    assert!(w.waker.forgotten.lock().unwrap().is_empty(), "a and c still need the wake-up");
+    assert!(
+        w.waker.forgotten.lock().unwrap().is_empty(),
+        "a and c still need the wake-up"
+    );
 }
 
 #[tokio::test]
 async fn given_a_cancel_of_every_recipient_then_the_wakeup_is_dropped() {
     let w = world();
-    let run = w.engine.trigger("reminder", trigger_body(json!({"recipients": ["a", "b"], "cancellation_key": "k"}))).await.unwrap();
+    let run = w
+        .engine
+        .trigger(
+            "reminder",
+            trigger_body(json!({"recipients": ["a", "b"], "cancellation_key": "k"})),
+        )
+        .await
+        .unwrap();
     w.engine.resume(run).await.unwrap();
-    w.engine.cancel("reminder", CancelRequest::from_json(&json!({"cancellation_key": "k"})).unwrap()).await.unwrap();
-    assert_eq!(w.waker.forgotten.lock().unwrap().clone(), vec![(run, t0() + Duration::seconds(2))]);
+    w.engine
+        .cancel(
+            "reminder",
+            CancelRequest::from_json(&json!({"cancellation_key": "k"})).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        w.waker.forgotten.lock().unwrap().clone(),
+        vec![(run, t0() + Duration::seconds(2))]
+    );
     w.clock.advance(Duration::seconds(5));
-    assert_eq!(w.engine.resume(run).await.unwrap(), Default::default(), "a stale wake-up resumes nothing");
+    assert_eq!(
+        w.engine.resume(run).await.unwrap(),
+        Default::default(),
+        "a stale wake-up resumes nothing"
+    );
     assert_eq!(w.messages_of("a").await + w.messages_of("b").await, 0);
 }
 
 #[tokio::test]
 async fn given_a_cancel_before_the_run_started_then_nothing_is_sent() {
     let w = world();
-    let run = w.engine.trigger("now", trigger_body(json!({"recipients": ["a"], "cancellation_key": "k"}))).await.unwrap();
+    let run = w
+        .engine
+        .trigger(
+            "now",
+            trigger_body(json!({"recipients": ["a"], "cancellation_key": "k"})),
+        )
+        .await
+        .unwrap();
     // The cancel lands between the 200 and the worker picking the run up.
-    w.engine.cancel("now", CancelRequest::from_json(&json!({"cancellation_key": "k"})).unwrap()).await.unwrap();
+    w.engine
+        .cancel(
+            "now",
+            CancelRequest::from_json(&json!({"cancellation_key": "k"})).unwrap(),
+        )
+        .await
+        .unwrap();
     w.engine.resume(run).await.unwrap();
     assert_eq!(w.messages_of("a").await, 0);
 }
@@ -147,8 +241,21 @@ async fn given_a_cancel_before_the_run_started_then_nothing_is_sent() {
 #[tokio::test]
 async fn given_a_cancel_before_the_trigger_then_the_trigger_still_runs() {
     let w = world();
-    w.engine.cancel("now", CancelRequest::from_json(&json!({"cancellation_key": "k"})).unwrap()).await.unwrap();
-    let run = w.engine.trigger("now", trigger_body(json!({"recipients": ["a"], "cancellation_key": "k"}))).await.unwrap();
+    w.engine
+        .cancel(
+            "now",
+            CancelRequest::from_json(&json!({"cancellation_key": "k"})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let run = w
+        .engine
+        .trigger(
+            "now",
+            trigger_body(json!({"recipients": ["a"], "cancellation_key": "k"})),
+        )
+        .await
+        .unwrap();
     w.engine.resume(run).await.unwrap();
     assert_eq!(w.messages_of("a").await, 1);
 }
@@ -156,9 +263,23 @@ async fn given_a_cancel_before_the_trigger_then_the_trigger_still_runs() {
 #[tokio::test]
 async fn given_finished_runs_then_cancel_leaves_them() {
     let w = world();
-    let run = w.engine.trigger("now", trigger_body(json!({"recipients": ["a"], "cancellation_key": "k"}))).await.unwrap();
+    let run = w
+        .engine
+        .trigger(
+            "now",
+            trigger_body(json!({"recipients": ["a"], "cancellation_key": "k"})),
+        )
+        .await
+        .unwrap();
     w.engine.resume(run).await.unwrap();
-    let n = w.engine.cancel("now", CancelRequest::from_json(&json!({"cancellation_key": "k"})).unwrap()).await.unwrap();
+    let n = w
+        .engine
+        .cancel(
+            "now",
+            CancelRequest::from_json(&json!({"cancellation_key": "k"})).unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(n, 0);
     assert_eq!(w.status(run, "a").await, RunStatus::Completed);
 }
@@ -167,24 +288,60 @@ async fn given_finished_runs_then_cancel_leaves_them() {
 async fn given_delay_until_a_field_then_it_waits_for_that_time_or_skips_a_bad_one() {
     let w = world();
     let due = t0() + Duration::hours(3);
-    let run = w.engine.trigger("until", trigger_body(json!({"recipients": ["a"], "data": {"due_at": due.to_rfc3339()}}))).await.unwrap();
+    let run = w
+        .engine
+        .trigger(
+            "until",
+            trigger_body(json!({"recipients": ["a"], "data": {"due_at": due.to_rfc3339()}})),
+        )
+        .await
+        .unwrap();
     w.engine.resume(run).await.unwrap();
     assert_eq!(w.waker.wakes(), vec![(run, due)]);
 
-    let bad = w.engine.trigger("until", trigger_body(json!({"recipients": ["b"], "data": {"due_at": "tomorrow"}}))).await.unwrap();
+    let bad = w
+        .engine
+        .trigger(
+            "until",
+            trigger_body(json!({"recipients": ["b"], "data": {"due_at": "tomorrow"}})),
+        )
+        .await
+        .unwrap();
     w.engine.resume(bad).await.unwrap();
-    assert_eq!(w.messages_of("b").await, 1, "an invalid delay is skipped, the run goes on");
+    assert_eq!(
+        w.messages_of("b").await,
+        1,
+        "an invalid delay is skipped, the run goes on"
+    );
     let id = herald_core::ids::recipient_run_id(bad, &RecipientRef::user("b"));
     let events = w.store.recipient_run_events(id).await.unwrap();
-    let skipped = events.iter().find(|e| e.event == "delay_skipped").expect("the skip is recorded");
+    let skipped = events
+        .iter()
+        .find(|e| e.event == "delay_skipped")
+        .expect("the skip is recorded");
     assert_eq!(skipped.step_ref.as_deref(), Some("wait"));
-    assert_eq!(w.store.get_recipient_run(id).await.unwrap().unwrap().error_count, 1);
+    assert_eq!(
+        w.store
+            .get_recipient_run(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .error_count,
+        1
+    );
 }
 
 #[tokio::test]
 async fn given_skip_delay_then_the_message_is_immediate() {
     let w = world();
-    let run = w.engine.trigger("reminder", trigger_body(json!({"recipients": ["a"], "settings": {"skip_delay": true}}))).await.unwrap();
+    let run = w
+        .engine
+        .trigger(
+            "reminder",
+            trigger_body(json!({"recipients": ["a"], "settings": {"skip_delay": true}})),
+        )
+        .await
+        .unwrap();
     w.engine.resume(run).await.unwrap();
     assert_eq!(w.messages_of("a").await, 1);
     assert!(w.waker.wakes().is_empty());
@@ -195,40 +352,88 @@ async fn given_inline_recipients_and_actor_then_they_are_identified_and_rendered
     let w = world();
     let body = json!({"recipients": [{"id": "ann", "name": "Ann"}, "bob"], "actor": {"id": "zed", "name": "Zed"}, "data": {"project": "Apollo"}});
     let run = w.engine.trigger("now", trigger_body(body)).await.unwrap();
-    assert_eq!(w.store.get_user("ann").await.unwrap().unwrap().properties["name"], json!("Ann"));
+    assert_eq!(
+        w.store.get_user("ann").await.unwrap().unwrap().properties["name"],
+        json!("Ann")
+    );
     w.engine.resume(run).await.unwrap();
-    let q = MessageQuery { recipient: Some(RecipientRef::user("ann")), ..Default::default() };
-    let page = w.store.list_messages(&q, &Default::default()).await.unwrap();
+    let q = MessageQuery {
+        recipient: Some(RecipientRef::user("ann")),
+        ..Default::default()
+    };
+    let page = w
+        .store
+        .list_messages(&q, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(page.items[0].content.markdown, "Hi Ann from Zed: Apollo");
-    let q = MessageQuery { recipient: Some(RecipientRef::user("bob")), ..Default::default() };
-    let page = w.store.list_messages(&q, &Default::default()).await.unwrap();
+    let q = MessageQuery {
+        recipient: Some(RecipientRef::user("bob")),
+        ..Default::default()
+    };
+    let page = w
+        .store
+        .list_messages(&q, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(page.items[0].content.markdown, "Hi bob from Zed: Apollo");
 }
 
 #[tokio::test]
 async fn given_duplicate_recipients_then_one_run_each() {
     let w = world();
-    let run = w.engine.trigger("now", trigger_body(json!({"recipients": ["a", "a", {"id": "a"}]}))).await.unwrap();
+    let run = w
+        .engine
+        .trigger(
+            "now",
+            trigger_body(json!({"recipients": ["a", "a", {"id": "a"}]})),
+        )
+        .await
+        .unwrap();
     assert_eq!(w.store.active_recipient_runs(run).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn given_an_unknown_actor_or_workflow_then_typed_errors() {
     let w = world();
-    let e = w.engine.trigger("now", trigger_body(json!({"recipients": ["a"], "actor": "ghost"}))).await.unwrap_err();
-    assert!(matches!(e, EngineError::ActorMissing(ref id) if id == "ghost"), "{e:?}");
-    let e = w.engine.trigger("nope", trigger_body(json!({"recipients": ["a"]}))).await.unwrap_err();
+    let e = w
+        .engine
+        .trigger(
+            "now",
+            trigger_body(json!({"recipients": ["a"], "actor": "ghost"})),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, EngineError::ActorMissing(ref id) if id == "ghost"),
+        "{e:?}"
+    );
+    let e = w
+        .engine
+        .trigger("nope", trigger_body(json!({"recipients": ["a"]})))
+        .await
+        .unwrap_err();
     assert!(matches!(e, EngineError::WorkflowMissing(_)), "{e:?}");
 }
 
 #[tokio::test]
 async fn given_a_template_that_fails_then_the_run_halts_with_an_error_event() {
     let w = world();
-    let run = w.engine.trigger("broken", trigger_body(json!({"recipients": ["a"], "data": {"x": 4}}))).await.unwrap();
+    let run = w
+        .engine
+        .trigger(
+            "broken",
+            trigger_body(json!({"recipients": ["a"], "data": {"x": 4}})),
+        )
+        .await
+        .unwrap();
     w.engine.resume(run).await.unwrap();
     let id = herald_core::ids::recipient_run_id(run, &RecipientRef::user("a"));
     let stored = w.store.get_recipient_run(id).await.unwrap().unwrap();
-    assert_eq!((stored.status, stored.error_count), (RunStatus::Completed, 1));
+    assert_eq!(
+        (stored.status, stored.error_count),
+        (RunStatus::Completed, 1)
+    );
     assert_eq!(w.messages_of("a").await, 0);
 }
 
@@ -237,14 +442,24 @@ async fn given_a_restart_then_stored_runs_are_rearmed_and_fire_once() {
     let dir = tempfile::tempdir().unwrap();
     let run = {
         let w = world_on(Arc::new(SqliteStore::open(dir.path()).unwrap()));
-        let run = w.engine.trigger("reminder", trigger_body(json!({"recipients": ["a"]}))).await.unwrap();
+        let run = w
+            .engine
+            .trigger("reminder", trigger_body(json!({"recipients": ["a"]})))
+            .await
+            .unwrap();
         w.engine.resume(run).await.unwrap();
-        let queued = w.engine.trigger("now", trigger_body(json!({"recipients": ["q"]}))).await.unwrap();
+        let queued = w
+            .engine
+            .trigger("now", trigger_body(json!({"recipients": ["q"]})))
+            .await
+            .unwrap();
         let _ = queued; // stored, never resumed: the "crash" happens here
         run
     };
     let w = world_on(Arc::new(SqliteStore::open(dir.path()).unwrap()));
-    let rearmed = herald_embedded::recover(w.store.as_ref(), w.waker.as_ref()).await.unwrap();
+    let rearmed = herald_embedded::recover(w.store.as_ref(), w.waker.as_ref())
+        .await
+        .unwrap();
     assert_eq!(rearmed, 2);
     assert_eq!(w.waker.wakes(), vec![(run, t0() + Duration::seconds(2))]);
     assert_eq!(w.waker.started().len(), 1, "the queued run starts at once");

@@ -133,7 +133,11 @@ pub trait Store: Send + Sync {
 
     /// Stores a workflow run and all its recipient runs, all or nothing. Storing the same run
     /// again (a retry) is not an error and changes nothing.
-    async fn insert_run(&self, run: &WorkflowRun, recipients: &[RecipientRun]) -> Result<(), StoreError>;
+    async fn insert_run(
+        &self,
+        run: &WorkflowRun,
+        recipients: &[RecipientRun],
+    ) -> Result<(), StoreError>;
 
     /// A recipient run by id.
     async fn get_recipient_run(&self, id: Uuid) -> Result<Option<RecipientRun>, StoreError>;
@@ -142,10 +146,17 @@ pub trait Store: Send + Sync {
     async fn recipient_run_events(&self, id: Uuid) -> Result<Vec<RunEvent>, StoreError>;
 
     /// The active (queued, processing, paused) recipient runs of a workflow run.
-    async fn active_recipient_runs(&self, workflow_run_id: Uuid) -> Result<Vec<RecipientRun>, StoreError>;
+    async fn active_recipient_runs(
+        &self,
+        workflow_run_id: Uuid,
+    ) -> Result<Vec<RecipientRun>, StoreError>;
 
     /// Lists recipient runs, newest first.
-    async fn list_recipient_runs(&self, query: &RunQuery, page: &PageRequest) -> Result<Page<RecipientRun>, StoreError>;
+    async fn list_recipient_runs(
+        &self,
+        query: &RunQuery,
+        page: &PageRequest,
+    ) -> Result<Page<RecipientRun>, StoreError>;
 
     /// Applies `transition` if the run is still active and at `transition.from_cursor`; returns
     /// whether it was applied. The message is created only if none with its id exists.
@@ -153,7 +164,11 @@ pub trait Store: Send + Sync {
 
     /// Cancels the active runs matching `filter` in one atomic step and returns them. After this
     /// returns, no transition of those runs can be applied.
-    async fn cancel(&self, filter: &CancelFilter, at: DateTime<Utc>) -> Result<Vec<CancelledRun>, StoreError>;
+    async fn cancel(
+        &self,
+        filter: &CancelFilter,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<CancelledRun>, StoreError>;
 
     /// Workflow runs with active recipient runs, for re-arming wake-ups after a restart.
     async fn pending_runs(&self) -> Result<Vec<PendingRun>, StoreError>;
@@ -162,7 +177,11 @@ pub trait Store: Send + Sync {
     async fn get_message(&self, id: Uuid) -> Result<Option<Message>, StoreError>;
 
     /// Lists messages, newest first.
-    async fn list_messages(&self, query: &MessageQuery, page: &PageRequest) -> Result<Page<Message>, StoreError>;
+    async fn list_messages(
+        &self,
+        query: &MessageQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Message>, StoreError>;
 
     /// Counts messages matching `query`.
     async fn count_messages(&self, query: &MessageQuery) -> Result<u64, StoreError>;

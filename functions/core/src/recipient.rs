@@ -83,7 +83,9 @@ impl RecipientRequest {
             Value::Object(map) => {
                 let id = match map.get("id") {
                     Some(Value::String(id)) => id.clone(),
-                    Some(_) => return Err(FieldError::new(format!("{field}.id"), "must be a string")),
+                    Some(_) => {
+                        return Err(FieldError::new(format!("{field}.id"), "must be a string"))
+                    }
                     None => return Err(FieldError::new(format!("{field}.id"), "is required")),
                 };
                 check_id(&id, &format!("{field}.id"))?;
@@ -143,7 +145,8 @@ mod tests {
     fn parses_every_form() {
         let s = RecipientRequest::parse(&json!("u1"), "r").unwrap();
         assert_eq!(s.reference, RecipientRef::user("u1"));
-        let o = RecipientRequest::parse(&json!({"id": "p1", "collection": "projects"}), "r").unwrap();
+        let o =
+            RecipientRequest::parse(&json!({"id": "p1", "collection": "projects"}), "r").unwrap();
         assert_eq!(o.reference, RecipientRef::object("projects", "p1"));
         let i = RecipientRequest::parse(
             &json!({"id": "u2", "name": "Ann", "plan": "pro", "$trigger_data": {"x": 1}}),
@@ -159,9 +162,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_forms_naming_the_field() {
-        assert_eq!(RecipientRequest::parse(&json!(3), "recipients[0]").unwrap_err().field, "recipients[0]");
         assert_eq!(
-            RecipientRequest::parse(&json!({"name": "x"}), "recipients[1]").unwrap_err().field,
+            RecipientRequest::parse(&json!(3), "recipients[0]")
+                .unwrap_err()
+                .field,
+            "recipients[0]"
+        );
+        assert_eq!(
+            RecipientRequest::parse(&json!({"name": "x"}), "recipients[1]")
+                .unwrap_err()
+                .field,
             "recipients[1].id"
         );
         assert!(RecipientRequest::parse(&json!(""), "r").is_err());

@@ -53,7 +53,10 @@ impl RunStatus {
 
     /// Whether the run can still change (and so be cancelled).
     pub fn is_active(self) -> bool {
-        matches!(self, RunStatus::Queued | RunStatus::Processing | RunStatus::Paused)
+        matches!(
+            self,
+            RunStatus::Queued | RunStatus::Processing | RunStatus::Paused
+        )
     }
 }
 

@@ -24,7 +24,10 @@ impl User {
         map.insert("id".into(), Value::String(self.id.clone()));
         map.insert(
             "updated_at".into(),
-            Value::String(self.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+            Value::String(
+                self.updated_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            ),
         );
         Value::Object(map)
     }
@@ -48,9 +51,15 @@ mod tests {
 
     #[test]
     fn merge_keeps_unmentioned_and_replaces_given() {
-        let mut stored = json!({"name": "A", "email": "a@x"}).as_object().unwrap().clone();
+        let mut stored = json!({"name": "A", "email": "a@x"})
+            .as_object()
+            .unwrap()
+            .clone();
         let given = json!({"email": "b@x", "plan": "pro", "id": "ignored"});
         merge_properties(&mut stored, given.as_object().unwrap());
-        assert_eq!(Value::Object(stored), json!({"name": "A", "email": "b@x", "plan": "pro"}));
+        assert_eq!(
+            Value::Object(stored),
+            json!({"name": "A", "email": "b@x", "plan": "pro"})
+        );
     }
 }

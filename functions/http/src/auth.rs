@@ -17,10 +17,16 @@ pub fn check(req: &Request, api_key: &str) -> Result<(), ApiError> {
         .map(str::trim)
         .unwrap_or_default();
     if token.is_empty() {
-        return Err(ApiError::unauthorized("api_key_missing", "API key not set. Send `Authorization: Bearer <secret key>`."));
+        return Err(ApiError::unauthorized(
+            "api_key_missing",
+            "API key not set. Send `Authorization: Bearer <secret key>`.",
+        ));
     }
     if !constant_time_eq(token.as_bytes(), api_key.as_bytes()) {
-        return Err(ApiError::unauthorized("authentication_required", "The API key is not valid."));
+        return Err(ApiError::unauthorized(
+            "authentication_required",
+            "The API key is not valid.",
+        ));
     }
     Ok(())
 }

@@ -20,7 +20,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: u16, code: &'static str, kind: &'static str, message: impl Into<String>) -> Self {
+    fn new(
+        status: u16,
+        code: &'static str,
+        kind: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             code,
@@ -37,22 +42,42 @@ impl ApiError {
 
     /// 400: the body is not valid JSON.
     pub fn invalid_json(detail: impl std::fmt::Display) -> Self {
-        Self::new(400, "invalid_json", "invalid_request_error", format!("The request body is not valid JSON: {detail}"))
+        Self::new(
+            400,
+            "invalid_json",
+            "invalid_request_error",
+            format!("The request body is not valid JSON: {detail}"),
+        )
     }
 
     /// 404.
     pub fn not_found(what: &str) -> Self {
-        Self::new(404, "resource_missing", "invalid_request_error", format!("{what} was not found"))
+        Self::new(
+            404,
+            "resource_missing",
+            "invalid_request_error",
+            format!("{what} was not found"),
+        )
     }
 
     /// 413.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(413, "request_too_large", "invalid_request_error", format!("The request body is larger than {limit} bytes"))
+        Self::new(
+            413,
+            "request_too_large",
+            "invalid_request_error",
+            format!("The request body is larger than {limit} bytes"),
+        )
     }
 
     /// 422 with one field error.
     pub fn invalid_param(field: &str, message: &str) -> Self {
-        let mut e = Self::new(422, "invalid_params", "invalid_request_error", format!("{field} {message}"));
+        let mut e = Self::new(
+            422,
+            "invalid_params",
+            "invalid_request_error",
+            format!("{field} {message}"),
+        );
         e.errors.push((field.to_string(), message.to_string()));
         e
     }
@@ -91,8 +116,12 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let message = e.to_string();
         match e {
-            EngineError::WorkflowMissing(_) => Self::new(404, "workflow_missing", "invalid_request_error", message),
-            EngineError::ActorMissing(_) => Self::new(422, "actor_missing", "invalid_request_error", message),
+            EngineError::WorkflowMissing(_) => {
+                Self::new(404, "workflow_missing", "invalid_request_error", message)
+            }
+            EngineError::ActorMissing(_) => {
+                Self::new(422, "actor_missing", "invalid_request_error", message)
+            }
             EngineError::InvalidParams(errors) => {
                 let mut api = Self::new(422, "invalid_params", "invalid_request_error", message);
                 api.errors = errors.into_iter().map(|f| (f.field, f.message)).collect();

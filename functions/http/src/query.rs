@@ -55,7 +55,12 @@ impl Query {
             None => MAX_PAGE_SIZE,
             Some(s) => match s.parse::<usize>() {
                 Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
-                _ => return Err(ApiError::invalid_param("page_size", "must be an integer from 1 to 50")),
+                _ => {
+                    return Err(ApiError::invalid_param(
+                        "page_size",
+                        "must be an integer from 1 to 50",
+                    ))
+                }
             },
         };
         Ok(PageRequest {
@@ -68,7 +73,10 @@ impl Query {
     /// Refuses parameters this version does not implement, rather than ignoring a filter.
     pub fn refuse(&self, unsupported: &[&str]) -> Result<(), ApiError> {
         match unsupported.iter().find(|name| self.has(name)) {
-            Some(name) => Err(ApiError::invalid_param(name, "is not supported by this version of Herald")),
+            Some(name) => Err(ApiError::invalid_param(
+                name,
+                "is not supported by this version of Herald",
+            )),
             None => Ok(()),
         }
     }
@@ -91,7 +99,9 @@ mod tests {
 
     #[test]
     fn reads_every_array_form() {
-        let q = Query::parse(Some("status%5B%5D=sent&status[]=delivered&status=queued&status[2]=x&statusx=no&page_size=5"));
+        let q = Query::parse(Some(
+            "status%5B%5D=sent&status[]=delivered&status=queued&status[2]=x&statusx=no&page_size=5",
+        ));
         assert_eq!(q.list("status"), vec!["sent", "delivered", "queued", "x"]);
         assert_eq!(q.get("page_size"), Some("5"));
         assert!(q.has("status"));
@@ -103,7 +113,14 @@ mod tests {
         assert_eq!(Query::parse(None).page().unwrap().page_size, 50);
         assert!(Query::parse(Some("page_size=51")).page().is_err());
         assert!(Query::parse(Some("page_size=0")).page().is_err());
-        assert_eq!(Query::parse(Some("page_size=1&after=9")).page().unwrap().after.as_deref(), Some("9"));
+        assert_eq!(
+            Query::parse(Some("page_size=1&after=9"))
+                .page()
+                .unwrap()
+                .after
+                .as_deref(),
+            Some("9")
+        );
     }
 
     #[test]

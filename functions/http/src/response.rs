@@ -13,7 +13,10 @@ pub struct Reply {
 impl Reply {
     /// A JSON response.
     pub fn json(status: StatusCode, body: Value) -> Self {
-        Self { status, body: Some(body) }
+        Self {
+            status,
+            body: Some(body),
+        }
     }
 
     /// 200 with a JSON body.
@@ -23,7 +26,10 @@ impl Reply {
 
     /// 204 with no body.
     pub fn no_content() -> Self {
-        Self { status: StatusCode::NO_CONTENT, body: None }
+        Self {
+            status: StatusCode::NO_CONTENT,
+            body: None,
+        }
     }
 }
 
@@ -37,7 +43,10 @@ pub fn finish(reply: Reply, request_id: &str) -> Response<Body> {
     *resp.status_mut() = reply.status;
     let headers = resp.headers_mut();
     if reply.body.is_some() {
-        headers.insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
     }
     if let Ok(id) = HeaderValue::from_str(request_id) {
         headers.insert("x-request-id", id);
@@ -45,7 +54,10 @@ pub fn finish(reply: Reply, request_id: &str) -> Response<Body> {
     if reply.status.is_client_error() {
         // Knock's SDKs retry 408/409/429 unless told otherwise; a bad request stays bad.
         let retry = matches!(reply.status.as_u16(), 408 | 429);
-        headers.insert("x-should-retry", HeaderValue::from_static(if retry { "true" } else { "false" }));
+        headers.insert(
+            "x-should-retry",
+            HeaderValue::from_static(if retry { "true" } else { "false" }),
+        );
     }
     resp
 }

@@ -21,7 +21,14 @@ fn opt_ts(t: Option<DateTime<Utc>>) -> Value {
 pub fn user(u: &User) -> Value {
     let mut v = u.to_value();
     if let Value::Object(map) = &mut v {
-        for key in ["name", "email", "phone_number", "avatar", "timezone", "created_at"] {
+        for key in [
+            "name",
+            "email",
+            "phone_number",
+            "avatar",
+            "timezone",
+            "created_at",
+        ] {
             map.entry(key).or_insert(Value::Null);
         }
         map.insert("__typename".into(), json!("User"));

@@ -28,7 +28,8 @@ impl Config {
             .parse()
             .map_err(|e| format!("HERALD_ADDR is not an address: {e}"))?;
         let data_dir = PathBuf::from(var("HERALD_DATA_DIR").unwrap_or_else(|| ".herald".into()));
-        let workflows_dir = PathBuf::from(var("HERALD_WORKFLOWS_DIR").unwrap_or_else(|| "workflows".into()));
+        let workflows_dir =
+            PathBuf::from(var("HERALD_WORKFLOWS_DIR").unwrap_or_else(|| "workflows".into()));
         let (api_key, generated_key) = match var("HERALD_API_KEY") {
             Some(key) => (key, false),
             None => (local_key(&data_dir)?, true),
@@ -54,8 +55,12 @@ fn local_key(data_dir: &Path) -> Result<String, String> {
     }
     let mut bytes = [0u8; 16];
     rand::rng().fill(&mut bytes);
-    let key = format!("sk_local_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let key = format!(
+        "sk_local_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     std::fs::write(&file, &key).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     Ok(key)
 }

@@ -20,7 +20,8 @@ const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
 
 /// Loads workflows, opens the store, re-arms stored runs and serves until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), String> {
-    let workflows = load_dir(&config.workflows_dir).map_err(|e| format!("cannot load workflows: {e}"))?;
+    let workflows =
+        load_dir(&config.workflows_dir).map_err(|e| format!("cannot load workflows: {e}"))?;
     tracing::info!(dir = %config.workflows_dir.display(), workflows = ?workflows.keys(), "workflows loaded");
     let store = SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?;
     let clock = Arc::new(SystemClock);
@@ -29,7 +30,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let waker: Arc<dyn Waker> = Arc::new(waker);
     let engine = Engine::new(store.clone(), waker.clone(), clock, Arc::new(workflows));
     tokio::spawn(run_worker(engine.clone(), wakeups));
-    let recovered = recover(store.as_ref(), waker.as_ref()).await.map_err(|e| e.to_string())?;
+    let recovered = recover(store.as_ref(), waker.as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
     if recovered > 0 {
         tracing::info!(recovered, "re-armed stored runs");
     }
@@ -41,7 +44,11 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     if config.generated_key {
-        println!("Herald API key (generated, kept in {}): {}", config.data_dir.display(), config.api_key);
+        println!(
+            "Herald API key (generated, kept in {}): {}",
+            config.data_dir.display(),
+            config.api_key
+        );
     }
     println!("Herald listening on http://{addr}");
     axum::serve(listener, router)
@@ -54,7 +61,11 @@ async fn proxy(State(app): State<Arc<App>>, req: AxumRequest) -> AxumResponse {
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
-        Err(_) => return convert(herald_http::reject(herald_http::ApiError::too_large(MAX_BODY_BYTES))),
+        Err(_) => {
+            return convert(herald_http::reject(herald_http::ApiError::too_large(
+                MAX_BODY_BYTES,
+            )))
+        }
     };
     let request = lambda_http::http::Request::from_parts(parts, Body::from(bytes.to_vec()));
     convert(herald_http::handle(&app, request).await)

@@ -11,13 +11,16 @@ use herald_core::{Clock, Engine};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+/// The (workflow run, time) pairs with a timer already armed.
+type Armed = Arc<Mutex<HashSet<(Uuid, DateTime<Utc>)>>>;
+
 /// Wake-ups on tokio timers. Not durable by itself: the paused runs in the store are, and
 /// [`recover`] re-arms them at start-up.
 #[derive(Clone)]
 pub struct TokioWaker {
     tx: mpsc::UnboundedSender<Uuid>,
     clock: Arc<dyn Clock>,
-    armed: Arc<Mutex<HashSet<(Uuid, DateTime<Utc>)>>>,
+    armed: Armed,
 }
 
 impl TokioWaker {
@@ -90,7 +93,10 @@ pub async fn run_worker(engine: Engine, mut rx: mpsc::UnboundedReceiver<Uuid>) {
 
 /// Re-arms every stored run after a restart: queued and processing runs start now, paused runs
 /// get their timers back. Returns how many workflow runs were re-armed.
-pub async fn recover(store: &dyn Store, waker: &dyn herald_core::ports::Waker) -> Result<usize, EngineError> {
+pub async fn recover(
+    store: &dyn Store,
+    waker: &dyn herald_core::ports::Waker,
+) -> Result<usize, EngineError> {
     let pending = store.pending_runs().await?;
     for run in &pending {
         match run.wake_at {

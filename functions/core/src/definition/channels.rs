@@ -76,7 +76,10 @@ impl Channels {
             let kind = ChannelType::parse(&entry.channel_type).ok_or_else(|| {
                 DefinitionError::file(
                     file,
-                    format!("channel `{}` has unknown type `{}`", entry.key, entry.channel_type),
+                    format!(
+                        "channel `{}` has unknown type `{}`",
+                        entry.key, entry.channel_type
+                    ),
                 )
             })?;
             if by_key.insert(entry.key.clone(), kind).is_some() {

@@ -69,13 +69,37 @@ mod tests {
     #[test]
     fn adds_every_unit() {
         let t: DateTime<Utc> = "2026-01-31T10:00:00Z".parse().unwrap();
-        let d = |v: Value| Duration::from_value(&v).unwrap().add_to(t).unwrap().to_rfc3339();
-        assert_eq!(d(json!({"unit": "seconds", "value": 30})), "2026-01-31T10:00:30+00:00");
-        assert_eq!(d(json!({"unit": "minutes", "value": 2})), "2026-01-31T10:02:00+00:00");
-        assert_eq!(d(json!({"unit": "hours", "value": -1})), "2026-01-31T09:00:00+00:00");
-        assert_eq!(d(json!({"unit": "days", "value": 3})), "2026-02-03T10:00:00+00:00");
-        assert_eq!(d(json!({"unit": "weeks", "value": 1})), "2026-02-07T10:00:00+00:00");
-        assert_eq!(d(json!({"unit": "months", "value": 1})), "2026-02-28T10:00:00+00:00");
+        let d = |v: Value| {
+            Duration::from_value(&v)
+                .unwrap()
+                .add_to(t)
+                .unwrap()
+                .to_rfc3339()
+        };
+        assert_eq!(
+            d(json!({"unit": "seconds", "value": 30})),
+            "2026-01-31T10:00:30+00:00"
+        );
+        assert_eq!(
+            d(json!({"unit": "minutes", "value": 2})),
+            "2026-01-31T10:02:00+00:00"
+        );
+        assert_eq!(
+            d(json!({"unit": "hours", "value": -1})),
+            "2026-01-31T09:00:00+00:00"
+        );
+        assert_eq!(
+            d(json!({"unit": "days", "value": 3})),
+            "2026-02-03T10:00:00+00:00"
+        );
+        assert_eq!(
+            d(json!({"unit": "weeks", "value": 1})),
+            "2026-02-07T10:00:00+00:00"
+        );
+        assert_eq!(
+            d(json!({"unit": "months", "value": 1})),
+            "2026-02-28T10:00:00+00:00"
+        );
         assert!(Duration::from_value(&json!({"unit": "fortnights", "value": 1})).is_none());
     }
 }

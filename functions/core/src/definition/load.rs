@@ -50,9 +50,10 @@ impl WorkflowSet {
 /// invalid workflow fails the whole load: a half-loaded environment would drop triggers silently.
 pub fn load_dir(dir: &Path) -> Result<WorkflowSet, DefinitionError> {
     let channels = Channels::load(&dir.join("channels.json"))?;
-    let parser = crate::template::parser().map_err(|e| DefinitionError::file(dir, e.to_string()))?;
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| DefinitionError::file(dir, format!("cannot read: {e}")))?;
+    let parser =
+        crate::template::parser().map_err(|e| DefinitionError::file(dir, e.to_string()))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| DefinitionError::file(dir, format!("cannot read: {e}")))?;
     let mut workflows = Vec::new();
     let mut folders: Vec<_> = entries
         .filter_map(Result::ok)
@@ -88,7 +89,10 @@ fn inline_file_refs(value: &mut Value, folder: &Path, file: &Path) -> Result<(),
                 .iter()
                 .filter_map(|(k, v)| {
                     let field = k.strip_suffix('@')?;
-                    Some((field.to_string(), v.as_str().unwrap_or_default().to_string()))
+                    Some((
+                        field.to_string(),
+                        v.as_str().unwrap_or_default().to_string(),
+                    ))
                 })
                 .collect();
             for (field, rel) in refs {
@@ -124,9 +128,13 @@ fn inline_file_refs(value: &mut Value, folder: &Path, file: &Path) -> Result<(),
 }
 
 /// Builds a one-workflow set from JSON; handy for tests and embedding.
-pub fn from_json(key: &str, value: &Value, channels: &Channels) -> Result<Workflow, DefinitionError> {
-    let parser = crate::template::parser()
-        .map_err(|e| DefinitionError::file("<inline>", e.to_string()))?;
+pub fn from_json(
+    key: &str,
+    value: &Value,
+    channels: &Channels,
+) -> Result<Workflow, DefinitionError> {
+    let parser =
+        crate::template::parser().map_err(|e| DefinitionError::file("<inline>", e.to_string()))?;
     parse_workflow(key, value, Path::new("<inline>"), channels, &parser)
 }
 
@@ -148,13 +156,19 @@ mod tests {
     #[test]
     fn loads_folders_with_file_references_and_channels() {
         let dir = temp_dir("ok");
-        write(&dir.join("channels.json"), r#"{"channels": [{"key": "feed", "type": "in_app_feed"}]}"#);
+        write(
+            &dir.join("channels.json"),
+            r#"{"channels": [{"key": "feed", "type": "in_app_feed"}]}"#,
+        );
         write(
             &dir.join("welcome/workflow.json"),
             r#"{"name": "Welcome", "steps": [{"ref": "f1", "type": "channel", "channel_key": "feed",
                 "template": {"markdown_body@": "f1/markdown_body.md"}}]}"#,
         );
-        write(&dir.join("welcome/f1/markdown_body.md"), "Hello **{{ recipient.name }}**");
+        write(
+            &dir.join("welcome/f1/markdown_body.md"),
+            "Hello **{{ recipient.name }}**",
+        );
         let set = load_dir(&dir).unwrap();
         let w = set.get("welcome").unwrap();
         match &w.steps[0] {

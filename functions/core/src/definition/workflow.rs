@@ -123,7 +123,11 @@ pub fn parse_workflow(
     for (i, raw) in raw_steps.iter().enumerate() {
         let step = parse_step(raw, i, file, channels, parser)?;
         if steps.iter().any(|s: &Step| s.step_ref() == step.step_ref()) {
-            return Err(DefinitionError::step(file, step.step_ref(), "duplicate step ref"));
+            return Err(DefinitionError::step(
+                file,
+                step.step_ref(),
+                "duplicate step ref",
+            ));
         }
         steps.push(step);
     }
@@ -169,11 +173,18 @@ fn parse_step(
         .ok_or_else(|| DefinitionError::file(file, format!("step {index} is not an object")))?;
     let step_ref = match obj.get("ref") {
         Some(Value::String(r)) if !r.is_empty() => r.clone(),
-        _ => return Err(DefinitionError::file(file, format!("step {index} has no `ref`"))),
+        _ => {
+            return Err(DefinitionError::file(
+                file,
+                format!("step {index} has no `ref`"),
+            ))
+        }
     };
     let err = |m: String| DefinitionError::step(file, &step_ref, m);
     if obj.get("conditions").is_some_and(|v| !is_empty(v)) {
-        return Err(err("step `conditions` are not supported by this version of Herald".into()));
+        return Err(err(
+            "step `conditions` are not supported by this version of Herald".into(),
+        ));
     }
     let settings = match obj.get("settings") {
         None | Some(Value::Null) => Map::new(),
@@ -181,13 +192,17 @@ fn parse_step(
         Some(_) => return Err(err("`settings` must be an object".into())),
     };
     match obj.get("type").and_then(Value::as_str) {
-        Some("delay") => parse_delay(step_ref.clone(), &settings).map(Step::Delay).map_err(err),
+        Some("delay") => parse_delay(step_ref.clone(), &settings)
+            .map(Step::Delay)
+            .map_err(err),
         Some("channel") => parse_channel(step_ref.clone(), obj, channels, parser)
             .map(Step::Channel)
             .map_err(err),
-        Some(t @ ("batch" | "throttle" | "branch" | "http_fetch" | "trigger_workflow"
-        | "wait_for_event" | "update_data" | "update_user" | "update_object" | "update_tenant"
-        | "random_cohort" | "ai_agent")) => Err(err(format!(
+        Some(
+            t @ ("batch" | "throttle" | "branch" | "http_fetch" | "trigger_workflow"
+            | "wait_for_event" | "update_data" | "update_user" | "update_object"
+            | "update_tenant" | "random_cohort" | "ai_agent"),
+        ) => Err(err(format!(
             "step type `{t}` is not supported by this version of Herald"
         ))),
         Some(t) => Err(err(format!("unknown step type `{t}`"))),
@@ -292,7 +307,13 @@ mod tests {
         channels.insert("in-app", ChannelType::InAppFeed);
         channels.insert("postmark", ChannelType::Email);
         let p = crate::template::parser().unwrap();
-        parse_workflow("invite-reminder", &v, Path::new("w/workflow.json"), &channels, &p)
+        parse_workflow(
+            "invite-reminder",
+            &v,
+            Path::new("w/workflow.json"),
+            &channels,
+            &p,
+        )
     }
 
     #[test]
@@ -322,7 +343,10 @@ mod tests {
     fn errors_name_the_step() {
         let e = error_of(json!({"name": "n", "steps": [{"ref": "s1", "type": "teleport"}]}));
         assert_eq!(e.step_ref.as_deref(), Some("s1"));
-        assert!(e.to_string().contains("unknown step type `teleport`"), "{e}");
+        assert!(
+            e.to_string().contains("unknown step type `teleport`"),
+            "{e}"
+        );
         let e = error_of(json!({"name": "n", "steps": [
             {"ref": "c1", "type": "channel", "channel_key": "nope", "template": {"markdown_body": "x"}}]}));
         assert!(e.to_string().contains("unknown channel `nope`"), "{e}");

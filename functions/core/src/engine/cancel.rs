@@ -28,7 +28,10 @@ impl CancelRequest {
         let cancellation_key = match obj.get("cancellation_key") {
             Some(Value::String(k)) if !k.is_empty() => k.clone(),
             Some(_) => {
-                errors.push(FieldError::new("cancellation_key", "must be a non-empty string"));
+                errors.push(FieldError::new(
+                    "cancellation_key",
+                    "must be a non-empty string",
+                ));
                 String::new()
             }
             None => {
@@ -106,10 +109,15 @@ mod tests {
 
     #[test]
     fn parses_and_validates() {
-        let r = CancelRequest::from_json(&json!({"cancellation_key": "k", "recipients": ["u1", {"id": "p", "collection": "c"}]})).unwrap();
+        let r = CancelRequest::from_json(
+            &json!({"cancellation_key": "k", "recipients": ["u1", {"id": "p", "collection": "c"}]}),
+        )
+        .unwrap();
         assert_eq!(r.recipients.unwrap().len(), 2);
         assert!(CancelRequest::from_json(&json!({"recipients": ["u"]})).is_err());
         assert!(CancelRequest::from_json(&json!({"cancellation_key": 1})).is_err());
-        assert!(CancelRequest::from_json(&json!({"cancellation_key": "k", "recipients": "u"})).is_err());
+        assert!(
+            CancelRequest::from_json(&json!({"cancellation_key": "k", "recipients": "u"})).is_err()
+        );
     }
 }

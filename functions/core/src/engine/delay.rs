@@ -34,13 +34,12 @@ pub fn delay_until(step: &DelayStep, scope: &Value, now: DateTime<Utc>) -> Delay
                     return DelayOutcome::Invalid(format!("`{p}` is not an ISO-8601 time: `{s}`"))
                 }
             },
-            Some(v @ Value::Object(_)) => match Duration::from_value(v).and_then(|d| d.add_to(now)) {
+            Some(v @ Value::Object(_)) => match Duration::from_value(v).and_then(|d| d.add_to(now))
+            {
                 Some(t) => t,
                 None => return DelayOutcome::Invalid(format!("`{p}` is not a time or duration")),
             },
-            Some(other) => {
-                return DelayOutcome::Invalid(format!("`{p}` is not a time: `{other}`"))
-            }
+            Some(other) => return DelayOutcome::Invalid(format!("`{p}` is not a time: `{other}`")),
         },
     };
     let until = match step.delay_for {
@@ -75,21 +74,50 @@ mod tests {
     #[test]
     fn fixed_dynamic_and_relative_delays() {
         let now = t("2026-05-01T12:00:00Z");
-        let two_s = Duration { unit: DurationUnit::Seconds, value: 2 };
-        let minus_hour = Duration { unit: DurationUnit::Hours, value: -1 };
+        let two_s = Duration {
+            unit: DurationUnit::Seconds,
+            value: 2,
+        };
+        let minus_hour = Duration {
+            unit: DurationUnit::Hours,
+            value: -1,
+        };
         let scope = json!({"data": {"due": "2026-05-03T09:00:00+02:00", "bad": "soon", "rel": {"unit": "minutes", "value": 5}},
                            "recipient": {"trial_ends": "2026-05-02T00:00:00Z"}});
-        assert_eq!(delay_until(&step(Some(two_s), None), &scope, now), DelayOutcome::Until(t("2026-05-01T12:00:02Z")));
-        assert_eq!(delay_until(&step(None, Some("data.due")), &scope, now), DelayOutcome::Until(t("2026-05-03T07:00:00Z")));
-        assert_eq!(delay_until(&step(None, Some("data.rel")), &scope, now), DelayOutcome::Until(t("2026-05-01T12:05:00Z")));
         assert_eq!(
-            delay_until(&step(Some(minus_hour), Some("recipient.trial_ends")), &scope, now),
+            delay_until(&step(Some(two_s), None), &scope, now),
+            DelayOutcome::Until(t("2026-05-01T12:00:02Z"))
+        );
+        assert_eq!(
+            delay_until(&step(None, Some("data.due")), &scope, now),
+            DelayOutcome::Until(t("2026-05-03T07:00:00Z"))
+        );
+        assert_eq!(
+            delay_until(&step(None, Some("data.rel")), &scope, now),
+            DelayOutcome::Until(t("2026-05-01T12:05:00Z"))
+        );
+        assert_eq!(
+            delay_until(
+                &step(Some(minus_hour), Some("recipient.trial_ends")),
+                &scope,
+                now
+            ),
             DelayOutcome::Until(t("2026-05-01T23:00:00Z"))
         );
-        assert!(matches!(delay_until(&step(None, Some("data.bad")), &scope, now), DelayOutcome::Invalid(_)));
-        assert!(matches!(delay_until(&step(None, Some("data.none")), &scope, now), DelayOutcome::Invalid(_)));
+        assert!(matches!(
+            delay_until(&step(None, Some("data.bad")), &scope, now),
+            DelayOutcome::Invalid(_)
+        ));
+        assert!(matches!(
+            delay_until(&step(None, Some("data.none")), &scope, now),
+            DelayOutcome::Invalid(_)
+        ));
         assert_eq!(
-            delay_until(&step(None, Some("data.due")), &scope, t("2026-06-01T00:00:00Z")),
+            delay_until(
+                &step(None, Some("data.due")),
+                &scope,
+                t("2026-06-01T00:00:00Z")
+            ),
             DelayOutcome::Elapsed(t("2026-05-03T07:00:00Z"))
         );
     }

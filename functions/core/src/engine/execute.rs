@@ -51,7 +51,11 @@ impl Engine {
         Ok(report)
     }
 
-    async fn advance(&self, mut run: RecipientRun, now: DateTime<Utc>) -> Result<Outcome, EngineError> {
+    async fn advance(
+        &self,
+        mut run: RecipientRun,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, EngineError> {
         let Some(workflow) = self.workflows.get(&run.workflow_key) else {
             let event = RunEvent::error(
                 "workflow_missing",
@@ -59,28 +63,53 @@ impl Engine {
                 json!({"message": format!("workflow `{}` is no longer loaded", run.workflow_key)}),
                 now,
             );
-            self.apply(&run, run.cursor, RunStatus::Completed, None, None, vec![event], now)
-                .await?;
+            self.apply(
+                &run,
+                run.cursor,
+                RunStatus::Completed,
+                None,
+                None,
+                vec![event],
+                now,
+            )
+            .await?;
             return Ok(Outcome::Completed);
         };
         let mut first = true;
         loop {
             if !run.status.is_active() {
-                return Ok(if first { Outcome::Untouched } else { Outcome::Completed });
+                return Ok(if first {
+                    Outcome::Untouched
+                } else {
+                    Outcome::Completed
+                });
             }
             if run.status == RunStatus::Paused {
                 if let Some(at) = run.wake_at.filter(|at| *at > now) {
                     // Early or re-delivered wake-up: make sure the real one is registered.
                     self.waker.wake_at(run.workflow_run_id, at).await?;
-                    return Ok(if first { Outcome::Untouched } else { Outcome::Paused });
+                    return Ok(if first {
+                        Outcome::Untouched
+                    } else {
+                        Outcome::Paused
+                    });
                 }
             }
             first = false;
             let step_count = u32::try_from(workflow.steps.len()).unwrap_or(u32::MAX);
             let applied = if run.cursor >= step_count {
-                let event = RunEvent::ok("workflow_recipient_run_completed", None, Value::Null, now);
-                self.apply(&run, step_count, RunStatus::Completed, None, None, vec![event], now)
-                    .await?
+                let event =
+                    RunEvent::ok("workflow_recipient_run_completed", None, Value::Null, now);
+                self.apply(
+                    &run,
+                    step_count,
+                    RunStatus::Completed,
+                    None,
+                    None,
+                    vec![event],
+                    now,
+                )
+                .await?
             } else {
                 let step = &workflow.steps[run.cursor as usize];
                 self.execute_step(&workflow, step, &run, now).await?
@@ -112,8 +141,19 @@ impl Engine {
         match step {
             Step::Delay(delay) => {
                 if run.settings.skip_delay {
-                    let event = RunEvent::ok("delay_skipped", here, json!({"reason": "skip_delay"}), now);
-                    return self.apply(run, next, RunStatus::Processing, None, None, vec![event], now).await;
+                    let event =
+                        RunEvent::ok("delay_skipped", here, json!({"reason": "skip_delay"}), now);
+                    return self
+                        .apply(
+                            run,
+                            next,
+                            RunStatus::Processing,
+                            None,
+                            None,
+                            vec![event],
+                            now,
+                        )
+                        .await;
                 }
                 let scope = scope::build(self.store.as_ref(), workflow, run).await?;
                 match delay_until(delay, &scope, now) {
@@ -121,16 +161,54 @@ impl Engine {
                         // Register the wake-up before pausing: a crash in between leaves an extra
                         // wake-up (harmless), never a paused run that nothing wakes.
                         self.waker.wake_at(run.workflow_run_id, at).await?;
-                        let event = RunEvent::ok("delay_started", here, json!({"until": at.to_rfc3339()}), now);
-                        self.apply(run, next, RunStatus::Paused, Some(at), None, vec![event], now).await
+                        let event = RunEvent::ok(
+                            "delay_started",
+                            here,
+                            json!({"until": at.to_rfc3339()}),
+                            now,
+                        );
+                        self.apply(
+                            run,
+                            next,
+                            RunStatus::Paused,
+                            Some(at),
+                            None,
+                            vec![event],
+                            now,
+                        )
+                        .await
                     }
                     DelayOutcome::Elapsed(at) => {
-                        let event = RunEvent::ok("delay_elapsed", here, json!({"until": at.to_rfc3339()}), now);
-                        self.apply(run, next, RunStatus::Processing, None, None, vec![event], now).await
+                        let event = RunEvent::ok(
+                            "delay_elapsed",
+                            here,
+                            json!({"until": at.to_rfc3339()}),
+                            now,
+                        );
+                        self.apply(
+                            run,
+                            next,
+                            RunStatus::Processing,
+                            None,
+                            None,
+                            vec![event],
+                            now,
+                        )
+                        .await
                     }
                     DelayOutcome::Invalid(reason) => {
-                        let event = RunEvent::error("delay_skipped", here, json!({"message": reason}), now);
-                        self.apply(run, next, RunStatus::Processing, None, None, vec![event], now).await
+                        let event =
+                            RunEvent::error("delay_skipped", here, json!({"message": reason}), now);
+                        self.apply(
+                            run,
+                            next,
+                            RunStatus::Processing,
+                            None,
+                            None,
+                            vec![event],
+                            now,
+                        )
+                        .await
                     }
                 }
             }
@@ -145,14 +223,24 @@ impl Engine {
                             json!({"message_id": message.id.to_string()}),
                             now,
                         );
-                        self.apply(run, next, RunStatus::Processing, None, Some(message), vec![event], now)
-                            .await
+                        self.apply(
+                            run,
+                            next,
+                            RunStatus::Processing,
+                            None,
+                            Some(message),
+                            vec![event],
+                            now,
+                        )
+                        .await
                     }
                     Err(reason) => {
                         // A template that cannot render will not render on retry: halt the run.
-                        let event = RunEvent::error("step_failed", here, json!({"message": reason}), now);
+                        let event =
+                            RunEvent::error("step_failed", here, json!({"message": reason}), now);
                         let end = u32::try_from(workflow.steps.len()).unwrap_or(u32::MAX);
-                        self.apply(run, end, RunStatus::Completed, None, None, vec![event], now).await
+                        self.apply(run, end, RunStatus::Completed, None, None, vec![event], now)
+                            .await
                     }
                 }
             }
@@ -232,7 +320,10 @@ impl Engine {
 }
 
 fn render(channel: &ChannelStep, scope: &Value) -> Result<MessageContent, String> {
-    let markdown = channel.markdown_body.render(scope).map_err(|e| e.to_string())?;
+    let markdown = channel
+        .markdown_body
+        .render(scope)
+        .map_err(|e| e.to_string())?;
     let action_url = match &channel.action_url {
         Some(t) => Some(t.render(scope).map_err(|e| e.to_string())?),
         None => None,

@@ -10,7 +10,11 @@ use crate::run::RecipientRun;
 
 /// Builds the scope of `run`, reading the recipient and actor as they are now (Knock renders with
 /// the recipient's data at the time the step runs, not at trigger time).
-pub async fn build(store: &dyn Store, workflow: &Workflow, run: &RecipientRun) -> Result<Value, StoreError> {
+pub async fn build(
+    store: &dyn Store,
+    workflow: &Workflow,
+    run: &RecipientRun,
+) -> Result<Value, StoreError> {
     let recipient = entity(store, &run.recipient).await?;
     let actor = match &run.actor {
         Some(a) => entity(store, a).await?,

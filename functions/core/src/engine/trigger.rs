@@ -40,13 +40,19 @@ impl TriggerRequest {
         let mut errors = Vec::new();
         let mut recipients = Vec::new();
         match obj.get("recipients") {
-            Some(Value::Array(items)) if items.is_empty() => {
-                errors.push(FieldError::new("recipients", "must contain at least one recipient"))
-            }
-            Some(Value::Array(items)) if items.len() > MAX_RECIPIENTS => errors.push(FieldError::new(
+            Some(Value::Array(items)) if items.is_empty() => errors.push(FieldError::new(
                 "recipients",
-                format!("must contain at most {MAX_RECIPIENTS} recipients, got {}", items.len()),
+                "must contain at least one recipient",
             )),
+            Some(Value::Array(items)) if items.len() > MAX_RECIPIENTS => {
+                errors.push(FieldError::new(
+                    "recipients",
+                    format!(
+                        "must contain at most {MAX_RECIPIENTS} recipients, got {}",
+                        items.len()
+                    ),
+                ))
+            }
             Some(Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     match RecipientRequest::parse(item, &format!("recipients[{i}]")) {
@@ -115,7 +121,11 @@ impl TriggerRequest {
     }
 }
 
-fn optional_string(obj: &Map<String, Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+fn optional_string(
+    obj: &Map<String, Value>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
     match obj.get(field) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -230,15 +240,27 @@ mod tests {
             "recipients": [3], "data": [1], "cancellation_key": 5, "settings": {"skip_delay": "yes"}
         }))
         .unwrap_err();
-        assert_eq!(fields(e), vec!["recipients[0]", "data", "cancellation_key", "settings"]);
+        assert_eq!(
+            fields(e),
+            vec!["recipients[0]", "data", "cancellation_key", "settings"]
+        );
     }
 
     #[test]
     fn enforces_recipient_bounds() {
-        assert_eq!(fields(TriggerRequest::from_json(&json!({})).unwrap_err()), vec!["recipients"]);
-        assert_eq!(fields(TriggerRequest::from_json(&json!({"recipients": []})).unwrap_err()), vec!["recipients"]);
+        assert_eq!(
+            fields(TriggerRequest::from_json(&json!({})).unwrap_err()),
+            vec!["recipients"]
+        );
+        assert_eq!(
+            fields(TriggerRequest::from_json(&json!({"recipients": []})).unwrap_err()),
+            vec!["recipients"]
+        );
         let many: Vec<String> = (0..1001).map(|i| format!("u{i}")).collect();
-        assert_eq!(fields(TriggerRequest::from_json(&json!({"recipients": many})).unwrap_err()), vec!["recipients"]);
+        assert_eq!(
+            fields(TriggerRequest::from_json(&json!({"recipients": many})).unwrap_err()),
+            vec!["recipients"]
+        );
         let max: Vec<String> = (0..1000).map(|i| format!("u{i}")).collect();
         assert!(TriggerRequest::from_json(&json!({"recipients": max})).is_ok());
     }

@@ -18,8 +18,14 @@ static MISSING: Node = Node::Nil;
 enum Node {
     Nil,
     Scalar(Value),
-    Array { value: Value, items: Vec<Node> },
-    Object { value: Value, fields: BTreeMap<String, Node> },
+    Array {
+        value: Value,
+        items: Vec<Node>,
+    },
+    Object {
+        value: Value,
+        fields: BTreeMap<String, Node>,
+    },
 }
 
 impl Node {
@@ -28,7 +34,10 @@ impl Node {
             serde_json::Value::Null => Node::Nil,
             serde_json::Value::Array(items) => Node::Array {
                 value: liquid::model::to_value(json).map_err(|e| e.to_string())?,
-                items: items.iter().map(Node::from_json).collect::<Result<_, _>>()?,
+                items: items
+                    .iter()
+                    .map(Node::from_json)
+                    .collect::<Result<_, _>>()?,
             },
             serde_json::Value::Object(map) => Node::Object {
                 value: liquid::model::to_value(json).map_err(|e| e.to_string())?,
@@ -120,7 +129,9 @@ impl ObjectView for Node {
     fn iter<'k>(&'k self) -> Box<dyn Iterator<Item = (KStringCow<'k>, &'k dyn ValueView)> + 'k> {
         match self {
             Node::Object { fields, .. } => Box::new(
-                fields.iter().map(|(k, v)| (KStringCow::from_ref(k), v as &dyn ValueView)),
+                fields
+                    .iter()
+                    .map(|(k, v)| (KStringCow::from_ref(k), v as &dyn ValueView)),
             ),
             _ => Box::new(std::iter::empty()),
         }

@@ -25,7 +25,9 @@ pub struct Template {
 
 impl std::fmt::Debug for Template {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Template").field("source", &self.source).finish()
+        f.debug_struct("Template")
+            .field("source", &self.source)
+            .finish()
     }
 }
 
@@ -71,7 +73,8 @@ mod tests {
     #[test]
     fn renders_variables_and_filters() {
         let p = parser().unwrap();
-        let t = Template::parse(&p, "Hi {{ recipient.name | upcase }}, {{ data.count }} new").unwrap();
+        let t =
+            Template::parse(&p, "Hi {{ recipient.name | upcase }}, {{ data.count }} new").unwrap();
         let out = t
             .render(&json!({"recipient": {"name": "ann"}, "data": {"count": 3}}))
             .unwrap();
@@ -87,12 +90,18 @@ mod tests {
                 .render(&json!({"data": {"items": [1, 2, 3], "name": "x"}, "actor": null}))
                 .unwrap()
         };
-        assert_eq!(render("[{{ actor.name }}][{{ nope }}][{{ data.a.b.c }}]"), "[][][]");
+        assert_eq!(
+            render("[{{ actor.name }}][{{ nope }}][{{ data.a.b.c }}]"),
+            "[][][]"
+        );
         assert_eq!(render("{{ actor.name | default: 'someone' }}"), "someone");
         assert_eq!(render("{% if actor %}yes{% else %}no{% endif %}"), "no");
         assert_eq!(render("{% if data.name %}yes{% endif %}"), "yes");
         assert_eq!(render("{% for i in data.items %}{{ i }}{% endfor %}|{{ data.items.size }}|{{ data.items.last }}|{{ data.items[-1] }}"), "123|3|3|3");
-        assert_eq!(render("{{ data.items | join: ',' }} {{ data.name | upcase }}"), "1,2,3 X");
+        assert_eq!(
+            render("{{ data.items | join: ',' }} {{ data.name | upcase }}"),
+            "1,2,3 X"
+        );
     }
 
     #[test]

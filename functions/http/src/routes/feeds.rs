@@ -12,7 +12,12 @@ use crate::query::Query;
 use crate::response::Reply;
 use crate::{views, App};
 
-const UNSUPPORTED: &[&str] = &["workflow_categories", "trigger_data", "inserted_at", "has_tenant"];
+const UNSUPPORTED: &[&str] = &[
+    "workflow_categories",
+    "trigger_data",
+    "inserted_at",
+    "has_tenant",
+];
 
 pub async fn list(app: &App, user_id: &str, channel: &str, q: &Query) -> Result<Reply, ApiError> {
     q.refuse(UNSUPPORTED)?;
@@ -21,7 +26,12 @@ pub async fn list(app: &App, user_id: &str, channel: &str, q: &Query) -> Result<
         None | Some("exclude") => ArchivedFilter::Exclude,
         Some("include") => ArchivedFilter::Include,
         Some("only") => ArchivedFilter::Only,
-        Some(_) => return Err(ApiError::invalid_param("archived", "must be exclude, include or only")),
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "archived",
+                "must be exclude, include or only",
+            ))
+        }
     };
     let base = MessageQuery {
         recipient: Some(RecipientRef::user(user_id)),
@@ -37,7 +47,9 @@ pub async fn list(app: &App, user_id: &str, channel: &str, q: &Query) -> Result<
         Some(s) => listed.engagement.push(
             engagement_filter(s)
                 .filter(|f| matches!(f.engagement, Engagement::Seen | Engagement::Read))
-                .ok_or_else(|| ApiError::invalid_param("status", "must be unread, read, unseen, seen or all"))?,
+                .ok_or_else(|| {
+                    ApiError::invalid_param("status", "must be unread, read, unseen, seen or all")
+                })?,
         ),
     }
     let store = app.engine.store().as_ref();
@@ -45,12 +57,19 @@ pub async fn list(app: &App, user_id: &str, channel: &str, q: &Query) -> Result<
     let count_without = |engagement| {
         let mut q = base.clone();
         q.archived = Some(ArchivedFilter::Exclude);
-        q.engagement.push(EngagementFilter { engagement, present: false });
+        q.engagement.push(EngagementFilter {
+            engagement,
+            present: false,
+        });
         q
     };
     let total_count = store.count_messages(&listed).await?;
-    let unread_count = store.count_messages(&count_without(Engagement::Read)).await?;
-    let unseen_count = store.count_messages(&count_without(Engagement::Seen)).await?;
+    let unread_count = store
+        .count_messages(&count_without(Engagement::Read))
+        .await?;
+    let unseen_count = store
+        .count_messages(&count_without(Engagement::Seen))
+        .await?;
     let mut entries = Vec::with_capacity(result.items.len());
     for m in &result.items {
         entries.push(item(store, m).await?);

@@ -13,7 +13,12 @@ use crate::response::Reply;
 use crate::{views, App};
 
 /// Filters Knock has that this version does not implement yet.
-const UNSUPPORTED: &[&str] = &["message_ids", "workflow_categories", "trigger_data", "inserted_at"];
+const UNSUPPORTED: &[&str] = &[
+    "message_ids",
+    "workflow_categories",
+    "trigger_data",
+    "inserted_at",
+];
 
 pub async fn list(app: &App, user: Option<&str>, q: &Query) -> Result<Reply, ApiError> {
     q.refuse(UNSUPPORTED)?;
@@ -26,11 +31,14 @@ pub async fn list(app: &App, user: Option<&str>, q: &Query) -> Result<Reply, Api
         ..Default::default()
     };
     for s in q.list("status") {
-        let status = DeliveryStatus::parse(s).ok_or_else(|| ApiError::invalid_param("status", "is not a delivery status"))?;
+        let status = DeliveryStatus::parse(s)
+            .ok_or_else(|| ApiError::invalid_param("status", "is not a delivery status"))?;
         query.statuses.push(status);
     }
     for s in q.list("engagement_status") {
-        query.engagement.push(engagement_filter(s).ok_or_else(|| ApiError::invalid_param("engagement_status", "is not an engagement status"))?);
+        query.engagement.push(engagement_filter(s).ok_or_else(|| {
+            ApiError::invalid_param("engagement_status", "is not an engagement status")
+        })?);
     }
     if let Some(id) = q.get("workflow_run_id") {
         query.workflow_run_id = Some(uuid_param(id, "The workflow run")?);
@@ -51,7 +59,10 @@ pub fn engagement_filter(name: &str) -> Option<EngagementFilter> {
         Some(rest) => (Engagement::parse(rest)?, false),
         None => (Engagement::parse(name)?, true),
     };
-    Some(EngagementFilter { engagement, present })
+    Some(EngagementFilter {
+        engagement,
+        present,
+    })
 }
 
 pub async fn get(app: &App, id: &str) -> Result<Reply, ApiError> {
@@ -72,7 +83,9 @@ pub async fn engage(app: &App, id: &str, status: &str, present: bool) -> Result<
     }
     .ok_or_else(|| ApiError::not_found(&format!("The message status `{status}`")))?;
     if !present && engagement == Engagement::Interacted {
-        return Err(ApiError::not_found("The route DELETE /v1/messages/{id}/interacted"));
+        return Err(ApiError::not_found(
+            "The route DELETE /v1/messages/{id}/interacted",
+        ));
     }
     let now = app.engine.clock().now();
     let message = app

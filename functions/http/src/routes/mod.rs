@@ -45,19 +45,34 @@ pub async fn route(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let query = Query::parse(req.uri().query());
     let method = req.method();
     match (method, seg.as_slice()) {
-        (&Method::POST, ["v1", "workflows", key, "trigger"]) => workflows::trigger(app, key, &json_body(req)?).await,
-        (&Method::POST, ["v1", "workflows", key, "cancel"]) => workflows::cancel(app, key, &json_body(req)?).await,
+        (&Method::POST, ["v1", "workflows", key, "trigger"]) => {
+            workflows::trigger(app, key, &json_body(req)?).await
+        }
+        (&Method::POST, ["v1", "workflows", key, "cancel"]) => {
+            workflows::cancel(app, key, &json_body(req)?).await
+        }
         (&Method::GET, ["v1", "users", id]) => users::get(app, id).await,
         (&Method::PUT, ["v1", "users", id]) => users::identify(app, id, &json_body(req)?).await,
-        (&Method::GET, ["v1", "users", id, "messages"]) => messages::list(app, Some(id), &query).await,
-        (&Method::GET, ["v1", "users", id, "feeds", channel]) => feeds::list(app, id, channel, &query).await,
+        (&Method::GET, ["v1", "users", id, "messages"]) => {
+            messages::list(app, Some(id), &query).await
+        }
+        (&Method::GET, ["v1", "users", id, "feeds", channel]) => {
+            feeds::list(app, id, channel, &query).await
+        }
         (&Method::GET, ["v1", "messages"]) => messages::list(app, None, &query).await,
         (&Method::GET, ["v1", "messages", id]) => messages::get(app, id).await,
-        (&Method::PUT, ["v1", "messages", id, status]) => messages::engage(app, id, status, true).await,
-        (&Method::DELETE, ["v1", "messages", id, status]) => messages::engage(app, id, status, false).await,
+        (&Method::PUT, ["v1", "messages", id, status]) => {
+            messages::engage(app, id, status, true).await
+        }
+        (&Method::DELETE, ["v1", "messages", id, status]) => {
+            messages::engage(app, id, status, false).await
+        }
         (&Method::GET, ["v1", "workflow_recipient_runs"]) => runs::list(app, &query).await,
         (&Method::GET, ["v1", "workflow_recipient_runs", id]) => runs::get(app, id).await,
-        _ => Err(ApiError::not_found(&format!("The route {method} {}", req.uri().path()))),
+        _ => Err(ApiError::not_found(&format!(
+            "The route {method} {}",
+            req.uri().path()
+        ))),
     }
 }
 

@@ -23,7 +23,10 @@ pub async fn list(app: &App, q: &Query) -> Result<Reply, ApiError> {
     };
     for s in q.list("status") {
         query.statuses.push(RunStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid_param("status", "must be queued, processing, paused, completed or cancelled")
+            ApiError::invalid_param(
+                "status",
+                "must be queued, processing, paused, completed or cancelled",
+            )
         })?);
     }
     query.recipient = match (q.get("recipient"), q.get("recipient[id]")) {
@@ -38,12 +41,21 @@ pub async fn list(app: &App, q: &Query) -> Result<Reply, ApiError> {
         None => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
-        Some(_) => return Err(ApiError::invalid_param("has_errors", "must be true or false")),
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "has_errors",
+                "must be true or false",
+            ))
+        }
     };
     if let Some(id) = q.get("workflow_run_id") {
         query.workflow_run_id = Some(uuid_param(id, "The workflow run")?);
     }
-    let result = app.engine.store().list_recipient_runs(&query, &page).await?;
+    let result = app
+        .engine
+        .store()
+        .list_recipient_runs(&query, &page)
+        .await?;
     Ok(Reply::ok(json!({
         "items": result.items.iter().map(views::recipient_run).collect::<Vec<_>>(),
         "page_info": views::page_info(&result, page.page_size),

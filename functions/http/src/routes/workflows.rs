@@ -10,7 +10,9 @@ use crate::App;
 pub async fn trigger(app: &App, key: &str, body: &Value) -> Result<Reply, ApiError> {
     let request = TriggerRequest::from_json(body)?;
     let workflow_run_id = app.engine.trigger(key, request).await?;
-    Ok(Reply::ok(json!({"workflow_run_id": workflow_run_id.to_string()})))
+    Ok(Reply::ok(
+        json!({"workflow_run_id": workflow_run_id.to_string()}),
+    ))
 }
 
 pub async fn cancel(app: &App, key: &str, body: &Value) -> Result<Reply, ApiError> {

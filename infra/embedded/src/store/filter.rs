@@ -79,7 +79,10 @@ pub fn runs(q: &RunQuery) -> Where {
     if let Some(k) = &q.workflow_key {
         w.eq("workflow_key", k.clone());
     }
-    w.any_of("status", q.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    w.any_of(
+        "status",
+        q.statuses.iter().map(|s| s.as_str().to_string()).collect(),
+    );
     if let Some(r) = &q.recipient {
         w.eq("recipient_id", r.id.clone());
         w.eq("recipient_collection", collection(r).to_string());

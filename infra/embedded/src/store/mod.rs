@@ -15,7 +15,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
 use herald_core::message::{Engagement, Message};
-use herald_core::ports::{CancelFilter, MessageQuery, Page, PageRequest, PendingRun, RunQuery, Store};
+use herald_core::ports::{
+    CancelFilter, MessageQuery, Page, PageRequest, PendingRun, RunQuery, Store,
+};
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
 use herald_core::user::{merge_properties, User};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -81,7 +83,9 @@ impl SqliteStore {
 
 fn backend(e: rusqlite::Error) -> StoreError {
     match e {
-        rusqlite::Error::FromSqlConversionFailure(_, _, msg) => StoreError::Corrupt(msg.to_string()),
+        rusqlite::Error::FromSqlConversionFailure(_, _, msg) => {
+            StoreError::Corrupt(msg.to_string())
+        }
         other => StoreError::Backend(other.to_string()),
     }
 }
@@ -147,7 +151,12 @@ fn get_message(conn: &Connection, id: &str) -> rusqlite::Result<Option<Message>>
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn upsert_user(&self, id: &str, properties: &Map<String, Value>, at: DateTime<Utc>) -> Result<User, StoreError> {
+    async fn upsert_user(
+        &self,
+        id: &str,
+        properties: &Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
         let (id, properties) = (id.to_string(), properties.clone());
         self.with(move |conn| {
             let tx = conn.transaction()?;
@@ -180,13 +189,21 @@ impl Store for SqliteStore {
     async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
         let id = id.to_string();
         self.with(move |conn| {
-            conn.query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"), [&id], user_row)
-                .optional()
+            conn.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"),
+                [&id],
+                user_row,
+            )
+            .optional()
         })
         .await
     }
 
-    async fn insert_run(&self, run: &WorkflowRun, recipients: &[RecipientRun]) -> Result<(), StoreError> {
+    async fn insert_run(
+        &self,
+        run: &WorkflowRun,
+        recipients: &[RecipientRun],
+    ) -> Result<(), StoreError> {
         let (run, recipients) = (run.clone(), recipients.to_vec());
         self.with(move |conn| {
             let tx = conn.transaction()?;
@@ -261,7 +278,10 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn active_recipient_runs(&self, workflow_run_id: Uuid) -> Result<Vec<RecipientRun>, StoreError> {
+    async fn active_recipient_runs(
+        &self,
+        workflow_run_id: Uuid,
+    ) -> Result<Vec<RecipientRun>, StoreError> {
         self.with(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {RUN_COLUMNS} FROM recipient_runs WHERE workflow_run_id = ? AND status IN {ACTIVE} ORDER BY seq"
@@ -275,10 +295,16 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_recipient_runs(&self, query: &RunQuery, page: &PageRequest) -> Result<Page<RecipientRun>, StoreError> {
+    async fn list_recipient_runs(
+        &self,
+        query: &RunQuery,
+        page: &PageRequest,
+    ) -> Result<Page<RecipientRun>, StoreError> {
         let (filter, page) = (filter::runs(query), page.clone());
-        self.with(move |conn| filter::page(conn, "recipient_runs", RUN_COLUMNS, filter, &page, run_row))
-            .await
+        self.with(move |conn| {
+            filter::page(conn, "recipient_runs", RUN_COLUMNS, filter, &page, run_row)
+        })
+        .await
     }
 
     async fn transition(&self, t: &Transition) -> Result<bool, StoreError> {
@@ -318,7 +344,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn cancel(&self, filter: &CancelFilter, at: DateTime<Utc>) -> Result<Vec<CancelledRun>, StoreError> {
+    async fn cancel(
+        &self,
+        filter: &CancelFilter,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<CancelledRun>, StoreError> {
         let filter = filter.clone();
         self.with(move |conn| {
             let tx = conn.transaction()?;
@@ -336,7 +366,9 @@ impl Store for SqliteStore {
                     return Ok(Vec::new());
                 }
                 let rows = vec!["(?, ?)"; recipients.len()].join(", ");
-                sql.push_str(&format!(" AND (recipient_id, recipient_collection) IN (VALUES {rows})"));
+                sql.push_str(&format!(
+                    " AND (recipient_id, recipient_collection) IN (VALUES {rows})"
+                ));
                 for r in recipients {
                     params.push(r.id.clone().into());
                     params.push(collection(r).to_string().into());
@@ -375,7 +407,11 @@ impl Store for SqliteStore {
                 let wake: Option<i64> = row.get(2)?;
                 Ok(PendingRun {
                     workflow_run_id: uuid(&row.get::<_, String>(0)?)?,
-                    wake_at: if runnable { None } else { wake.map(from_micros).transpose()? },
+                    wake_at: if runnable {
+                        None
+                    } else {
+                        wake.map(from_micros).transpose()?
+                    },
                 })
             })?;
             rows.collect()
@@ -384,13 +420,27 @@ impl Store for SqliteStore {
     }
 
     async fn get_message(&self, id: Uuid) -> Result<Option<Message>, StoreError> {
-        self.with(move |conn| get_message(conn, &id.to_string())).await
+        self.with(move |conn| get_message(conn, &id.to_string()))
+            .await
     }
 
-    async fn list_messages(&self, query: &MessageQuery, page: &PageRequest) -> Result<Page<Message>, StoreError> {
+    async fn list_messages(
+        &self,
+        query: &MessageQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Message>, StoreError> {
         let (filter, page) = (filter::messages(query), page.clone());
-        self.with(move |conn| filter::page(conn, "messages", MESSAGE_COLUMNS, filter, &page, message_row))
-            .await
+        self.with(move |conn| {
+            filter::page(
+                conn,
+                "messages",
+                MESSAGE_COLUMNS,
+                filter,
+                &page,
+                message_row,
+            )
+        })
+        .await
     }
 
     async fn count_messages(&self, query: &MessageQuery) -> Result<u64, StoreError> {
@@ -406,7 +456,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_engagement(&self, id: Uuid, engagement: Engagement, present: bool, at: DateTime<Utc>) -> Result<Option<Message>, StoreError> {
+    async fn set_engagement(
+        &self,
+        id: Uuid,
+        engagement: Engagement,
+        present: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Message>, StoreError> {
         let column = engagement_column(engagement);
         self.with(move |conn| {
             let id = id.to_string();

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs a command against a fresh Herald: starts the built binary on a free loopback port with the
+# test workflows, exports KNOCK_BASE_URL and KNOCK_API_KEY for the official SDKs, then stops it.
+# Usage: tests/sdk/with-server.sh <command> [args…]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+bin="${HERALD_BIN:-$root/target/debug/herald}"
+data="$(mktemp -d)"
+out="$data/stdout"
+HERALD_ADDR=127.0.0.1:0 HERALD_DATA_DIR="$data" HERALD_API_KEY=sk_test_sdk \
+  HERALD_WORKFLOWS_DIR="$root/tests/fixtures/workflows" RUST_LOG=warn "$bin" >"$out" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
+for _ in $(seq 1 200); do
+  url="$(sed -n 's/^Herald listening on //p' "$out")"
+  [ -n "$url" ] && break
+  kill -0 "$pid" 2>/dev/null || { echo "herald exited early" >&2; exit 1; }
+  sleep 0.05
+done
+[ -n "$url" ] || { echo "herald did not start" >&2; exit 1; }
+export KNOCK_BASE_URL="$url" KNOCK_API_KEY=sk_test_sdk
+"$@"
