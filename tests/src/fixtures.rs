@@ -97,6 +97,9 @@ pub fn transition(
 ) -> Transition {
     Transition {
         run_id: run.id,
+        workflow_run_id: run.workflow_run_id,
+        workflow_key: run.workflow_key.clone(),
+        cancellation_key: run.cancellation_key.clone(),
         from_cursor: from,
         to_cursor: to,
         status,

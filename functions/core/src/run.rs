@@ -189,6 +189,12 @@ impl RunEvent {
 pub struct Transition {
     /// The recipient run.
     pub run_id: Uuid,
+    /// Its workflow run (with the two fields below, where a partitioned store finds the run).
+    pub workflow_run_id: Uuid,
+    /// Its workflow key.
+    pub workflow_key: String,
+    /// Its cancellation key.
+    pub cancellation_key: Option<String>,
     /// The cursor the run must still be at.
     pub from_cursor: u32,
     /// The new cursor.

@@ -1,6 +1,6 @@
 //! [`TokioWaker`]: wake-ups as in-process tokio timers feeding a worker that resumes runs.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -78,14 +78,37 @@ impl herald_core::ports::Waker for TokioWaker {
     }
 }
 
-/// Resumes each workflow run id received, each in its own task, until the waker is dropped.
+/// Resumes each workflow run id received until the waker is dropped. Resumes of one workflow
+/// run never overlap: wake-ups that arrive while it runs are coalesced into one more pass, so a
+/// thousand recipients are walked once, not once per wake-up.
 pub async fn run_worker(engine: Engine, mut rx: mpsc::UnboundedReceiver<Uuid>) {
+    // Workflow runs being resumed, with whether another pass was asked for meanwhile.
+    let in_flight: Arc<Mutex<HashMap<Uuid, bool>>> = Arc::default();
     while let Some(workflow_run_id) = rx.recv().await {
-        let engine = engine.clone();
+        if let Ok(mut runs) = in_flight.lock() {
+            if let Some(again) = runs.get_mut(&workflow_run_id) {
+                *again = true;
+                continue;
+            }
+            runs.insert(workflow_run_id, false);
+        }
+        let (engine, in_flight) = (engine.clone(), in_flight.clone());
         tokio::spawn(async move {
-            match engine.resume(workflow_run_id).await {
-                Ok(report) => tracing::debug!(%workflow_run_id, ?report, "resumed"),
-                Err(e) => tracing::error!(%workflow_run_id, error = %e, "resume failed"),
+            loop {
+                match engine.resume(workflow_run_id).await {
+                    Ok(report) => tracing::debug!(%workflow_run_id, ?report, "resumed"),
+                    Err(e) => tracing::error!(%workflow_run_id, error = %e, "resume failed"),
+                }
+                let Ok(mut runs) = in_flight.lock() else {
+                    return;
+                };
+                match runs.get_mut(&workflow_run_id) {
+                    Some(again) if *again => *again = false,
+                    _ => {
+                        runs.remove(&workflow_run_id);
+                        return;
+                    }
+                }
             }
         });
     }

@@ -118,11 +118,9 @@ impl Engine {
                 Some(next) if next.status == RunStatus::Paused => return Ok(Outcome::Paused),
                 Some(next) if next.status == RunStatus::Completed => return Ok(Outcome::Completed),
                 Some(next) => run = next,
-                // Lost a race (cancel, or a concurrent wake-up): continue from what is stored.
-                None => match self.store.get_recipient_run(run.id).await? {
-                    Some(stored) => run = stored,
-                    None => return Ok(Outcome::Untouched),
-                },
+                // Lost a race: a cancel stopped the run, or a concurrent resume advanced it and
+                // carries it on from there. Either way this resume is done with it.
+                None => return Ok(Outcome::Untouched),
             }
         }
     }
@@ -298,6 +296,9 @@ impl Engine {
             .count() as u32;
         let transition = Transition {
             run_id: run.id,
+            workflow_run_id: run.workflow_run_id,
+            workflow_key: run.workflow_key.clone(),
+            cancellation_key: run.cancellation_key.clone(),
             from_cursor: run.cursor,
             to_cursor,
             status,

@@ -63,6 +63,21 @@ impl SqliteStore {
         })
     }
 
+    /// Runs `f` like [`Self::with`], with every commit synced to disk before returning.
+    async fn durably<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.with(move |conn| {
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            let result = f(conn);
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            result
+        })
+        .await
+    }
+
     /// Runs `f` on the connection off the async threads.
     async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
     where
@@ -158,7 +173,7 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<User, StoreError> {
         let (id, properties) = (id.to_string(), properties.clone());
-        self.with(move |conn| {
+        self.durably(move |conn| {
             let tx = conn.transaction()?;
             let existing = tx
                 .query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"), [&id], user_row)
@@ -205,7 +220,7 @@ impl Store for SqliteStore {
         recipients: &[RecipientRun],
     ) -> Result<(), StoreError> {
         let (run, recipients) = (run.clone(), recipients.to_vec());
-        self.with(move |conn| {
+        self.durably(move |conn| {
             let tx = conn.transaction()?;
             let fresh = tx.execute(
                 "INSERT INTO workflow_runs (id, workflow_key, cancellation_key, actor, tenant, data, recipient_count, inserted_at)
@@ -350,7 +365,7 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<Vec<CancelledRun>, StoreError> {
         let filter = filter.clone();
-        self.with(move |conn| {
+        self.durably(move |conn| {
             let tx = conn.transaction()?;
             let mut params: Vec<rusqlite::types::Value> = vec![
                 micros(at).into(),
@@ -464,7 +479,7 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<Option<Message>, StoreError> {
         let column = engagement_column(engagement);
-        self.with(move |conn| {
+        self.durably(move |conn| {
             let id = id.to_string();
             // Setting keeps the first time (COALESCE); clearing always clears.
             let sql = if present { format!("UPDATE messages SET {column} = COALESCE({column}, ?1), updated_at = ?1 WHERE id = ?2")

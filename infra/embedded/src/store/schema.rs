@@ -1,9 +1,12 @@
-//! The SQLite schema. Timestamps are microseconds since the Unix epoch; a user's
+//! The SQLite schema. The connection commits with `synchronous = NORMAL` (in WAL mode: safe from a
+//! process crash); writes that answer a caller's request — trigger, cancel, identify — switch to
+//! `FULL` so they are on disk before the answer. A step transition lost to a power cut is simply
+//! executed again from the previous durable state (message ids are deterministic). Timestamps are microseconds since the Unix epoch; a user's
 //! `recipient_collection` is the empty string so that (id, collection) compares with `=`.
 
 pub const SCHEMA: &str = r#"
 PRAGMA journal_mode = WAL;
-PRAGMA synchronous = FULL;
+PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
 
 CREATE TABLE IF NOT EXISTS users (
