@@ -16,6 +16,7 @@ need cargo || { echo "cargo (rustup) is required" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 need node && need npm || apt_install nodejs npm
 need python3 || apt_install python3 python3-venv
+need curl || apt_install curl
 python3 -c 'import venv' 2>/dev/null || apt_install python3-venv
 
 step "format (cargo fmt --check)"
@@ -32,10 +33,26 @@ if cargo tree -p herald-core -e normal --prefix none | grep -E "$forbidden"; the
 fi
 echo "ok: herald-core is pure"
 
+step "AWS-compatible test server (moto, server mode, loopback)"
+if [ ! -x tests/.venv-aws/bin/python ]; then python3 -m venv tests/.venv-aws; fi
+tests/.venv-aws/bin/pip install -q --disable-pip-version-check -r tests/aws/requirements.txt
+moto_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+tests/.venv-aws/bin/python tests/aws/moto_server.py "$moto_port" >"${TMPDIR:-/tmp}/herald-moto.log" 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
+for _ in $(seq 1 100); do
+  curl -fs -o /dev/null -X POST "$AWS_ENDPOINT_URL/moto-api/reset" && break
+  kill -0 "$moto_pid" 2>/dev/null || { cat "${TMPDIR:-/tmp}/herald-moto.log" >&2; exit 1; }
+  sleep 0.1
+done
+echo "moto listening on $AWS_ENDPOINT_URL"
+
 step "build the local server"
 cargo build -p herald-local
 
-step "Rust tests: unit, engine on an injected clock, store conformance, end to end over HTTP"
+step "Rust tests: unit, engine on an injected clock, store conformance (SQLite and DynamoDB on moto), end to end over HTTP"
 cargo test --workspace
 
 step "official SDK clients: install"

@@ -143,7 +143,12 @@ pub async fn message_is_created_once_per_step(store: &dyn Store) {
     send.message = Some(message(r, "feed", t0()));
     // Two workers racing on the same step: exactly one wins, one message exists.
     let (a, b) = tokio::join!(store.transition(&send), store.transition(&send));
-    assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|x| **x).count(), 1);
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        [a, b].iter().filter(|x| **x).count(),
+        1,
+        "exactly one of two racing transitions applies"
+    );
     let q = MessageQuery {
         recipient_run_id: Some(r.id),
         ..Default::default()

@@ -2,6 +2,7 @@
 //! every store adapter), a recording waker, fixtures, and a harness that runs the real server
 //! binary.
 
+pub mod aws;
 pub mod conformance;
 pub mod fixtures;
 pub mod http;

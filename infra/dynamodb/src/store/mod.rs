@@ -1,0 +1,120 @@
+//! [`DynamoStore`]: the store port on one DynamoDB table per environment.
+//!
+//! # Key schema
+//!
+//! | item | `pk` | `sk` | `gsi1pk` / `gsi1sk` | `gsi2pk` / `gsi2sk` |
+//! |---|---|---|---|---|
+//! | user | `USER#<id>` | `USER` | – | – |
+//! | workflow run | `WFRUN#<workflow run id>` | `WFRUN` | – | – |
+//! | recipient run | `RUNS#<workflow key>#K#<cancellation key>`, or `RUNS#<workflow key>#R#<workflow run id>` without a key | `RR#<workflow run id>#<recipient run id>` | `RRID#<recipient run id>` / `RR` | `RRALL` / `<inserted µs, 20 digits>#<id>` |
+//! | message | `MSG#<message id>` | `MSG` | `MSGTO#<collection>#<recipient id>` / `<inserted µs>#<id>` | `MSGALL` / `<inserted µs>#<id>` |
+//!
+//! - Recipient runs live in the partition of their (workflow key, cancellation key), so a cancel
+//!   is one strongly consistent `Query` plus one conditional `UpdateItem` per matched run. All
+//!   recipient runs of one trigger share that partition, so a resume reads them with one `Query`.
+//! - The workflow-run item is written last by a trigger: it is the commit marker the table
+//!   stream starts runs from (a trigger that died half-way never starts).
+//! - Every transition is an `UpdateItem` conditioned on status and cursor; one that creates a
+//!   message is a `TransactWriteItems` with a `Put` conditioned on `attribute_not_exists(pk)`.
+//! - Run events are a list attribute on the run, appended in the same write.
+//! - User properties are top-level attributes named `p.<property>` holding JSON text, so identify
+//!   merges with one `UpdateItem` and never reads first.
+//! - `expires_at` (epoch seconds) is the TTL attribute: set on finished runs and on messages.
+//! - GSI1 (recipient run by id, messages by recipient) and GSI2 (everything, newest first) serve
+//!   the read API; they are eventually consistent, which the API tolerates.
+
+mod codec;
+mod expr;
+mod ops;
+mod paging;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+use herald_core::error::StoreError;
+
+/// The DynamoDB store.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    retention: chrono::Duration,
+}
+
+impl DynamoStore {
+    /// A store on `table`; finished runs and messages expire after `retention`.
+    pub fn new(client: Client, table: impl Into<String>, retention: chrono::Duration) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            retention,
+        }
+    }
+
+    /// Creates the table as `template.yaml` declares it (for tests and local tooling).
+    pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(codec::build_error)
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(codec::build_error)
+        };
+        let gsi = |n: u8| -> Result<GlobalSecondaryIndex, StoreError> {
+            GlobalSecondaryIndex::builder()
+                .index_name(format!("gsi{n}"))
+                .key_schema(key(&format!("gsi{n}pk"), KeyType::Hash)?)
+                .key_schema(key(&format!("gsi{n}sk"), KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(codec::build_error)
+        };
+        let mut create = client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .global_secondary_indexes(gsi(1)?)
+            .global_secondary_indexes(gsi(2)?)
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewImage)
+                    .build()
+                    .map_err(codec::build_error)?,
+            );
+        for name in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"] {
+            create = create.attribute_definitions(attr(name)?);
+        }
+        create.send().await.map_err(codec::sdk_error)?;
+        client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name("expires_at")
+                    .build()
+                    .map_err(codec::build_error)?,
+            )
+            .send()
+            .await
+            .map_err(codec::sdk_error)?;
+        Ok(())
+    }
+}

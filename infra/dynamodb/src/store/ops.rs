@@ -1,0 +1,655 @@
+//! The [`Store`] operations on DynamoDB.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, PutRequest, ReturnValue, TransactWriteItem, Update, WriteRequest,
+};
+use chrono::{DateTime, Utc};
+use herald_core::error::StoreError;
+use herald_core::message::{Engagement, Message};
+use herald_core::ports::{
+    ArchivedFilter, CancelFilter, MessageQuery, Page, PageRequest, PendingRun, RunQuery, Store,
+};
+use herald_core::run::{CancelledRun, RecipientRun, RunEvent, RunStatus, Transition, WorkflowRun};
+use herald_core::user::{merge_properties, User};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::codec::*;
+use super::expr::{and, Expr};
+use super::paging::Listing;
+use super::DynamoStore;
+
+/// DynamoDB's limit of items per BatchWriteItem.
+const BATCH_LIMIT: usize = 25;
+const ACTIVE: [RunStatus; 3] = [RunStatus::Queued, RunStatus::Processing, RunStatus::Paused];
+
+fn active(e: &mut Expr) -> String {
+    e.any_of("status", ACTIVE.iter().map(|s| s.as_str().to_string()))
+}
+
+fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn is_condition_failure<E: std::fmt::Debug>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool {
+    format!("{e:?}").contains("ConditionalCheckFailed")
+}
+
+impl DynamoStore {
+    fn expiry(&self, at: DateTime<Utc>) -> AttributeValue {
+        n((at + self.retention).timestamp())
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item().cloned())
+    }
+
+    async fn run_item_by_id(&self, id: Uuid) -> Result<Option<Item>, StoreError> {
+        let mut e = Expr::default();
+        let cond = e.eq("gsi1pk", s(format!("RRID#{id}")));
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression(cond)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.items().first().cloned())
+    }
+
+    /// Writes `items` in batches of 25, retrying unprocessed items with backoff.
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        for chunk in items.chunks(BATCH_LIMIT) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .map_err(build_error)?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<_, StoreError>>()?;
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+                }
+                if attempt > 10 {
+                    return Err(StoreError::Backend(
+                        "BatchWriteItem kept returning unprocessed items".into(),
+                    ));
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                pending = out
+                    .unprocessed_items()
+                    .and_then(|u| u.get(&self.table))
+                    .cloned()
+                    .unwrap_or_default();
+                attempt += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a transaction. `Ok(false)` when a condition failed (another writer got there first);
+    /// a conflict with a concurrent transaction, where nobody may have won, is retried.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), (bool, StoreError)> {
+        let mut attempt = 0u32;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let Err(err) = result else { return Ok(()) };
+            let reasons: Vec<String> = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+                    .cancellation_reasons()
+                    .iter()
+                    .filter_map(|r| r.code().map(str::to_string))
+                    .collect(),
+                _ => return Err((false, sdk_error(err))),
+            };
+            tracing::debug!(?reasons, "transaction cancelled");
+            if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
+                return Err((true, sdk_error(err)));
+            }
+            let conflict = reasons.iter().any(|r| r == "TransactionConflict");
+            if !conflict || attempt >= 8 {
+                return Err((false, sdk_error(err)));
+            }
+            attempt += 1;
+            tokio::time::sleep(Duration::from_millis(10 << attempt.min(5))).await;
+        }
+    }
+
+    fn message_listing(q: &MessageQuery) -> Listing {
+        let mut l = match &q.recipient {
+            Some(r) => Listing::new("gsi1", recipient_key(r)),
+            None => Listing::new("gsi2", "MSGALL".into()),
+        };
+        let e = &mut l.expr;
+        let f = &mut l.filters;
+        if let Some(c) = &q.channel_key {
+            f.push(e.eq("channel_key", s(c)));
+        }
+        if !q.statuses.is_empty() {
+            f.push(e.any_of("status", q.statuses.iter().map(|s| s.as_str().to_string())));
+        }
+        for g in &q.engagement {
+            let a = e.name(engagement_attr(g.engagement));
+            f.push(if g.present {
+                format!("attribute_exists({a})")
+            } else {
+                format!("attribute_not_exists({a})")
+            });
+        }
+        match q.archived {
+            None | Some(ArchivedFilter::Include) => {}
+            Some(ArchivedFilter::Exclude) => {
+                f.push(format!("attribute_not_exists({})", e.name("archived_at")))
+            }
+            Some(ArchivedFilter::Only) => {
+                f.push(format!("attribute_exists({})", e.name("archived_at")))
+            }
+        }
+        if let Some(k) = &q.workflow_key {
+            f.push(e.eq("workflow_key", s(k)));
+        }
+        if let Some(t) = &q.tenant {
+            f.push(e.eq("tenant", s(t)));
+        }
+        if let Some(id) = q.workflow_run_id {
+            f.push(e.eq("workflow_run_id", s(id.to_string())));
+        }
+        if let Some(id) = q.recipient_run_id {
+            f.push(e.eq("recipient_run_id", s(id.to_string())));
+        }
+        l
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn upsert_user(
+        &self,
+        id: &str,
+        properties: &Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
+        let mut given = Map::new();
+        merge_properties(&mut given, properties);
+        let mut e = Expr::default();
+        let mut sets = Vec::new();
+        for (k, v) in &given {
+            let (name, value) = (e.name(&format!("{PROP}{k}")), e.value(s(v.to_string())));
+            sets.push(format!("{name} = {value}"));
+        }
+        let created = e.name("created_at");
+        let now = e.value(n(micros(at)));
+        sets.push(format!("{created} = if_not_exists({created}, {now})"));
+        sets.push(format!("{} = {now}", e.name("updated_at")));
+        sets.push(e.eq("id", s(id)));
+        sets.push(e.eq("type", s("user")));
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("USER#{id}"), "USER")))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        user_from(
+            out.attributes()
+                .ok_or_else(|| StoreError::Backend("UpdateItem returned no item".into()))?,
+        )
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.get(format!("USER#{id}"), "USER")
+            .await?
+            .as_ref()
+            .map(user_from)
+            .transpose()
+    }
+
+    async fn insert_run(
+        &self,
+        run: &WorkflowRun,
+        recipients: &[RecipientRun],
+    ) -> Result<(), StoreError> {
+        let runs_pk = runs_pk(&run.workflow_key, run.cancellation_key.as_deref(), run.id);
+        // The workflow-run item goes last, alone, and only if absent: it is the commit marker
+        // the stream starts runs from, so it must not appear before its recipient runs.
+        if self
+            .get(format!("WFRUN#{}", run.id), "WFRUN")
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        self.batch_put(recipients.iter().map(run_item).collect())
+            .await?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(workflow_run_item(run, &runs_pk)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn get_recipient_run(&self, id: Uuid) -> Result<Option<RecipientRun>, StoreError> {
+        self.run_item_by_id(id)
+            .await?
+            .as_ref()
+            .map(run_from)
+            .transpose()
+    }
+
+    async fn recipient_run_events(&self, id: Uuid) -> Result<Vec<RunEvent>, StoreError> {
+        match self.run_item_by_id(id).await? {
+            Some(item) => events_from(&item),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn active_recipient_runs(
+        &self,
+        workflow_run_id: Uuid,
+    ) -> Result<Vec<RecipientRun>, StoreError> {
+        let Some(wf) = self
+            .get(format!("WFRUN#{workflow_run_id}"), "WFRUN")
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut e = Expr::default();
+        let key_cond = format!(
+            "{} AND begins_with({}, {})",
+            e.eq("pk", s(get_s(&wf, "runs_pk")?)),
+            e.name("sk"),
+            e.s(format!("RR#{workflow_run_id}#"))
+        );
+        let filter = active(&mut e);
+        let mut runs = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(&key_cond)
+                .filter_expression(&filter)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items() {
+                runs.push(run_from(item)?);
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                runs.sort_by_key(|r| (r.inserted_at, r.id));
+                return Ok(runs);
+            }
+        }
+    }
+
+    async fn list_recipient_runs(
+        &self,
+        q: &RunQuery,
+        page: &PageRequest,
+    ) -> Result<Page<RecipientRun>, StoreError> {
+        let mut l = Listing::new("gsi2", "RRALL".into());
+        let (e, f) = (&mut l.expr, &mut l.filters);
+        if let Some(k) = &q.workflow_key {
+            f.push(e.eq("workflow_key", s(k)));
+        }
+        if !q.statuses.is_empty() {
+            f.push(e.any_of("status", q.statuses.iter().map(|s| s.as_str().to_string())));
+        }
+        if let Some(r) = &q.recipient {
+            f.push(e.eq("recipient_id", s(&r.id)));
+            f.push(e.eq(
+                "recipient_collection",
+                s(r.collection.as_deref().unwrap_or("")),
+            ));
+        }
+        if let Some(t) = &q.tenant {
+            f.push(e.eq("tenant", s(t)));
+        }
+        if let Some(id) = q.workflow_run_id {
+            f.push(e.eq("workflow_run_id", s(id.to_string())));
+        }
+        if let Some(has) = q.has_errors {
+            let (a, zero) = (e.name("error_count"), e.value(n(0)));
+            f.push(format!("{a} {} {zero}", if has { ">" } else { "=" }));
+        }
+        self.page(l, page, run_from).await
+    }
+
+    async fn transition(&self, t: &Transition) -> Result<bool, StoreError> {
+        let mut e = Expr::default();
+        let errors = t
+            .events
+            .iter()
+            .filter(|ev| ev.status == herald_core::run::EventStatus::Error)
+            .count();
+        let mut sets = vec![
+            e.eq("cursor", n(i64::from(t.to_cursor))),
+            e.eq("status", s(t.status.as_str())),
+            e.eq("updated_at", n(micros(t.at))),
+        ];
+        let count = e.name("error_count");
+        sets.push(format!("{count} = {count} + {}", e.value(n(errors as i64))));
+        let events = e.name("events");
+        let new_events = e.value(AttributeValue::L(
+            t.events.iter().map(event_value).collect(),
+        ));
+        sets.push(format!("{events} = list_append({events}, {new_events})"));
+        if t.status == RunStatus::Completed {
+            let exp = self.expiry(t.at);
+            sets.push(e.eq("expires_at", exp));
+        }
+        let mut update = format!("SET {}", sets.join(", "));
+        match t.wake_at {
+            Some(w) => update.push_str(&format!(", {}", e.eq("wake_at", n(micros(w))))),
+            None => update.push_str(&format!(" REMOVE {}", e.name("wake_at"))),
+        }
+        let condition = format!(
+            "{} AND {}",
+            e.eq("cursor", n(i64::from(t.from_cursor))),
+            active(&mut e)
+        );
+        let pk = runs_pk(
+            &t.workflow_key,
+            t.cancellation_key.as_deref(),
+            t.workflow_run_id,
+        );
+        let sk = run_sk(t.workflow_run_id, t.run_id);
+        let result = match &t.message {
+            None => self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk, &sk)))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|err| (is_condition_failure(&err), sdk_error(err))),
+            Some(m) => {
+                let run_update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(pk, &sk)))
+                    .update_expression(update)
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(e.names())
+                    .set_expression_attribute_values(e.values())
+                    .build()
+                    .map_err(build_error)?;
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(message_item(m, m.inserted_at + self.retention)))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .map_err(build_error)?;
+                self.transact(vec![
+                    TransactWriteItem::builder().update(run_update).build(),
+                    TransactWriteItem::builder().put(put).build(),
+                ])
+                .await
+            }
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err((true, _)) => Ok(false),
+            Err((false, err)) => Err(err),
+        }
+    }
+
+    async fn cancel(
+        &self,
+        filter: &CancelFilter,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<CancelledRun>, StoreError> {
+        if filter.recipients.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut e = Expr::default();
+        let pk = format!("RUNS#{}#K#{}", filter.workflow_key, filter.cancellation_key);
+        let key_cond = e.eq("pk", s(pk));
+        let mut filters = vec![active(&mut e)];
+        if let Some(recipients) = &filter.recipients {
+            let any: Vec<String> = recipients
+                .iter()
+                .map(|r| {
+                    let id = e.eq("recipient_id", s(&r.id));
+                    let c = e.eq(
+                        "recipient_collection",
+                        s(r.collection.as_deref().unwrap_or("")),
+                    );
+                    format!("({id} AND {c})")
+                })
+                .collect();
+            filters.push(if any.len() == 1 {
+                any.join("")
+            } else {
+                format!("({})", any.join(" OR "))
+            });
+        }
+        let mut matched = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(&key_cond)
+                .set_filter_expression(and(&filters))
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            matched.extend(out.items().iter().cloned());
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        let event = event_value(&RunEvent::ok(
+            "workflow_recipient_run_cancelled",
+            None,
+            Value::Null,
+            at,
+        ));
+        let mut cancelled = Vec::new();
+        for item in matched {
+            let run = run_from(&item)?;
+            let mut u = Expr::default();
+            let events = u.name("events");
+            let new_events = u.value(AttributeValue::L(vec![event.clone()]));
+            let update = format!(
+                "SET {}, {}, {}, {events} = list_append({events}, {new_events})",
+                u.eq("status", s(RunStatus::Cancelled.as_str())),
+                u.eq("updated_at", n(micros(at))),
+                u.eq("expires_at", self.expiry(at)),
+            );
+            let condition = active(&mut u);
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(
+                    get_s(&item, "pk")?.to_string(),
+                    get_s(&item, "sk")?,
+                )))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(u.names())
+                .set_expression_attribute_values(u.values())
+                .send()
+                .await;
+            match result {
+                Ok(_) => cancelled.push(CancelledRun {
+                    id: run.id,
+                    workflow_run_id: run.workflow_run_id,
+                    wake_at: run.wake_at,
+                }),
+                Err(err) if is_condition_failure(&err) => {} // finished in the meantime
+                Err(err) => return Err(sdk_error(err)),
+            }
+        }
+        Ok(cancelled)
+    }
+
+    async fn pending_runs(&self) -> Result<Vec<PendingRun>, StoreError> {
+        let mut e = Expr::default();
+        let filter = format!(
+            "{} AND {}",
+            e.eq("type", s("recipient_run")),
+            active(&mut e)
+        );
+        let mut by_run: HashMap<Uuid, Option<Option<DateTime<Utc>>>> = HashMap::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(&filter)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items() {
+                let run = run_from(item)?;
+                let entry = by_run.entry(run.workflow_run_id).or_insert(Some(None));
+                match (run.status, run.wake_at) {
+                    (RunStatus::Paused, Some(w)) => {
+                        if let Some(earliest) = entry {
+                            *earliest = Some(earliest.map_or(w, |x| x.min(w)));
+                        }
+                    }
+                    _ => *entry = None, // runnable now
+                }
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(by_run
+            .into_iter()
+            .map(|(workflow_run_id, wake)| PendingRun {
+                workflow_run_id,
+                wake_at: wake.flatten(),
+            })
+            .collect())
+    }
+
+    async fn get_message(&self, id: Uuid) -> Result<Option<Message>, StoreError> {
+        self.get(format!("MSG#{id}"), "MSG")
+            .await?
+            .as_ref()
+            .map(message_from)
+            .transpose()
+    }
+
+    async fn list_messages(
+        &self,
+        query: &MessageQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Message>, StoreError> {
+        self.page(Self::message_listing(query), page, message_from)
+            .await
+    }
+
+    async fn count_messages(&self, query: &MessageQuery) -> Result<u64, StoreError> {
+        self.count(Self::message_listing(query)).await
+    }
+
+    async fn set_engagement(
+        &self,
+        id: Uuid,
+        engagement: Engagement,
+        present: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Message>, StoreError> {
+        let mut e = Expr::default();
+        let attr = e.name(engagement_attr(engagement));
+        let now = e.value(n(micros(at)));
+        let updated = e.name("updated_at");
+        let update = if present {
+            format!("SET {attr} = if_not_exists({attr}, {now}), {updated} = {now}")
+        } else {
+            format!("SET {updated} = {now} REMOVE {attr}")
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("MSG#{id}"), "MSG")))
+            .update_expression(update)
+            .condition_expression(format!("attribute_exists({})", e.name("pk")))
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes().map(message_from).transpose(),
+            Err(err) if is_condition_failure(&err) => Ok(None),
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Newest-first keyset pagination over a GSI, with filters applied server-side.
+
+use aws_sdk_dynamodb::types::Select;
+use herald_core::error::StoreError;
+use herald_core::ports::{Page, PageRequest};
+
+use super::codec::{get_s, sdk_error, Item};
+use super::expr::{and, Expr};
+use super::DynamoStore;
+
+/// How many items one Query call evaluates at most; filters may drop many of them.
+const READ_BATCH: i32 = 200;
+
+/// A listing: one GSI partition plus filters.
+pub struct Listing {
+    /// `gsi1` or `gsi2`.
+    pub index: &'static str,
+    /// The partition key value.
+    pub partition: String,
+    /// Filter clauses built with `expr`.
+    pub filters: Vec<String>,
+    /// Placeholders of the filters.
+    pub expr: Expr,
+}
+
+impl Listing {
+    /// A listing of `partition` in `index`.
+    pub fn new(index: &'static str, partition: String) -> Self {
+        Self {
+            index,
+            partition,
+            filters: Vec::new(),
+            expr: Expr::default(),
+        }
+    }
+
+    fn sk_attr(&self) -> String {
+        format!("{}sk", self.index)
+    }
+}
+
+impl DynamoStore {
+    /// One page of `listing`, newest first, decoded with `decode`.
+    pub(super) async fn page<T>(
+        &self,
+        mut listing: Listing,
+        page: &PageRequest,
+        decode: fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        let size = page.page_size.clamp(1, 1_000);
+        let backwards = page.before.is_some();
+        let sk_attr = listing.sk_attr();
+        let pk_name = listing.expr.name(&format!("{}pk", listing.index));
+        let pk_value = listing.expr.s(listing.partition.clone());
+        let mut key = format!("{pk_name} = {pk_value}");
+        if let Some(c) = page.before.as_ref().or(page.after.as_ref()) {
+            let (sk, v) = (listing.expr.name(&sk_attr), listing.expr.s(c.clone()));
+            key.push_str(&format!(
+                " AND {sk} {} {v}",
+                if backwards { ">" } else { "<" }
+            ));
+        }
+        let mut rows: Vec<(String, Item)> = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(listing.index)
+                .key_condition_expression(&key)
+                .set_filter_expression(and(&listing.filters))
+                .set_expression_attribute_names(listing.expr.names())
+                .set_expression_attribute_values(listing.expr.values())
+                .scan_index_forward(backwards)
+                .limit(READ_BATCH)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items() {
+                rows.push((get_s(item, &sk_attr)?.to_string(), item.clone()));
+            }
+            start = out.last_evaluated_key().cloned();
+            if rows.len() > size || start.is_none() {
+                break;
+            }
+        }
+        let more = rows.len() > size;
+        rows.truncate(size);
+        if backwards {
+            rows.reverse();
+        }
+        let first = rows.first().map(|(c, _)| c.clone());
+        let last = rows.last().map(|(c, _)| c.clone());
+        let (newer, older) = if backwards {
+            (more, true)
+        } else {
+            (page.after.is_some(), more)
+        };
+        Ok(Page {
+            after: if older { last } else { None },
+            before: if newer { first } else { None },
+            items: rows
+                .iter()
+                .map(|(_, item)| decode(item))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// How many items of `listing` match.
+    pub(super) async fn count(&self, mut listing: Listing) -> Result<u64, StoreError> {
+        let pk_name = listing.expr.name(&format!("{}pk", listing.index));
+        let pk_value = listing.expr.s(listing.partition.clone());
+        let key = format!("{pk_name} = {pk_value}");
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(listing.index)
+                .key_condition_expression(&key)
+                .set_filter_expression(and(&listing.filters))
+                .set_expression_attribute_names(listing.expr.names())
+                .set_expression_attribute_values(listing.expr.values())
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            total += u64::try_from(out.count()).unwrap_or(0);
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
+    }
+}
