@@ -4,7 +4,7 @@
 //! would be configured; there is no test-only code path in the adapters.
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use herald_dynamodb::{DynamoStore, RequestCounter};
+use herald_aws::{DynamoStore, RequestCounter};
 
 /// The SDK configuration for the test AWS endpoint; panics with directions when it is not set.
 pub async fn config() -> SdkConfig {
@@ -31,4 +31,80 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> String {
         .await
         .expect("create table on moto");
     name
+}
+
+/// A fresh Herald stack on moto: table, schedule group, wake-up queue and dead-letter queue, and
+/// SDK clients that count their requests.
+pub struct Stack {
+    /// The functions' configuration.
+    pub config: herald_lambda::Config,
+    /// Counts every request of the clients below.
+    pub counter: RequestCounter,
+    /// DynamoDB client.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// Scheduler client.
+    pub scheduler: aws_sdk_scheduler::Client,
+    /// SQS client.
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl Stack {
+    /// Creates the resources, with unique names.
+    pub async fn create() -> Self {
+        let counter = RequestCounter::default();
+        let sdk = config().await;
+        let dynamodb = dynamodb(&counter).await;
+        let scheduler = aws_sdk_scheduler::Client::from_conf(
+            aws_sdk_scheduler::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let table = fresh_table(&dynamodb).await;
+        let group = format!("herald-{suffix}");
+        scheduler
+            .create_schedule_group()
+            .name(&group)
+            .send()
+            .await
+            .expect("schedule group");
+        let queue = sqs
+            .create_queue()
+            .queue_name(format!("wake-{suffix}"))
+            .send()
+            .await
+            .expect("queue");
+        let dlq = sqs
+            .create_queue()
+            .queue_name(format!("dlq-{suffix}"))
+            .send()
+            .await
+            .expect("dlq");
+        let config = herald_lambda::Config {
+            table,
+            retention_days: 30,
+            api_key: crate::server::API_KEY.to_string(),
+            waker: herald_aws::WakerConfig {
+                schedule_group: group,
+                target_arn: "arn:aws:lambda:us-east-1:123456789012:function:step-resume".into(),
+                role_arn: "arn:aws:iam::123456789012:role/scheduler".into(),
+                dead_letter_arn: format!("arn:aws:sqs:us-east-1:123456789012:dlq-{suffix}"),
+                queue_url: queue.queue_url().expect("queue url").to_string(),
+            },
+        };
+        let _ = dlq;
+        counter.reset();
+        Self {
+            config,
+            counter,
+            dynamodb,
+            scheduler,
+            sqs,
+        }
+    }
 }

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use herald_aws::{DynamoStore, RequestCounter};
 use herald_core::ports::Store;
-use herald_dynamodb::{DynamoStore, RequestCounter};
 use tokio::sync::OnceCell;
 
 // One table for the binary (cases use unique keys); a client per test, as each test has its own

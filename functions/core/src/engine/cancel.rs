@@ -76,22 +76,26 @@ impl Engine {
         if self.workflows.get(key).is_none() {
             return Err(EngineError::WorkflowMissing(key.to_string()));
         }
+        let partial = request.recipients.is_some();
         let filter = CancelFilter {
             workflow_key: key.to_string(),
             cancellation_key: request.cancellation_key,
             recipients: request.recipients,
         };
-        let cancelled = self.store.cancel(&filter, self.clock.now()).await?;
-        // Drop wake-ups that now wake nothing. Best effort: a stale wake-up is a no-op.
+        let cancelled = self.store.cancel(&filter, self.now()).await?;
+        // Drop wake-ups that now wake nothing. Best effort: a stale wake-up is a no-op. A cancel of
+        // every recipient stopped every run of those workflow runs (they share the key), so only
+        // a partial cancel must check what still waits.
         let wakes: BTreeSet<_> = cancelled
             .iter()
             .filter_map(|c| c.wake_at.map(|at| (c.workflow_run_id, at)))
             .collect();
         for (workflow_run_id, at) in wakes {
-            let still_needed = match self.store.active_recipient_runs(workflow_run_id).await {
-                Ok(runs) => runs.iter().any(|r| r.wake_at == Some(at)),
-                Err(_) => true,
-            };
+            let still_needed = partial
+                && match self.store.active_recipient_runs(workflow_run_id).await {
+                    Ok(runs) => runs.iter().any(|r| r.wake_at == Some(at)),
+                    Err(_) => true,
+                };
             if !still_needed {
                 if let Err(e) = self.waker.forget(workflow_run_id, at).await {
                     tracing::warn!(%workflow_run_id, error = %e, "could not drop a stale wake-up");

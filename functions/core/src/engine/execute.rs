@@ -38,7 +38,7 @@ impl Engine {
     /// cancel. All runs reaching a delay in one call share the same `now`, so a thousand
     /// recipients delayed by the same step need one wake-up.
     pub async fn resume(&self, workflow_run_id: Uuid) -> Result<ResumeReport, EngineError> {
-        let now = self.clock.now();
+        let now = self.now();
         let runs = self.store.active_recipient_runs(workflow_run_id).await?;
         let mut report = ResumeReport::default();
         for run in runs {

@@ -52,6 +52,12 @@ impl Engine {
         &self.clock
     }
 
+    /// The current time at the precision every store keeps (microseconds), so a time the
+    /// engine hands to a waker equals the one a store gives back.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6)
+    }
+
     /// The loaded workflows.
     pub fn workflows(&self) -> &Arc<WorkflowSet> {
         &self.workflows

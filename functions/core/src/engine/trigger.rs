@@ -145,7 +145,7 @@ impl Engine {
             .workflows
             .get(key)
             .ok_or_else(|| EngineError::WorkflowMissing(key.to_string()))?;
-        let now = self.clock.now();
+        let now = self.now();
         if let Some(actor) = &request.actor {
             let bare_user = actor.reference.is_user() && actor.properties.is_empty();
             if bare_user && self.store.get_user(&actor.reference.id).await?.is_none() {

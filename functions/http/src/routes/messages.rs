@@ -87,7 +87,7 @@ pub async fn engage(app: &App, id: &str, status: &str, present: bool) -> Result<
             "The route DELETE /v1/messages/{id}/interacted",
         ));
     }
-    let now = app.engine.clock().now();
+    let now = app.engine.now();
     let message = app
         .engine
         .store()

@@ -23,7 +23,7 @@ pub async fn identify(app: &App, id: &str, body: &Value) -> Result<Reply, ApiErr
     if id.is_empty() {
         return Err(ApiError::invalid_param("user_id", "must not be empty"));
     }
-    let now = app.engine.clock().now();
+    let now = app.engine.now();
     let user = app.engine.store().upsert_user(id, properties, now).await?;
     Ok(Reply::ok(views::user(&user)))
 }

@@ -1,0 +1,16 @@
+//! Herald's AWS adapters.
+//!
+//! - [`DynamoStore`]: the [`Store`](herald_core::ports::Store) port on one DynamoDB table per
+//!   environment (key schema in [`dynamodb`]);
+//! - [`AwsWaker`]: the [`Waker`](herald_core::ports::Waker) port on EventBridge Scheduler and SQS
+//!   (precision design in [`wakeups`]);
+//! - [`RequestCounter`]: an SDK interceptor counting requests per operation, for the request
+//!   budgets.
+
+pub mod counter;
+pub mod dynamodb;
+pub mod wakeups;
+
+pub use counter::RequestCounter;
+pub use dynamodb::DynamoStore;
+pub use wakeups::{AwsWaker, WakeMessage, WakerConfig};

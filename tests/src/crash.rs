@@ -1,0 +1,181 @@
+//! Store and waker wrappers that "crash" at the N-th write: the write is not done (`Before`), or
+//! done but reported as failed (`After`, as when a function dies right after a call returns).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use herald_core::error::{StoreError, WakeError};
+use herald_core::message::{Engagement, Message};
+use herald_core::ports::{
+    CancelFilter, MessageQuery, Page, PageRequest, PendingRun, RunQuery, Store, Waker,
+};
+use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
+use herald_core::user::User;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// Where the crash happens relative to the write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// The write is not performed.
+    Before,
+    /// The write is performed, then the caller sees a failure.
+    After,
+}
+
+/// Counts writes across a store and a waker; the N-th one crashes.
+#[derive(Debug, Clone)]
+pub struct Fuse {
+    left: Arc<AtomicI64>,
+    when: When,
+}
+
+impl Fuse {
+    /// Crashes at write number `n` (1-based).
+    pub fn new(n: i64, when: When) -> Self {
+        Self {
+            left: Arc::new(AtomicI64::new(n)),
+            when,
+        }
+    }
+
+    /// Whether the fuse blew (some write crashed).
+    pub fn blown(&self) -> bool {
+        self.left.load(Ordering::SeqCst) <= 0
+    }
+
+    fn tick(&self) -> bool {
+        self.left.fetch_sub(1, Ordering::SeqCst) == 1
+    }
+
+    async fn write<T, E, F>(&self, crash: E, f: F) -> Result<T, E>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        if !self.tick() {
+            return f.await;
+        }
+        if self.when == When::After {
+            let _ = f.await;
+        }
+        Err(crash)
+    }
+}
+
+/// A store whose writes go through a [`Fuse`].
+pub struct CrashingStore {
+    /// The real store.
+    pub inner: Arc<dyn Store>,
+    /// The shared fuse.
+    pub fuse: Fuse,
+}
+
+fn crash() -> StoreError {
+    StoreError::Backend("injected crash".into())
+}
+
+#[async_trait]
+impl Store for CrashingStore {
+    async fn upsert_user(
+        &self,
+        id: &str,
+        p: &Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.upsert_user(id, p, at))
+            .await
+    }
+    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.inner.get_user(id).await
+    }
+    async fn insert_run(&self, run: &WorkflowRun, r: &[RecipientRun]) -> Result<(), StoreError> {
+        self.fuse
+            .write(crash(), self.inner.insert_run(run, r))
+            .await
+    }
+    async fn get_recipient_run(&self, id: Uuid) -> Result<Option<RecipientRun>, StoreError> {
+        self.inner.get_recipient_run(id).await
+    }
+    async fn recipient_run_events(&self, id: Uuid) -> Result<Vec<RunEvent>, StoreError> {
+        self.inner.recipient_run_events(id).await
+    }
+    async fn active_recipient_runs(&self, id: Uuid) -> Result<Vec<RecipientRun>, StoreError> {
+        self.inner.active_recipient_runs(id).await
+    }
+    async fn list_recipient_runs(
+        &self,
+        q: &RunQuery,
+        p: &PageRequest,
+    ) -> Result<Page<RecipientRun>, StoreError> {
+        self.inner.list_recipient_runs(q, p).await
+    }
+    async fn transition(&self, t: &Transition) -> Result<bool, StoreError> {
+        self.fuse.write(crash(), self.inner.transition(t)).await
+    }
+    async fn cancel(
+        &self,
+        f: &CancelFilter,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<CancelledRun>, StoreError> {
+        self.fuse.write(crash(), self.inner.cancel(f, at)).await
+    }
+    async fn pending_runs(&self) -> Result<Vec<PendingRun>, StoreError> {
+        self.inner.pending_runs().await
+    }
+    async fn get_message(&self, id: Uuid) -> Result<Option<Message>, StoreError> {
+        self.inner.get_message(id).await
+    }
+    async fn list_messages(
+        &self,
+        q: &MessageQuery,
+        p: &PageRequest,
+    ) -> Result<Page<Message>, StoreError> {
+        self.inner.list_messages(q, p).await
+    }
+    async fn count_messages(&self, q: &MessageQuery) -> Result<u64, StoreError> {
+        self.inner.count_messages(q).await
+    }
+    async fn set_engagement(
+        &self,
+        id: Uuid,
+        e: Engagement,
+        present: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Message>, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.set_engagement(id, e, present, at))
+            .await
+    }
+}
+
+/// A waker whose registrations go through a [`Fuse`].
+pub struct CrashingWaker {
+    /// The real waker.
+    pub inner: Arc<dyn Waker>,
+    /// The shared fuse.
+    pub fuse: Fuse,
+}
+
+fn wake_crash() -> WakeError {
+    WakeError("injected crash".into())
+}
+
+#[async_trait]
+impl Waker for CrashingWaker {
+    async fn run_now(&self, id: Uuid) -> Result<(), WakeError> {
+        self.fuse.write(wake_crash(), self.inner.run_now(id)).await
+    }
+    async fn wake_at(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
+        self.fuse
+            .write(wake_crash(), self.inner.wake_at(id, at))
+            .await
+    }
+    async fn forget(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
+        self.fuse
+            .write(wake_crash(), self.inner.forget(id, at))
+            .await
+    }
+}

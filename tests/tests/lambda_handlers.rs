@@ -1,0 +1,468 @@
+//! The Lambda handlers, run in-process on the `events/*.json` fixtures (the files
+//! `sam local invoke -e` takes), against DynamoDB, Scheduler and SQS on moto.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use herald_aws::{AwsWaker, DynamoStore, WakeMessage};
+use herald_core::ids;
+use herald_core::ports::{MessageQuery, Store, Waker};
+use herald_core::recipient::RecipientRef;
+use herald_core::run::RunStatus;
+use herald_core::{Clock, Engine, ManualClock};
+use herald_lambda::{bundled_workflows, handle_resume_event, Deps};
+use herald_tests::aws::Stack;
+use herald_tests::crash::{CrashingStore, CrashingWaker, Fuse, When};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const PLACEHOLDER: &str = "00000000-0000-4000-8000-000000000000";
+
+fn fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn http(name: &str, replace: &[(&str, &str)]) -> lambda_http::Request {
+    let mut text = fixture(name);
+    for (from, to) in replace {
+        text = text.replace(from, to);
+    }
+    lambda_http::request::from_str(&text).expect("an API Gateway HTTP API event")
+}
+
+/// The trigger fixture with its body changed by `edit`.
+fn trigger_event(edit: impl FnOnce(&mut Value)) -> lambda_http::Request {
+    let mut event: Value = serde_json::from_str(&fixture("trigger.json")).expect("JSON fixture");
+    let mut body: Value =
+        serde_json::from_str(event["body"].as_str().expect("body")).expect("JSON body");
+    edit(&mut body);
+    event["body"] = json!(body.to_string());
+    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway HTTP API event")
+}
+
+fn event(name: &str, id: Uuid) -> Value {
+    serde_json::from_str(&fixture(name).replace(PLACEHOLDER, &id.to_string()))
+        .expect("JSON fixture")
+}
+
+struct World {
+    stack: Stack,
+    deps: Deps,
+    clock: Arc<ManualClock>,
+}
+
+async fn world() -> World {
+    let stack = Stack::create().await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let deps = Deps::from_clients(
+        &stack.config,
+        stack.dynamodb.clone(),
+        stack.scheduler.clone(),
+        stack.sqs.clone(),
+        bundled_workflows().expect("the repository's workflows load"),
+        clock.clone(),
+    )
+    .expect("deps");
+    World { stack, deps, clock }
+}
+
+fn body(resp: &lambda_http::Response<lambda_http::Body>) -> Value {
+    let bytes: &[u8] = resp.body().as_ref();
+    if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(bytes).expect("JSON body")
+    }
+}
+
+impl World {
+    async fn call(&self, req: lambda_http::Request) -> (u16, Value) {
+        let resp = herald_http::handle(&self.deps.app, req).await;
+        (resp.status().as_u16(), body(&resp))
+    }
+
+    async fn trigger(&self, edit: impl FnOnce(&mut Value)) -> Uuid {
+        let (status, body) = self.call(trigger_event(edit)).await;
+        assert_eq!(status, 200, "{body}");
+        Uuid::parse_str(body["workflow_run_id"].as_str().expect("id")).expect("uuid")
+    }
+
+    async fn messages_of(&self, user: &str) -> u64 {
+        let q = MessageQuery {
+            recipient: Some(RecipientRef::user(user)),
+            ..Default::default()
+        };
+        self.deps
+            .engine
+            .store()
+            .count_messages(&q)
+            .await
+            .expect("count")
+    }
+
+    fn due(&self, run: Uuid, user: &str) -> impl std::future::Future<Output = DateTime<Utc>> + '_ {
+        let id = ids::recipient_run_id(run, &RecipientRef::user(user));
+        async move {
+            let r = self
+                .deps
+                .engine
+                .store()
+                .get_recipient_run(id)
+                .await
+                .expect("read")
+                .expect("run");
+            assert_eq!(r.status, RunStatus::Paused);
+            r.wake_at.expect("wake_at")
+        }
+    }
+
+    /// The input of the schedule registered for (run, at), read back from Scheduler.
+    async fn schedule_input(&self, run: Uuid, at: DateTime<Utc>) -> Option<(String, Value)> {
+        let got = self
+            .stack
+            .scheduler
+            .get_schedule()
+            .group_name(&self.stack.config.waker.schedule_group)
+            .name(AwsWaker::schedule_name(run, at))
+            .send()
+            .await;
+        let schedule = match got {
+            Ok(s) => s,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return None
+            }
+            Err(e) => panic!("GetSchedule: {e:?}"),
+        };
+        let target = schedule.target().expect("target");
+        assert_eq!(target.arn(), self.stack.config.waker.target_arn);
+        assert_eq!(
+            schedule.action_after_completion().map(|a| a.as_str()),
+            Some("DELETE")
+        );
+        let input = serde_json::from_str(target.input().expect("input")).expect("JSON input");
+        Some((
+            schedule
+                .schedule_expression()
+                .expect("expression")
+                .to_string(),
+            input,
+        ))
+    }
+
+    /// Receives the next wake-up message from the queue (long poll), as an SQS event.
+    async fn next_sqs_event(&self) -> Value {
+        let out = self
+            .stack
+            .sqs
+            .receive_message()
+            .queue_url(&self.stack.config.waker.queue_url)
+            .wait_time_seconds(5)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        let m = out
+            .messages()
+            .first()
+            .expect("a wake-up message on the queue");
+        let mut event = event("step-resume-sqs.json", Uuid::nil());
+        event["Records"][0]["body"] = json!(m.body().expect("body"));
+        event["Records"][0]["messageId"] = json!(m.message_id().expect("id"));
+        event
+    }
+}
+
+#[tokio::test]
+async fn every_fixture_is_handled() {
+    let w = world().await;
+    for (name, status) in [
+        ("api-identify-user.json", 200),
+        ("trigger.json", 200),
+        ("api-list-messages.json", 200),
+        ("api-feed.json", 200),
+        ("cancel.json", 204),
+    ] {
+        let (got, body) = w.call(http(name, &[])).await;
+        assert_eq!(got, status, "{name}: {body}");
+    }
+    let engine = &w.deps.engine;
+    for name in ["step-resume-stream.json", "step-resume-schedule.json"] {
+        assert_eq!(
+            handle_resume_event(engine, event(name, Uuid::new_v4()))
+                .await
+                .expect(name),
+            json!({})
+        );
+    }
+    let sqs = handle_resume_event(engine, event("step-resume-sqs.json", Uuid::new_v4()))
+        .await
+        .expect("sqs");
+    assert_eq!(sqs, json!({"batchItemFailures": []}));
+    assert!(
+        handle_resume_event(engine, json!({"hello": 1}))
+            .await
+            .is_err(),
+        "unknown events fail loudly"
+    );
+}
+
+#[tokio::test]
+async fn trigger_schedule_queue_resume_then_exactly_one_message() {
+    let w = world().await;
+    let run = w.trigger(|_| {}).await;
+    assert_eq!(w.messages_of("ann").await, 0);
+    // The table stream delivers the new workflow run: step-resume starts it; it pauses 3 days.
+    handle_resume_event(&w.deps.engine, event("step-resume-stream.json", run))
+        .await
+        .expect("start");
+    let due = w.due(run, "ann").await;
+    assert!(due - w.clock.now() > Duration::days(2));
+    let (expression, input) = w
+        .schedule_input(run, due)
+        .await
+        .expect("a schedule for the delay");
+    assert_eq!(
+        expression,
+        format!(
+            "at({})",
+            AwsWaker::schedule_time(due).format("%Y-%m-%dT%H:%M:%S")
+        )
+    );
+    assert_eq!(
+        serde_json::from_value::<WakeMessage>(input.clone()).expect("WakeMessage"),
+        WakeMessage {
+            workflow_run_id: run,
+            at: due
+        }
+    );
+
+    // Scheduler fires in the minute before: step-resume hands the rest to SQS.
+    w.clock.set(due - Duration::seconds(1));
+    handle_resume_event(&w.deps.engine, input.clone())
+        .await
+        .expect("early wake");
+    assert_eq!(w.messages_of("ann").await, 0, "not due yet");
+    let sqs_event = w.next_sqs_event().await;
+
+    w.clock.set(due);
+    let out = handle_resume_event(&w.deps.engine, sqs_event.clone())
+        .await
+        .expect("wake");
+    assert_eq!(out, json!({"batchItemFailures": []}));
+    assert_eq!(w.messages_of("ann").await, 1);
+    // The same wake-up delivered twice, and the schedule firing late: still one message.
+    handle_resume_event(&w.deps.engine, sqs_event)
+        .await
+        .expect("again");
+    handle_resume_event(&w.deps.engine, input)
+        .await
+        .expect("late schedule");
+    assert_eq!(w.messages_of("ann").await, 1);
+    let (status, page) = w.call(http("api-list-messages.json", &[])).await;
+    assert_eq!(status, 200);
+    let text = page["items"][0]["source"]["workflow_run_id"].clone();
+    assert_eq!(text, json!(run.to_string()));
+    let (_, feed) = w.call(http("api-feed.json", &[])).await;
+    let content = feed["entries"][0]["blocks"][0]["content"]
+        .as_str()
+        .expect("content");
+    assert!(
+        content.contains("Bob") && content.contains("Apollo"),
+        "{content}"
+    );
+}
+
+#[tokio::test]
+async fn cancel_first_then_no_message_and_the_schedule_is_gone() {
+    let w = world().await;
+    let run = w
+        .trigger(|b| b["cancellation_key"] = json!("invite-cx"))
+        .await;
+    handle_resume_event(&w.deps.engine, event("step-resume-stream.json", run))
+        .await
+        .expect("start");
+    let due = w.due(run, "ann").await;
+    let (_, input) = w.schedule_input(run, due).await.expect("scheduled");
+    let (status, _) = w
+        .call(http("cancel.json", &[("invite-123", "invite-cx")]))
+        .await;
+    assert_eq!(status, 204);
+    assert!(
+        w.schedule_input(run, due).await.is_none(),
+        "the cancel deleted the schedule"
+    );
+    w.clock.set(due + Duration::minutes(1));
+    handle_resume_event(&w.deps.engine, input)
+        .await
+        .expect("stale wake-up is a no-op");
+    assert_eq!(w.messages_of("ann").await, 0);
+}
+
+/// An engine over the stack whose store and waker crash at the fuse's write.
+fn crashing_engine(w: &World, fuse: &Fuse) -> Engine {
+    let store: Arc<dyn Store> = Arc::new(DynamoStore::new(
+        w.stack.dynamodb.clone(),
+        w.stack.config.table.clone(),
+        Duration::days(30),
+    ));
+    let waker: Arc<dyn Waker> = Arc::new(AwsWaker::new(
+        w.stack.scheduler.clone(),
+        w.stack.sqs.clone(),
+        w.clock.clone(),
+        w.stack.config.waker.clone(),
+    ));
+    Engine::new(
+        Arc::new(CrashingStore {
+            inner: store,
+            fuse: fuse.clone(),
+        }),
+        Arc::new(CrashingWaker {
+            inner: waker,
+            fuse: fuse.clone(),
+        }),
+        w.clock.clone(),
+        w.deps.engine.workflows().clone(),
+    )
+}
+
+#[tokio::test]
+async fn a_crash_between_any_two_writes_of_step_resume_then_the_rerun_completes_once() {
+    let w = world().await;
+    for when in [When::Before, When::After] {
+        for n in 1.. {
+            let user = format!("crash-{n}-{when:?}").to_lowercase();
+            eprintln!("crash case: write {n}, {when:?}");
+            w.clock.set(Utc::now());
+            let run = w.trigger(|b| b["recipients"] = json!([user])).await;
+            let fuse = Fuse::new(n, when);
+            let crashing = crashing_engine(&w, &fuse);
+            let start = event("step-resume-stream.json", run);
+            if handle_resume_event(&crashing, start.clone()).await.is_err() {
+                handle_resume_event(&w.deps.engine, start)
+                    .await
+                    .expect("rerun of start");
+            }
+            let due = w.due(run, &user).await;
+            w.clock.set(due);
+            let wake = json!({"workflow_run_id": run, "at": due});
+            if handle_resume_event(&crashing, wake.clone()).await.is_err() {
+                handle_resume_event(&w.deps.engine, wake)
+                    .await
+                    .expect("rerun of wake");
+            }
+            assert_eq!(
+                w.messages_of(&user).await,
+                1,
+                "crash at write {n} ({when:?})"
+            );
+            let id = ids::recipient_run_id(run, &RecipientRef::user(&user));
+            let stored = w
+                .deps
+                .engine
+                .store()
+                .get_recipient_run(id)
+                .await
+                .expect("read")
+                .expect("run");
+            assert_eq!(
+                stored.status,
+                RunStatus::Completed,
+                "crash at write {n} ({when:?})"
+            );
+            if !fuse.blown() {
+                assert!(
+                    n > 3,
+                    "step-resume makes at least a wake-up and three transitions"
+                );
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn aws_request_budgets() {
+    let w = world().await;
+    let c = &w.stack.counter;
+    let writes = |c: &herald_aws::RequestCounter| {
+        [
+            "PutItem",
+            "BatchWriteItem",
+            "UpdateItem",
+            "TransactWriteItems",
+            "DeleteItem",
+        ]
+        .iter()
+        .map(|op| c.count(&format!("DynamoDB.{op}")))
+        .sum::<u64>()
+    };
+    c.reset();
+    let single = w
+        .trigger(|b| {
+            b["recipients"] = json!(["ann"]);
+            b["actor"] = Value::Null;
+        })
+        .await;
+    let single_writes = writes(c);
+    eprintln!(
+        "budget: 1-recipient trigger: {} DynamoDB writes, {} requests {:?}",
+        single_writes,
+        c.total("DynamoDB"),
+        c.snapshot()
+    );
+    assert!(single_writes <= 2, "{:?}", c.snapshot());
+    let _ = single;
+
+    let many: Vec<String> = (0..1000).map(|i| format!("u{i}")).collect();
+    c.reset();
+    let run = w
+        .trigger(|b| {
+            b["recipients"] = json!(many);
+            b["actor"] = Value::Null;
+        })
+        .await;
+    let trigger_requests = c.total("DynamoDB");
+    eprintln!(
+        "budget: 1000-recipient trigger: {trigger_requests} DynamoDB requests {:?}",
+        c.snapshot()
+    );
+    assert!(trigger_requests <= 45, "{:?}", c.snapshot());
+    c.reset();
+    handle_resume_event(&w.deps.engine, event("step-resume-stream.json", run))
+        .await
+        .expect("start");
+    eprintln!(
+        "budget: 1000 recipients reaching the delay: {:?}",
+        c.snapshot()
+    );
+    assert_eq!(
+        c.count("Scheduler.CreateSchedule"),
+        1,
+        "one schedule for a thousand recipients"
+    );
+    assert_eq!(c.count("SQS.SendMessage"), 0);
+
+    let keyed = w
+        .trigger(|b| {
+            b["recipients"] = json!(["k1", "k2", "k3"]);
+            b["cancellation_key"] = json!("budget-key");
+        })
+        .await;
+    handle_resume_event(&w.deps.engine, event("step-resume-stream.json", keyed))
+        .await
+        .expect("start");
+    c.reset();
+    let (status, _) = w
+        .call(http("cancel.json", &[("invite-123", "budget-key")]))
+        .await;
+    assert_eq!(status, 204);
+    eprintln!("budget: cancel of 3 paused runs: {:?}", c.snapshot());
+    assert_eq!(c.count("DynamoDB.Query"), 1);
+    assert_eq!(c.count("DynamoDB.UpdateItem"), 3);
+    assert_eq!(c.total("DynamoDB"), 4, "{:?}", c.snapshot());
+}
