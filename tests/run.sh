@@ -55,6 +55,26 @@ cargo build -p herald-local
 step "Rust tests: unit, engine on an injected clock, store conformance (SQLite and DynamoDB on moto), end to end over HTTP"
 cargo test --workspace
 
+step "template.yaml: cfn-lint, sam validate, and cfn-lint of the SAM template translated to CloudFormation"
+(
+  export PATH="$root/tests/.venv-aws/bin:$PATH" AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
+  cfn-lint template.yaml
+  sam validate -t template.yaml
+  tests/.venv-aws/bin/python tests/aws/sam_to_cfn.py template.yaml "${TMPDIR:-/tmp}/herald-cfn.json"
+  cfn-lint "${TMPDIR:-/tmp}/herald-cfn.json"
+  echo "ok: template is clean"
+)
+
+step "sam build (rust-cargolambda builder, no Docker; x86_64 as this machine has no arm64 std)"
+(
+  export PATH="$root/tests/.venv-aws/bin:$PATH" AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
+  sam build --beta-features --parameter-overrides Stage=dev Architecture=x86_64
+  for fn in TriggerFunction CancelFunction StepResumeFunction ApiFunction; do
+    test -x ".aws-sam/build/$fn/bootstrap" || { echo "sam build produced no $fn/bootstrap" >&2; exit 1; }
+    echo "$fn: $(du -h ".aws-sam/build/$fn/bootstrap" | cut -f1)"
+  done
+)
+
 step "official SDK clients: install"
 (cd tests/sdk/node && npm install --no-package-lock --no-audit --no-fund --loglevel=error)
 if [ ! -x tests/sdk/python/.venv/bin/python ]; then python3 -m venv tests/sdk/python/.venv; fi

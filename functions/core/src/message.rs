@@ -83,6 +83,18 @@ impl Engagement {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|e| e.as_str() == name)
     }
+
+    /// The name of the field holding when it happened (`read_at`…), in Knock's JSON and in
+    /// the stores.
+    pub fn timestamp_field(self) -> &'static str {
+        match self {
+            Engagement::Seen => "seen_at",
+            Engagement::Read => "read_at",
+            Engagement::Interacted => "interacted_at",
+            Engagement::LinkClicked => "link_clicked_at",
+            Engagement::Archived => "archived_at",
+        }
+    }
 }
 
 /// The rendered content of a message.

@@ -22,6 +22,31 @@ pub struct Page<T> {
     pub before: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// Assembles a page from up to `size + 1` rows fetched after (or, when `backwards`, before)
+    /// a cursor, each with its own cursor: the extra row only tells that more exist.
+    pub fn from_rows(mut rows: Vec<(String, T)>, request: &PageRequest, size: usize) -> Self {
+        let backwards = request.before.is_some();
+        let more = rows.len() > size;
+        rows.truncate(size);
+        if backwards {
+            rows.reverse();
+        }
+        let first = rows.first().map(|(c, _)| c.clone());
+        let last = rows.last().map(|(c, _)| c.clone());
+        let (newer, older) = if backwards {
+            (more, true)
+        } else {
+            (request.after.is_some(), more)
+        };
+        Page {
+            after: if older { last } else { None },
+            before: if newer { first } else { None },
+            items: rows.into_iter().map(|(_, item)| item).collect(),
+        }
+    }
+}
+
 /// Where a listing starts and how long its page is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageRequest {

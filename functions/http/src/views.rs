@@ -47,10 +47,19 @@ pub fn page_info<T>(page: &Page<T>, page_size: usize) -> Value {
     })
 }
 
+/// Adds `seen_at`, `read_at`… (and Knock's alias `clicked_at`) to an item.
+fn with_engagements(mut item: Value, m: &Message) -> Value {
+    for e in Engagement::ALL {
+        item[e.timestamp_field()] = opt_ts(m.engaged_at(e));
+    }
+    item["clicked_at"] = opt_ts(m.engaged_at(Engagement::LinkClicked));
+    item
+}
+
 /// A `Message`.
 pub fn message(m: &Message) -> Value {
     let engagement_statuses: Vec<&str> = m.engagements.iter().map(|(e, _)| e.as_str()).collect();
-    json!({
+    let item = json!({
         "__typename": "Message",
         "id": m.id.to_string(),
         "channel_id": m.channel_key,
@@ -68,12 +77,6 @@ pub fn message(m: &Message) -> Value {
         "tenant": m.tenant,
         "status": m.status.as_str(),
         "engagement_statuses": engagement_statuses,
-        "seen_at": opt_ts(m.engaged_at(Engagement::Seen)),
-        "read_at": opt_ts(m.engaged_at(Engagement::Read)),
-        "interacted_at": opt_ts(m.engaged_at(Engagement::Interacted)),
-        "link_clicked_at": opt_ts(m.engaged_at(Engagement::LinkClicked)),
-        "clicked_at": opt_ts(m.engaged_at(Engagement::LinkClicked)),
-        "archived_at": opt_ts(m.engaged_at(Engagement::Archived)),
         "scheduled_at": null,
         "data": m.data,
         "metadata": {},
@@ -82,7 +85,8 @@ pub fn message(m: &Message) -> Value {
         "workflow": m.workflow_key,
         "inserted_at": ts(m.inserted_at),
         "updated_at": ts(m.updated_at),
-    })
+    });
+    with_engagements(item, m)
 }
 
 fn source(m: &Message, typename: &str) -> Value {
@@ -109,7 +113,7 @@ pub fn feed_item(m: &Message, actors: &[Value], recipient: &Value) -> Value {
     if let Some(url) = &m.content.action_url {
         blocks.push(json!({"type": "text", "name": "action_url", "content": url, "rendered": url}));
     }
-    json!({
+    let item = json!({
         "__typename": "FeedItem",
         "id": m.id.to_string(),
         "__cursor": null,
@@ -129,15 +133,10 @@ pub fn feed_item(m: &Message, actors: &[Value], recipient: &Value) -> Value {
         "tenant": m.tenant,
         "total_activities": 1,
         "total_actors": actors.len(),
-        "seen_at": opt_ts(m.engaged_at(Engagement::Seen)),
-        "read_at": opt_ts(m.engaged_at(Engagement::Read)),
-        "interacted_at": opt_ts(m.engaged_at(Engagement::Interacted)),
-        "link_clicked_at": opt_ts(m.engaged_at(Engagement::LinkClicked)),
-        "clicked_at": opt_ts(m.engaged_at(Engagement::LinkClicked)),
-        "archived_at": opt_ts(m.engaged_at(Engagement::Archived)),
         "inserted_at": ts(m.inserted_at),
         "updated_at": ts(m.updated_at),
-    })
+    });
+    with_engagements(item, m)
 }
 
 /// A `WorkflowRecipientRun`.

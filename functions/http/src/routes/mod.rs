@@ -89,3 +89,49 @@ fn json_body(req: &Request) -> Result<Value, ApiError> {
 fn uuid_param(id: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(id).map_err(|_| ApiError::not_found(&format!("{what} `{id}`")))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use herald_core::definition::WorkflowSet;
+    use herald_core::{Engine, SystemClock};
+    use herald_embedded::{SqliteStore, TokioWaker};
+    use lambda_http::Body;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_listed_route_is_routed() {
+        let store = Arc::new(SqliteStore::in_memory().expect("store"));
+        let (waker, _rx) = TokioWaker::new(Arc::new(SystemClock));
+        let engine = Engine::new(
+            store,
+            Arc::new(waker),
+            Arc::new(SystemClock),
+            Arc::new(WorkflowSet::default()),
+        );
+        let app = App::new(engine, "k");
+        let id = uuid::Uuid::new_v4().to_string();
+        for (method, template) in ROUTES {
+            let path = template
+                .replace("{key}", "some-workflow")
+                .replace("{user_id}", "u1")
+                .replace("{channel_id}", "in-app")
+                .replace("{message_id}", &id)
+                .replace("{status}", "read")
+                .replace("{id}", &id);
+            let req = lambda_http::http::Request::builder()
+                .method(*method)
+                .uri(path.as_str())
+                .body(Body::from("{}"))
+                .expect("request");
+            if let Err(e) = route(&app, &req).await {
+                assert!(
+                    !e.message.starts_with("The route"),
+                    "{method} {template} is not routed"
+                );
+            }
+        }
+    }
+}

@@ -260,13 +260,7 @@ pub fn events_from(item: &Item) -> Result<Vec<RunEvent>, StoreError> {
 
 /// The attribute holding the time of `engagement`.
 pub fn engagement_attr(engagement: Engagement) -> &'static str {
-    match engagement {
-        Engagement::Seen => "seen_at",
-        Engagement::Read => "read_at",
-        Engagement::Interacted => "interacted_at",
-        Engagement::LinkClicked => "link_clicked_at",
-        Engagement::Archived => "archived_at",
-    }
+    engagement.timestamp_field()
 }
 
 pub fn message_item(m: &Message, expires_at: DateTime<Utc>) -> Item {

@@ -86,26 +86,10 @@ impl DynamoStore {
                 break;
             }
         }
-        let more = rows.len() > size;
-        rows.truncate(size);
-        if backwards {
-            rows.reverse();
-        }
-        let first = rows.first().map(|(c, _)| c.clone());
-        let last = rows.last().map(|(c, _)| c.clone());
-        let (newer, older) = if backwards {
-            (more, true)
-        } else {
-            (page.after.is_some(), more)
-        };
-        Ok(Page {
-            after: if older { last } else { None },
-            before: if newer { first } else { None },
-            items: rows
-                .iter()
-                .map(|(_, item)| decode(item))
-                .collect::<Result<_, _>>()?,
-        })
+        rows.iter()
+            .map(|(cursor, item)| Ok((cursor.clone(), decode(item)?)))
+            .collect::<Result<Vec<_>, StoreError>>()
+            .map(|rows| Page::from_rows(rows, page, size))
     }
 
     /// How many items of `listing` match.

@@ -117,13 +117,7 @@ pub const MESSAGE_COLUMNS: &str = "seq, id, channel_key, channel_type, recipient
 
 /// The column holding the time of `engagement`.
 pub fn engagement_column(engagement: Engagement) -> &'static str {
-    match engagement {
-        Engagement::Seen => "seen_at",
-        Engagement::Read => "read_at",
-        Engagement::Interacted => "interacted_at",
-        Engagement::LinkClicked => "link_clicked_at",
-        Engagement::Archived => "archived_at",
-    }
+    engagement.timestamp_field()
 }
 
 pub fn message_row(row: &Row<'_>) -> rusqlite::Result<(i64, Message)> {

@@ -116,7 +116,6 @@ pub fn page<T>(
     let (before, after) = (cursor(&page.before), cursor(&page.after));
     let mut params = filter.params.clone();
     let mut sql = format!("SELECT {columns} FROM {table} WHERE {}", filter.sql());
-    let backwards = before.is_some();
     if let Some(b) = before {
         sql.push_str(" AND seq > ? ORDER BY seq ASC");
         params.push(Sql::Integer(b));
@@ -128,24 +127,9 @@ pub fn page<T>(
     }
     sql.push_str(&format!(" LIMIT {}", size + 1));
     let mut stmt = conn.prepare(&sql)?;
-    let mut rows: Vec<(i64, T)> = stmt
+    let rows: Vec<(String, T)> = stmt
         .query_map(rusqlite::params_from_iter(params), decode)?
+        .map(|r| r.map(|(seq, item)| (seq.to_string(), item)))
         .collect::<rusqlite::Result<_>>()?;
-    let more = rows.len() > size;
-    rows.truncate(size);
-    if backwards {
-        rows.reverse();
-    }
-    let first = rows.first().map(|(s, _)| s.to_string());
-    let last = rows.last().map(|(s, _)| s.to_string());
-    let (newer, older) = if backwards {
-        (more, true)
-    } else {
-        (after.is_some(), more)
-    };
-    Ok(Page {
-        after: if older { last } else { None },
-        before: if newer { first } else { None },
-        items: rows.into_iter().map(|(_, item)| item).collect(),
-    })
+    Ok(Page::from_rows(rows, page, size))
 }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Prints Herald's figures: local latency (trigger, wake-up lateness) and the AWS request counts
+# per operation, counted on the real SDK calls against moto. Run after `bash tests/run.sh` has
+# installed the tools once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+printf '==> local latency (release build)\n'
+cargo bench -p herald-tests --bench latency 2>/dev/null
+
+printf '\n==> AWS request budgets (moto on loopback)\n'
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+tests/.venv-aws/bin/python tests/aws/moto_server.py "$port" >/dev/null 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true' EXIT
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
+  AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
+until curl -fs -o /dev/null -X POST "$AWS_ENDPOINT_URL/moto-api/reset"; do sleep 0.1; done
+cargo test -q -p herald-tests --test lambda_handlers aws_request_budgets -- --nocapture 2>&1 | grep '^budget:'
