@@ -75,6 +75,38 @@ impl DynamoStore {
         Ok(out.items().first().cloned())
     }
 
+    /// Every item of one partition matching `key_cond` and `filter`, read strongly consistent,
+    /// following `LastEvaluatedKey` to the end.
+    async fn query_all(
+        &self,
+        key_cond: &str,
+        filter: Option<String>,
+        e: &Expr,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(key_cond)
+                .set_filter_expression(filter.clone())
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.items().iter().cloned());
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Writes `items` in batches of 25, retrying unprocessed items with backoff.
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
         for chunk in items.chunks(BATCH_LIMIT) {
@@ -308,31 +340,14 @@ impl Store for DynamoStore {
             e.s(format!("RR#{workflow_run_id}#"))
         );
         let filter = active(&mut e);
-        let mut runs = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(&key_cond)
-                .filter_expression(&filter)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items() {
-                runs.push(run_from(item)?);
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                runs.sort_by_key(|r| (r.inserted_at, r.id));
-                return Ok(runs);
-            }
-        }
+        let mut runs = self
+            .query_all(&key_cond, Some(filter), &e)
+            .await?
+            .iter()
+            .map(run_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        runs.sort_by_key(|r| (r.inserted_at, r.id));
+        Ok(runs)
     }
 
     async fn list_recipient_runs(
@@ -481,28 +496,7 @@ impl Store for DynamoStore {
                 format!("({})", any.join(" OR "))
             });
         }
-        let mut matched = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(&key_cond)
-                .set_filter_expression(and(&filters))
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            matched.extend(out.items().iter().cloned());
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
-        }
+        let matched = self.query_all(&key_cond, and(&filters), &e).await?;
         let event = event_value(&RunEvent::ok(
             "workflow_recipient_run_cancelled",
             None,
