@@ -189,6 +189,13 @@ async fn every_fixture_is_handled() {
     ] {
         let (got, body) = w.call(http(name, &[])).await;
         assert_eq!(got, status, "{name}: {body}");
+        if name == "api-list-messages.json" {
+            assert_eq!(
+                body["page_info"]["page_size"],
+                json!(10),
+                "the query string reaches the handler"
+            );
+        }
     }
     let engine = &w.deps.engine;
     for name in ["step-resume-stream.json", "step-resume-schedule.json"] {
