@@ -141,17 +141,7 @@ impl Engine {
                 if run.settings.skip_delay {
                     let event =
                         RunEvent::ok("delay_skipped", here, json!({"reason": "skip_delay"}), now);
-                    return self
-                        .apply(
-                            run,
-                            next,
-                            RunStatus::Processing,
-                            None,
-                            None,
-                            vec![event],
-                            now,
-                        )
-                        .await;
+                    return self.continue_with(run, event, now).await;
                 }
                 let scope = scope::build(self.store.as_ref(), workflow, run).await?;
                 match delay_until(delay, &scope, now) {
@@ -183,30 +173,12 @@ impl Engine {
                             json!({"until": at.to_rfc3339()}),
                             now,
                         );
-                        self.apply(
-                            run,
-                            next,
-                            RunStatus::Processing,
-                            None,
-                            None,
-                            vec![event],
-                            now,
-                        )
-                        .await
+                        self.continue_with(run, event, now).await
                     }
                     DelayOutcome::Invalid(reason) => {
                         let event =
                             RunEvent::error("delay_skipped", here, json!({"message": reason}), now);
-                        self.apply(
-                            run,
-                            next,
-                            RunStatus::Processing,
-                            None,
-                            None,
-                            vec![event],
-                            now,
-                        )
-                        .await
+                        self.continue_with(run, event, now).await
                     }
                 }
             }
@@ -277,6 +249,26 @@ impl Engine {
             inserted_at: now,
             updated_at: now,
         }
+    }
+
+    /// Moves past the current step, recording `event`.
+    async fn continue_with(
+        &self,
+        run: &RecipientRun,
+        event: RunEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RecipientRun>, EngineError> {
+        let next = run.cursor + 1;
+        self.apply(
+            run,
+            next,
+            RunStatus::Processing,
+            None,
+            None,
+            vec![event],
+            now,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
