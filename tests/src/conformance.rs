@@ -32,6 +32,20 @@ macro_rules! store_conformance {
             engagement_set_and_clear,
             recipient_runs_filter_and_page,
         );
+        $crate::store_conformance!(@directory $make;
+            objects_upsert_merge_list_and_delete,
+            subscriptions_upsert_page_and_delete,
+            preference_sets_write_conditionally,
+        );
+    };
+    (@directory $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make;
+                $crate::conformance_directory::$case(&*store).await;
+            }
+        )*
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(

@@ -8,10 +8,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_core::error::{StoreError, WakeError};
 use herald_core::message::{Engagement, Message};
+use herald_core::object::Object;
 use herald_core::ports::{
-    CancelFilter, MessageQuery, Page, PageRequest, PendingRun, RunQuery, Store, Waker,
+    CancelFilter, Directory, MessageQuery, Page, PageRequest, PendingRun, RunQuery, Store,
+    StoredPreferenceSet, Waker, WriteIf,
 };
+use herald_core::recipient::RecipientRef;
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
+use herald_core::subscription::Subscription;
 use herald_core::user::User;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -176,6 +180,96 @@ impl Waker for CrashingWaker {
     async fn forget(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
         self.fuse
             .write(wake_crash(), self.inner.forget(id, at))
+            .await
+    }
+}
+
+#[async_trait]
+impl Directory for CrashingStore {
+    async fn upsert_object(
+        &self,
+        c: &str,
+        id: &str,
+        p: &Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<Object, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.upsert_object(c, id, p, at))
+            .await
+    }
+    async fn get_object(&self, c: &str, id: &str) -> Result<Option<Object>, StoreError> {
+        self.inner.get_object(c, id).await
+    }
+    async fn delete_object(&self, c: &str, id: &str) -> Result<bool, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.delete_object(c, id))
+            .await
+    }
+    async fn list_objects(&self, c: &str, page: &PageRequest) -> Result<Page<Object>, StoreError> {
+        self.inner.list_objects(c, page).await
+    }
+    async fn put_subscriptions(
+        &self,
+        o: &RecipientRef,
+        r: &[RecipientRef],
+        p: &Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.put_subscriptions(o, r, p, at))
+            .await
+    }
+    async fn delete_subscriptions(
+        &self,
+        o: &RecipientRef,
+        r: &[RecipientRef],
+    ) -> Result<Vec<Subscription>, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.delete_subscriptions(o, r))
+            .await
+    }
+    async fn list_subscribers(
+        &self,
+        o: &RecipientRef,
+        page: &PageRequest,
+    ) -> Result<Page<Subscription>, StoreError> {
+        self.inner.list_subscribers(o, page).await
+    }
+    async fn list_subscriptions_of(
+        &self,
+        r: &RecipientRef,
+        page: &PageRequest,
+    ) -> Result<Page<Subscription>, StoreError> {
+        self.inner.list_subscriptions_of(r, page).await
+    }
+    async fn put_preference_set(
+        &self,
+        o: &RecipientRef,
+        id: &str,
+        set: &Value,
+        w: WriteIf,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.put_preference_set(o, id, set, w, at))
+            .await
+    }
+    async fn get_preference_set(
+        &self,
+        o: &RecipientRef,
+        id: &str,
+    ) -> Result<Option<StoredPreferenceSet>, StoreError> {
+        self.inner.get_preference_set(o, id).await
+    }
+    async fn list_preference_sets(
+        &self,
+        o: &RecipientRef,
+    ) -> Result<Vec<StoredPreferenceSet>, StoreError> {
+        self.inner.list_preference_sets(o).await
+    }
+    async fn delete_preference_set(&self, o: &RecipientRef, id: &str) -> Result<bool, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.delete_preference_set(o, id))
             .await
     }
 }

@@ -13,10 +13,12 @@ pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod message;
+pub mod object;
 pub mod path;
 pub mod ports;
 pub mod recipient;
 pub mod run;
+pub mod subscription;
 pub mod template;
 pub mod user;
 

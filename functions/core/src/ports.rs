@@ -7,8 +7,10 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, WakeError};
 use crate::message::{DeliveryStatus, Engagement, Message};
+use crate::object::Object;
 use crate::recipient::RecipientRef;
 use crate::run::{CancelledRun, RecipientRun, RunEvent, RunStatus, Transition, WorkflowRun};
+use crate::subscription::Subscription;
 use crate::user::User;
 
 /// One page of a listing, newest first. Cursors are opaque strings owned by the store.
@@ -141,10 +143,123 @@ pub struct PendingRun {
     pub wake_at: Option<DateTime<Utc>>,
 }
 
+/// A preference set as a store keeps it: Knock's JSON with a version for conditional merges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPreferenceSet {
+    /// The user or object the set belongs to.
+    pub owner: RecipientRef,
+    /// `default`, or a tenant id.
+    pub set_id: String,
+    /// The set in Knock's wire shape.
+    pub set: Value,
+    /// Incremented by every write; a merge writes only if the version is unchanged.
+    pub version: u64,
+    /// When it was last written.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// When a preference-set write applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteIf {
+    /// Always (a replace).
+    Always,
+    /// Only if no set exists yet.
+    Absent,
+    /// Only if the stored set still has this version (a merge computed from it).
+    Version(u64),
+}
+
+/// Durable storage of the recipient directory: objects, tenants, subscriptions and preference
+/// sets. Every write is atomic; merges of preference sets are conditional on a version.
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// Creates or merges an object (set object): given properties replace stored ones.
+    async fn upsert_object(
+        &self,
+        collection: &str,
+        id: &str,
+        properties: &Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<Object, StoreError>;
+
+    /// An object by collection and id.
+    async fn get_object(&self, collection: &str, id: &str) -> Result<Option<Object>, StoreError>;
+
+    /// Deletes an object with its subscriptions and preference sets; whether it existed.
+    async fn delete_object(&self, collection: &str, id: &str) -> Result<bool, StoreError>;
+
+    /// Lists the objects of a collection by id.
+    async fn list_objects(
+        &self,
+        collection: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Object>, StoreError>;
+
+    /// Creates or replaces the subscriptions of `recipients` to `object`, all with `properties`.
+    async fn put_subscriptions(
+        &self,
+        object: &RecipientRef,
+        recipients: &[RecipientRef],
+        properties: &Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Subscription>, StoreError>;
+
+    /// Deletes the subscriptions of `recipients` to `object`; returns those that existed.
+    async fn delete_subscriptions(
+        &self,
+        object: &RecipientRef,
+        recipients: &[RecipientRef],
+    ) -> Result<Vec<Subscription>, StoreError>;
+
+    /// The subscribers of `object`, ordered by recipient (a stable order to page through).
+    async fn list_subscribers(
+        &self,
+        object: &RecipientRef,
+        page: &PageRequest,
+    ) -> Result<Page<Subscription>, StoreError>;
+
+    /// The subscriptions of `recipient`, ordered by object.
+    async fn list_subscriptions_of(
+        &self,
+        recipient: &RecipientRef,
+        page: &PageRequest,
+    ) -> Result<Page<Subscription>, StoreError>;
+
+    /// Writes a preference set if `condition` holds; returns whether it was written.
+    async fn put_preference_set(
+        &self,
+        owner: &RecipientRef,
+        set_id: &str,
+        set: &Value,
+        condition: WriteIf,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// A preference set of `owner`.
+    async fn get_preference_set(
+        &self,
+        owner: &RecipientRef,
+        set_id: &str,
+    ) -> Result<Option<StoredPreferenceSet>, StoreError>;
+
+    /// Every preference set of `owner`, by set id.
+    async fn list_preference_sets(
+        &self,
+        owner: &RecipientRef,
+    ) -> Result<Vec<StoredPreferenceSet>, StoreError>;
+
+    /// Deletes a preference set; whether it existed.
+    async fn delete_preference_set(
+        &self,
+        owner: &RecipientRef,
+        set_id: &str,
+    ) -> Result<bool, StoreError>;
+}
+
 /// Durable storage of users, runs and messages. Every state change is atomic and conditional:
 /// implementations never read, decide and write back across calls.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Directory {
     /// Creates or merges a user (identify): given properties replace stored ones, others stay.
     async fn upsert_user(
         &self,

@@ -330,7 +330,8 @@ pub fn message_from(item: &Item) -> Result<Message, StoreError> {
     })
 }
 
-pub fn user_from(item: &Item) -> Result<User, StoreError> {
+/// The `p.<name>` attributes of a user or object item, decoded.
+pub fn properties_from(item: &Item) -> Result<Map<String, Value>, StoreError> {
     let mut properties = Map::new();
     for (k, v) in item {
         if let Some(name) = k.strip_prefix(PROP) {
@@ -341,9 +342,21 @@ pub fn user_from(item: &Item) -> Result<User, StoreError> {
             );
         }
     }
+    Ok(properties)
+}
+
+pub fn time_at(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
+    time(get_n(item, name)?)
+}
+
+pub fn parse_at<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
+    parse(item, name)
+}
+
+pub fn user_from(item: &Item) -> Result<User, StoreError> {
     Ok(User {
         id: get_s(item, "id")?.to_string(),
-        properties,
+        properties: properties_from(item)?,
         created_at: time(get_n(item, "created_at")?)?,
         updated_at: time(get_n(item, "updated_at")?)?,
     })

@@ -20,10 +20,12 @@
 //! - User properties are top-level attributes named `p.<property>` holding JSON text, so identify
 //!   merges with one `UpdateItem` and never reads first.
 //! - `expires_at` (epoch seconds) is the TTL attribute: set on finished runs and on messages.
-//! - GSI1 (recipient run by id, messages by recipient) and GSI2 (everything, newest first) serve
+//! - Objects, subscriptions and preference sets: see `directory.rs`.
+//! - GSI1 (recipient run by id, messages by recipient, subscriptions by subscriber) and GSI2 (everything, newest first) serve
 //!   the read API; they are eventually consistent, which the API tolerates.
 
 mod codec;
+mod directory;
 mod expr;
 mod ops;
 mod paging;

@@ -32,11 +32,11 @@ fn active(e: &mut Expr) -> String {
     e.any_of("status", ACTIVE.iter().map(|s| s.as_str().to_string()))
 }
 
-fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
+pub(super) fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
 }
 
-fn is_condition_failure<E: std::fmt::Debug>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool {
+pub(super) fn is_condition_failure<E: std::fmt::Debug>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool {
     format!("{e:?}").contains("ConditionalCheckFailed")
 }
 
@@ -45,7 +45,7 @@ impl DynamoStore {
         n((at + self.retention).timestamp())
     }
 
-    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+    pub(super) async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -77,7 +77,7 @@ impl DynamoStore {
 
     /// Every item of one partition matching `key_cond` and `filter`, read strongly consistent,
     /// following `LastEvaluatedKey` to the end.
-    async fn query_all(
+    pub(super) async fn query_all(
         &self,
         key_cond: &str,
         filter: Option<String>,
@@ -108,18 +108,24 @@ impl DynamoStore {
     }
 
     /// Writes `items` in batches of 25, retrying unprocessed items with backoff.
-    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
-        for chunk in items.chunks(BATCH_LIMIT) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    let put = PutRequest::builder()
-                        .set_item(Some(item.clone()))
-                        .build()
-                        .map_err(build_error)?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<_, StoreError>>()?;
+    pub(super) async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(build_error)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// Sends write requests in batches of 25, retrying unprocessed ones with backoff.
+    pub(super) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(BATCH_LIMIT) {
+            let mut pending: Vec<WriteRequest> = chunk.to_vec();
             let mut attempt = 0u32;
             while !pending.is_empty() {
                 if attempt > 0 {

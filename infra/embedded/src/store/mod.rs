@@ -5,6 +5,7 @@
 //! writers, so a cancel and a step of the same run can never interleave.
 
 mod codec;
+mod directory;
 mod filter;
 mod schema;
 

@@ -16,6 +16,38 @@ CREATE TABLE IF NOT EXISTS users (
     updated_at  INTEGER NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS objects (
+    collection  TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    properties  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (collection, id)
+);
+
+CREATE TABLE IF NOT EXISTS subscriptions (
+    object_collection    TEXT NOT NULL,
+    object_id            TEXT NOT NULL,
+    recipient_key        TEXT NOT NULL,
+    recipient_id         TEXT NOT NULL,
+    recipient_collection TEXT NOT NULL,
+    properties           TEXT NOT NULL,
+    inserted_at          INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL,
+    PRIMARY KEY (object_collection, object_id, recipient_key)
+);
+CREATE INDEX IF NOT EXISTS subscriptions_by_recipient
+    ON subscriptions (recipient_key, object_collection, object_id);
+
+CREATE TABLE IF NOT EXISTS preference_sets (
+    owner_key   TEXT NOT NULL,
+    set_id      TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (owner_key, set_id)
+);
+
 CREATE TABLE IF NOT EXISTS workflow_runs (
     id               TEXT PRIMARY KEY,
     workflow_key     TEXT NOT NULL,

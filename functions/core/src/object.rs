@@ -1,0 +1,33 @@
+//! Objects (a project, a Slack channel…) and tenants, which Knock stores as objects of the
+//! `$tenants` collection.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+/// The collection Knock keeps tenants in.
+pub const TENANTS: &str = "$tenants";
+
+/// A stored object: a property bag keyed by (collection, id) that set-object merges into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    /// The collection (`projects`, or [`TENANTS`]).
+    pub collection: String,
+    /// The caller's id, unique within the collection.
+    pub id: String,
+    /// Every set property.
+    pub properties: Map<String, Value>,
+    /// When it was first set.
+    pub created_at: DateTime<Utc>,
+    /// When it was last set.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Object {
+    /// The object as templates and conditions see it: its properties plus `id` and `collection`.
+    pub fn to_value(&self) -> Value {
+        let mut map = self.properties.clone();
+        map.insert("id".into(), Value::String(self.id.clone()));
+        map.insert("collection".into(), Value::String(self.collection.clone()));
+        Value::Object(map)
+    }
+}

@@ -1,0 +1,195 @@
+//! Conformance cases for the recipient directory (objects, tenants, subscriptions, preference
+//! sets); generated into every store's suite by [`store_conformance!`](crate::store_conformance).
+
+use chrono::Duration;
+use herald_core::ports::{PageRequest, Store, WriteIf};
+use herald_core::recipient::RecipientRef;
+use serde_json::json;
+
+use crate::fixtures::{t0, unique};
+
+fn first_page(size: usize) -> PageRequest {
+    PageRequest {
+        page_size: size,
+        ..PageRequest::default()
+    }
+}
+
+pub async fn objects_upsert_merge_list_and_delete(store: &dyn Store) {
+    let collection = unique("projects");
+    assert!(store.get_object(&collection, "p1").await.unwrap().is_none());
+    let first = json!({"name": "Apollo", "stage": "beta"});
+    store
+        .upsert_object(&collection, "p1", first.as_object().unwrap(), t0())
+        .await
+        .unwrap();
+    let later = t0() + Duration::seconds(3);
+    let second = json!({"stage": "ga", "owner": "ann"});
+    let merged = store
+        .upsert_object(&collection, "p1", second.as_object().unwrap(), later)
+        .await
+        .unwrap();
+    assert_eq!(merged.properties.get("name"), Some(&json!("Apollo")));
+    assert_eq!(merged.properties.get("stage"), Some(&json!("ga")));
+    assert_eq!((merged.created_at, merged.updated_at), (t0(), later));
+    for id in ["p2", "p3", "p4"] {
+        store
+            .upsert_object(&collection, id, &Default::default(), t0())
+            .await
+            .unwrap();
+    }
+    // Another collection's objects never show up.
+    store
+        .upsert_object(&unique("other"), "p9", &Default::default(), t0())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    let mut page = first_page(3);
+    loop {
+        let got = store.list_objects(&collection, &page).await.unwrap();
+        ids.extend(got.items.iter().map(|o| o.id.clone()));
+        match got.after {
+            Some(after) => page.after = Some(after),
+            None => break,
+        }
+    }
+    assert_eq!(ids, ["p1", "p2", "p3", "p4"]);
+    assert!(store.delete_object(&collection, "p1").await.unwrap());
+    assert!(!store.delete_object(&collection, "p1").await.unwrap());
+    assert!(store.get_object(&collection, "p1").await.unwrap().is_none());
+}
+
+pub async fn subscriptions_upsert_page_and_delete(store: &dyn Store) {
+    let object = RecipientRef::object(unique("projects"), "p1");
+    let subscribers: Vec<RecipientRef> = (0..7)
+        .map(|i| RecipientRef::user(format!("u{i}")))
+        .chain([RecipientRef::object("teams", "t1")])
+        .collect();
+    let props = json!({"role": "watcher"});
+    let put = store
+        .put_subscriptions(&object, &subscribers, props.as_object().unwrap(), t0())
+        .await
+        .unwrap();
+    assert_eq!(put.len(), 8);
+    // Upserting again replaces properties and keeps the first insertion time.
+    let later = t0() + Duration::seconds(9);
+    let owner = json!({"role": "owner"});
+    let again = store
+        .put_subscriptions(
+            &object,
+            &subscribers[..1],
+            owner.as_object().unwrap(),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again[0].inserted_at, t0());
+    assert_eq!(again[0].properties.get("role"), Some(&json!("owner")));
+
+    let mut seen = Vec::new();
+    let mut page = first_page(3);
+    loop {
+        let got = store.list_subscribers(&object, &page).await.unwrap();
+        assert!(got.items.len() <= 3);
+        seen.extend(got.items.into_iter().map(|s| s.recipient));
+        match got.after {
+            Some(after) => page.after = Some(after),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 8, "every subscriber exactly once: {seen:?}");
+    let mut sorted = seen.clone();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 8);
+
+    let of_user = store
+        .list_subscriptions_of(&RecipientRef::user("u3"), &first_page(50))
+        .await
+        .unwrap();
+    assert!(of_user.items.iter().any(|s| s.object == object));
+
+    let gone = store
+        .delete_subscriptions(
+            &object,
+            &[RecipientRef::user("u0"), RecipientRef::user("nobody")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].recipient, RecipientRef::user("u0"));
+    let left = store
+        .list_subscribers(&object, &first_page(50))
+        .await
+        .unwrap();
+    assert_eq!(left.items.len(), 7);
+}
+
+pub async fn preference_sets_write_conditionally(store: &dyn Store) {
+    let owner = RecipientRef::user(unique("user"));
+    assert!(store
+        .get_preference_set(&owner, "default")
+        .await
+        .unwrap()
+        .is_none());
+    let v1 = json!({"id": "default", "channel_types": {"email": false}});
+    assert!(store
+        .put_preference_set(&owner, "default", &v1, WriteIf::Absent, t0())
+        .await
+        .unwrap());
+    assert!(!store
+        .put_preference_set(&owner, "default", &v1, WriteIf::Absent, t0())
+        .await
+        .unwrap());
+    let stored = store
+        .get_preference_set(&owner, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.set, v1);
+    let v2 = json!({"id": "default", "channel_types": {"email": true}});
+    // A merge computed from a stale version loses; one from the current version wins.
+    assert!(!store
+        .put_preference_set(
+            &owner,
+            "default",
+            &v2,
+            WriteIf::Version(stored.version + 1),
+            t0()
+        )
+        .await
+        .unwrap());
+    assert!(store
+        .put_preference_set(
+            &owner,
+            "default",
+            &v2,
+            WriteIf::Version(stored.version),
+            t0()
+        )
+        .await
+        .unwrap());
+    let now = store
+        .get_preference_set(&owner, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.set, v2);
+    assert!(now.version > stored.version);
+    let tenant_set = json!({"id": "acme", "workflows": {"digest": false}});
+    assert!(store
+        .put_preference_set(&owner, "acme", &tenant_set, WriteIf::Always, t0())
+        .await
+        .unwrap());
+    let all = store.list_preference_sets(&owner).await.unwrap();
+    let ids: Vec<&str> = all.iter().map(|s| s.set_id.as_str()).collect();
+    assert_eq!(ids, ["acme", "default"]);
+    // Objects have their own sets.
+    let object = RecipientRef::object("projects", owner.id.clone());
+    assert!(store
+        .list_preference_sets(&object)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.delete_preference_set(&owner, "acme").await.unwrap());
+    assert!(!store.delete_preference_set(&owner, "acme").await.unwrap());
+}
