@@ -8,6 +8,7 @@
 //! runs of one workflow run as far as they can go, and [`Engine::cancel`] stops them.
 
 pub mod clock;
+pub mod condition;
 pub mod definition;
 pub mod engine;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod message;
 pub mod object;
 pub mod path;
 pub mod ports;
+pub mod preference;
 pub mod recipient;
 pub mod run;
 pub mod subscription;

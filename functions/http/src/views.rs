@@ -2,8 +2,12 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use herald_core::message::{Engagement, Message};
+use herald_core::object::Object;
 use herald_core::ports::Page;
+use herald_core::preference::PreferenceSet;
+use herald_core::recipient::RecipientRef;
 use herald_core::run::{RecipientRun, RunEvent};
+use herald_core::subscription::Subscription;
 use herald_core::user::User;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -182,5 +186,62 @@ pub fn recipient_run_detail(r: &RecipientRun, events: &[RunEvent]) -> Value {
             })
         })
         .collect();
+    v
+}
+
+/// An `Object`: custom properties nested under `properties`.
+pub fn object(o: &Object) -> Value {
+    json!({
+        "__typename": "Object",
+        "id": o.id,
+        "collection": o.collection,
+        "properties": o.properties,
+        "created_at": ts(o.created_at),
+        "updated_at": ts(o.updated_at),
+    })
+}
+
+/// A `Tenant`: custom properties at the top level, as Knock has them.
+pub fn tenant(o: &Object) -> Value {
+    let mut map = o.properties.clone();
+    map.entry("name").or_insert(Value::Null);
+    map.entry("settings").or_insert(Value::Null);
+    map.insert("id".into(), json!(o.id));
+    map.insert("__typename".into(), json!("Tenant"));
+    map.insert("created_at".into(), json!(ts(o.created_at)));
+    map.insert("updated_at".into(), json!(ts(o.updated_at)));
+    Value::Object(map)
+}
+
+/// A recipient as a `Subscription` embeds it: the stored user or object, else a bare reference.
+pub fn recipient_entity(r: &RecipientRef, user: Option<&User>, obj: Option<&Object>) -> Value {
+    match (user, obj) {
+        (Some(u), _) => self::user(u),
+        (_, Some(o)) => object(o),
+        _ => match &r.collection {
+            None => json!({"__typename": "User", "id": r.id}),
+            Some(c) => {
+                json!({"__typename": "Object", "id": r.id, "collection": c, "properties": {}})
+            }
+        },
+    }
+}
+
+/// A `Subscription`, given its object and recipient already rendered.
+pub fn subscription(s: &Subscription, object: Value, recipient: Value) -> Value {
+    json!({
+        "__typename": "Subscription",
+        "object": object,
+        "recipient": recipient,
+        "properties": s.properties,
+        "inserted_at": ts(s.inserted_at),
+        "updated_at": ts(s.updated_at),
+    })
+}
+
+/// A `PreferenceSet`.
+pub fn preference_set(p: &PreferenceSet) -> Value {
+    let mut v = p.to_wire();
+    v["__typename"] = json!("PreferenceSet");
     v
 }

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{parse_workflow, Channels, DefinitionError, Workflow};
+use crate::preference::PreferenceSet;
 
 /// The loaded workflows, by key.
 #[derive(Debug, Default, Clone)]
 pub struct WorkflowSet {
     by_key: HashMap<String, Arc<Workflow>>,
+    default_preferences: Option<PreferenceSet>,
 }
 
 impl WorkflowSet {
@@ -20,7 +22,20 @@ impl WorkflowSet {
                 .into_iter()
                 .map(|w| (w.key.clone(), Arc::new(w)))
                 .collect(),
+            default_preferences: None,
         }
+    }
+
+    /// The same set with an environment default preference set (the lowest level of Knock's
+    /// preference hierarchy).
+    pub fn with_default_preferences(mut self, set: PreferenceSet) -> Self {
+        self.default_preferences = Some(set);
+        self
+    }
+
+    /// The environment default preference set, from `preferences.json` beside the workflows.
+    pub fn default_preferences(&self) -> Option<&PreferenceSet> {
+        self.default_preferences.as_ref()
     }
 
     /// The workflow `key`.
@@ -46,7 +61,8 @@ impl WorkflowSet {
     }
 }
 
-/// Loads every `<dir>/<key>/workflow.json`, with channels from `<dir>/channels.json`. The first
+/// Loads every `<dir>/<key>/workflow.json`, with channels from `<dir>/channels.json` and the
+/// environment default preference set from `<dir>/preferences.json` if present. The first
 /// invalid workflow fails the whole load: a half-loaded environment would drop triggers silently.
 pub fn load_dir(dir: &Path) -> Result<WorkflowSet, DefinitionError> {
     let channels = Channels::load(&dir.join("channels.json"))?;
@@ -77,7 +93,23 @@ pub fn load_dir(dir: &Path) -> Result<WorkflowSet, DefinitionError> {
         inline_file_refs(&mut value, &folder, &file)?;
         workflows.push(parse_workflow(key, &value, &file, &channels, &parser)?);
     }
-    Ok(WorkflowSet::new(workflows))
+    let set = WorkflowSet::new(workflows);
+    let preferences = dir.join("preferences.json");
+    if !preferences.exists() {
+        return Ok(set);
+    }
+    let text = std::fs::read_to_string(&preferences)
+        .map_err(|e| DefinitionError::file(&preferences, format!("cannot read: {e}")))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| DefinitionError::file(&preferences, format!("invalid JSON: {e}")))?;
+    let (default, _) = PreferenceSet::parse_request("default", &value).map_err(|errors| {
+        let list: Vec<String> = errors
+            .iter()
+            .map(|e| format!("`{}` {}", e.field, e.message))
+            .collect();
+        DefinitionError::file(&preferences, list.join("; "))
+    })?;
+    Ok(set.with_default_preferences(default))
 }
 
 /// Replaces every `"field@": "relative/path"` with `"field": <file contents>`, as the Knock CLI

@@ -3,6 +3,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::{ChannelType, Channels, DefinitionError, Duration};
+use crate::condition::Conditions;
 use crate::template::Template;
 
 /// A loaded workflow.
@@ -16,6 +17,14 @@ pub struct Workflow {
     pub categories: Vec<String>,
     /// Steps in execution order.
     pub steps: Vec<Step>,
+    /// Trigger conditions: a recipient whose run fails them gets no steps at all.
+    pub conditions: Option<Conditions>,
+    /// `trigger_data_json_schema`: trigger `data` must validate against it.
+    pub trigger_data_schema: Option<jsonschema::Validator>,
+    /// `settings.override_preferences`: send regardless of recipients' preferences.
+    pub override_preferences: bool,
+    /// `settings.is_commercial`: blocked by `commercial_subscribed: false`.
+    pub is_commercial: bool,
 }
 
 /// One step of a workflow.
@@ -33,6 +42,14 @@ impl Step {
         match self {
             Step::Delay(s) => &s.step_ref,
             Step::Channel(s) => &s.step_ref,
+        }
+    }
+
+    /// The step's `conditions`: the step is skipped when they do not hold.
+    pub fn conditions(&self) -> Option<&Conditions> {
+        match self {
+            Step::Delay(s) => s.conditions.as_ref(),
+            Step::Channel(s) => s.conditions.as_ref(),
         }
     }
 
@@ -55,6 +72,8 @@ pub struct DelayStep {
     pub delay_for: Option<Duration>,
     /// `settings.delay_until_field_path` (`data.due_at`, `recipient.x`, `actor.x`).
     pub delay_until_field_path: Option<String>,
+    /// Step conditions.
+    pub conditions: Option<Conditions>,
 }
 
 /// A `channel` step.
@@ -70,6 +89,8 @@ pub struct ChannelStep {
     pub markdown_body: Template,
     /// `template.action_url`.
     pub action_url: Option<Template>,
+    /// Step conditions.
+    pub conditions: Option<Conditions>,
 }
 
 const DELAY_PATH_PREFIXES: &[&str] = &["data.", "recipient.", "actor.", "tenant."];
@@ -98,14 +119,26 @@ pub fn parse_workflow(
         Some(Value::String(n)) if !n.is_empty() => n.clone(),
         _ => return Err(DefinitionError::file(file, "`name` is required")),
     };
-    for unsupported in ["conditions", "trigger_data_json_schema"] {
-        if obj.get(unsupported).is_some_and(|v| !is_empty(v)) {
-            return Err(DefinitionError::file(
+    let conditions = parse_conditions(obj.get("conditions"), "conditions")
+        .map_err(|m| DefinitionError::file(file, m))?;
+    let trigger_data_schema = match obj.get("trigger_data_json_schema") {
+        None | Some(Value::Null) => None,
+        Some(schema) => Some(jsonschema::validator_for(schema).map_err(|e| {
+            DefinitionError::file(
                 file,
-                format!("`{unsupported}` is not supported by this version of Herald"),
-            ));
-        }
-    }
+                format!("`trigger_data_json_schema` is not a valid JSON schema: {e}"),
+            )
+        })?),
+    };
+    let settings = obj.get("settings").and_then(Value::as_object);
+    let flag = |name: &str| {
+        settings
+            .and_then(|s| s.get(name))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let (override_preferences, is_commercial) =
+        (flag("override_preferences"), flag("is_commercial"));
     let categories = match obj.get("categories") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
@@ -136,6 +169,10 @@ pub fn parse_workflow(
         name,
         categories,
         steps,
+        conditions,
+        trigger_data_schema,
+        override_preferences,
+        is_commercial,
     })
 }
 
@@ -149,6 +186,20 @@ fn check_key(key: &str) -> Result<(), String> {
         Err(format!(
             "invalid workflow key `{key}`: 3 to 255 characters of a-z, 0-9, `-` and `_`"
         ))
+    }
+}
+
+/// Parses optional `conditions`; an empty value means none.
+fn parse_conditions(value: Option<&Value>, field: &str) -> Result<Option<Conditions>, String> {
+    match value {
+        Some(v) if !is_empty(v) => Conditions::from_json(v, field).map(Some).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| format!("`{}` {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }),
+        _ => Ok(None),
     }
 }
 
@@ -181,11 +232,7 @@ fn parse_step(
         }
     };
     let err = |m: String| DefinitionError::step(file, &step_ref, m);
-    if obj.get("conditions").is_some_and(|v| !is_empty(v)) {
-        return Err(err(
-            "step `conditions` are not supported by this version of Herald".into(),
-        ));
-    }
+    let conditions = parse_conditions(obj.get("conditions"), "conditions").map_err(err)?;
     let settings = match obj.get("settings") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(s)) => s.clone(),
@@ -193,10 +240,10 @@ fn parse_step(
     };
     match obj.get("type").and_then(Value::as_str) {
         Some("delay") => parse_delay(step_ref.clone(), &settings)
-            .map(Step::Delay)
+            .map(|d| Step::Delay(DelayStep { conditions, ..d }))
             .map_err(err),
         Some("channel") => parse_channel(step_ref.clone(), obj, channels, parser)
-            .map(Step::Channel)
+            .map(|c| Step::Channel(ChannelStep { conditions, ..c }))
             .map_err(err),
         Some(
             t @ ("batch" | "throttle" | "branch" | "http_fetch" | "trigger_workflow"
@@ -236,6 +283,7 @@ fn parse_delay(step_ref: String, settings: &Map<String, Value>) -> Result<DelayS
         step_ref,
         delay_for,
         delay_until_field_path,
+        conditions: None,
     })
 }
 
@@ -294,6 +342,7 @@ fn parse_channel(
         channel_type,
         markdown_body,
         action_url: compile("action_url")?,
+        conditions: None,
     })
 }
 

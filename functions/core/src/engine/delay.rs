@@ -64,6 +64,7 @@ mod tests {
             step_ref: "d".into(),
             delay_for,
             delay_until_field_path: path.map(str::to_string),
+            conditions: None,
         }
     }
 

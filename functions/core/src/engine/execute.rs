@@ -10,6 +10,7 @@ use crate::definition::{ChannelStep, Step, Workflow};
 use crate::error::EngineError;
 use crate::ids;
 use crate::message::{DeliveryStatus, Message, MessageContent};
+use crate::preference::{evaluate, Target, Verdict};
 use crate::run::{RecipientRun, RunEvent, RunStatus, Transition};
 use crate::template::markdown_to_html;
 
@@ -136,6 +137,35 @@ impl Engine {
     ) -> Result<Option<RecipientRun>, EngineError> {
         let here = Some((step.step_ref(), step.type_name()));
         let next = run.cursor + 1;
+        let scope = scope::build(self.store.as_ref(), workflow, run).await?;
+        if run.cursor == 0 {
+            if let Some(conditions) = &workflow.conditions {
+                if !conditions.evaluate(&scope, now) {
+                    // Knock: a recipient failing the trigger conditions gets no steps at all.
+                    let event = RunEvent::ok(
+                        "trigger_conditions_not_met",
+                        None,
+                        json!({"reason": "the workflow's trigger conditions are not met"}),
+                        now,
+                    );
+                    let end = u32::try_from(workflow.steps.len()).unwrap_or(u32::MAX);
+                    return self
+                        .apply(run, end, RunStatus::Completed, None, None, vec![event], now)
+                        .await;
+                }
+            }
+        }
+        if let Some(conditions) = step.conditions() {
+            if !conditions.evaluate(&scope, now) {
+                let event = RunEvent::ok(
+                    "step_skipped",
+                    here,
+                    json!({"reason": "step conditions not met"}),
+                    now,
+                );
+                return self.continue_with(run, event, now).await;
+            }
+        }
         match step {
             Step::Delay(delay) => {
                 if run.settings.skip_delay {
@@ -143,7 +173,6 @@ impl Engine {
                         RunEvent::ok("delay_skipped", here, json!({"reason": "skip_delay"}), now);
                     return self.continue_with(run, event, now).await;
                 }
-                let scope = scope::build(self.store.as_ref(), workflow, run).await?;
                 match delay_until(delay, &scope, now) {
                     DelayOutcome::Until(at) => {
                         // Register the wake-up before pausing: a crash in between leaves an extra
@@ -183,7 +212,28 @@ impl Engine {
                 }
             }
             Step::Channel(channel) => {
-                let scope = scope::build(self.store.as_ref(), workflow, run).await?;
+                // Preferences are read when the step runs (after any delay), not at trigger.
+                if !workflow.override_preferences {
+                    let set = self
+                        .effective_preferences(&run.recipient, run.tenant.as_deref())
+                        .await?;
+                    let target = Target {
+                        workflow_key: &workflow.key,
+                        categories: &workflow.categories,
+                        channel_type: channel.channel_type.as_str(),
+                        channel_key: &channel.channel_key,
+                        commercial: workflow.is_commercial,
+                    };
+                    if let Verdict::Skip { reason } = evaluate(set.as_ref(), &target, &scope, now) {
+                        let event = RunEvent::ok(
+                            "step_skipped",
+                            here,
+                            json!({"reason": "recipient preferences opt out", "detail": reason}),
+                            now,
+                        );
+                        return self.continue_with(run, event, now).await;
+                    }
+                }
                 match render(channel, &scope) {
                     Ok(content) => {
                         let message = self.new_message(workflow, channel, run, content, now);

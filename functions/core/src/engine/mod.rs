@@ -3,6 +3,8 @@
 mod cancel;
 mod delay;
 mod execute;
+mod preferences;
+mod recipients;
 mod scope;
 mod trigger;
 
@@ -11,6 +13,7 @@ use std::sync::Arc;
 pub use cancel::CancelRequest;
 pub use delay::{delay_until, DelayOutcome};
 pub use execute::ResumeReport;
+pub use preferences::DEFAULT_SET;
 pub use trigger::{TriggerRequest, MAX_RECIPIENTS};
 
 use crate::clock::Clock;

@@ -4,6 +4,7 @@ use serde_json::{json, Map, Value};
 
 use crate::definition::Workflow;
 use crate::error::StoreError;
+use crate::object::TENANTS;
 use crate::ports::Store;
 use crate::recipient::RecipientRef;
 use crate::run::RecipientRun;
@@ -20,16 +21,16 @@ pub async fn build(
         Some(a) => entity(store, a).await?,
         None => Value::Null,
     };
-    let tenant = run
-        .tenant
-        .as_ref()
-        .map(|t| json!({"id": t}))
-        .unwrap_or(Value::Null);
+    let tenant = match &run.tenant {
+        Some(t) => entity(store, &RecipientRef::object(TENANTS, t.clone())).await?,
+        None => Value::Null,
+    };
     Ok(json!({
         "data": Value::Object(run.data.clone()),
         "recipient": recipient,
         "actor": actor,
         "tenant": tenant,
+        "vars": {},
         "workflow": {
             "key": workflow.key,
             "id": workflow.key,
@@ -42,9 +43,16 @@ pub async fn build(
 }
 
 async fn entity(store: &dyn Store, reference: &RecipientRef) -> Result<Value, StoreError> {
-    if reference.is_user() {
-        if let Some(user) = store.get_user(&reference.id).await? {
-            return Ok(user.to_value());
+    match &reference.collection {
+        None => {
+            if let Some(user) = store.get_user(&reference.id).await? {
+                return Ok(user.to_value());
+            }
+        }
+        Some(c) => {
+            if let Some(object) = store.get_object(c, &reference.id).await? {
+                return Ok(object.to_value());
+            }
         }
     }
     let mut map = Map::new();

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::Engine;
 use crate::error::{EngineError, FieldError};
 use crate::ids;
+use crate::object::TENANTS;
 use crate::recipient::RecipientRequest;
 use crate::run::{RecipientRun, RunSettings, RunStatus, WorkflowRun};
 
@@ -27,6 +28,8 @@ pub struct TriggerRequest {
     pub cancellation_key: Option<String>,
     /// Tenant id.
     pub tenant: Option<String>,
+    /// An inline tenant's body (`{id, name, settings…}`), set on the tenant before the run.
+    pub tenant_body: Option<Value>,
     /// `settings`.
     pub settings: RunSettings,
 }
@@ -83,9 +86,13 @@ impl TriggerRequest {
             }
         };
         let cancellation_key = optional_string(obj, "cancellation_key", &mut errors);
+        let mut tenant_body = None;
         let tenant = match obj.get("tenant") {
             Some(Value::Object(t)) => match t.get("id") {
-                Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+                Some(Value::String(id)) if !id.is_empty() => {
+                    tenant_body = Some(Value::Object(t.clone()));
+                    Some(id.clone())
+                }
                 _ => {
                     errors.push(FieldError::new("tenant.id", "is required"));
                     None
@@ -116,6 +123,7 @@ impl TriggerRequest {
             data,
             cancellation_key,
             tenant,
+            tenant_body,
             settings,
         })
     }
@@ -146,6 +154,23 @@ impl Engine {
             .get(key)
             .ok_or_else(|| EngineError::WorkflowMissing(key.to_string()))?;
         let now = self.now();
+        if let Some(schema) = &workflow.trigger_data_schema {
+            let data = Value::Object(request.data.clone());
+            let errors: Vec<FieldError> = schema
+                .iter_errors(&data)
+                .map(|e| {
+                    let path = e.instance_path().to_string();
+                    let field = path
+                        .split('/')
+                        .filter(|s| !s.is_empty())
+                        .fold(String::from("data"), |f, seg| format!("{f}.{seg}"));
+                    FieldError::new(field, e.to_string())
+                })
+                .collect();
+            if !errors.is_empty() {
+                return Err(EngineError::InvalidParams(errors));
+            }
+        }
         if let Some(actor) = &request.actor {
             let bare_user = actor.reference.is_user() && actor.properties.is_empty();
             if bare_user && self.store.get_user(&actor.reference.id).await?.is_none() {
@@ -154,10 +179,20 @@ impl Engine {
         }
         // Knock guarantees inline recipients are identified before the workflow runs.
         for who in request.recipients.iter().chain(request.actor.iter()) {
-            if who.reference.is_user() && !who.properties.is_empty() {
-                self.store
-                    .upsert_user(&who.reference.id, &who.properties, now)
-                    .await?;
+            self.identify_inline(who, now).await?;
+        }
+        if let Some(tenant) = &request.tenant {
+            match &request.tenant_body {
+                Some(body) => {
+                    self.set_tenant(tenant, body).await?;
+                }
+                // Knock creates a stub for a tenant it has not seen.
+                None if self.store.get_object(TENANTS, tenant).await?.is_none() => {
+                    self.store
+                        .upsert_object(TENANTS, tenant, &Map::new(), now)
+                        .await?;
+                }
+                None => {}
             }
         }
         let workflow_run_id = ids::new_workflow_run_id();

@@ -20,11 +20,15 @@ const UNSUPPORTED: &[&str] = &[
     "inserted_at",
 ];
 
-pub async fn list(app: &App, user: Option<&str>, q: &Query) -> Result<Reply, ApiError> {
+pub async fn list(
+    app: &App,
+    recipient: Option<RecipientRef>,
+    q: &Query,
+) -> Result<Reply, ApiError> {
     q.refuse(UNSUPPORTED)?;
     let page = q.page()?;
     let mut query = MessageQuery {
-        recipient: user.map(RecipientRef::user),
+        recipient,
         channel_key: q.get("channel_id").map(str::to_string),
         workflow_key: q.get("source").map(str::to_string),
         tenant: q.get("tenant").map(str::to_string),
@@ -95,4 +99,46 @@ pub async fn engage(app: &App, id: &str, status: &str, present: bool) -> Result<
         .await?
         .ok_or_else(|| ApiError::not_found(&format!("The message `{id}`")))?;
     Ok(Reply::ok(views::message(&message)))
+}
+
+/// Knock's limit of ids per batch status update.
+const MAX_BATCH: usize = 50;
+
+/// `POST /v1/messages/batch/{seen|unseen|read|unread|interacted|archived|unarchived}`: applies
+/// the update to every listed message and returns those that exist.
+pub async fn batch(app: &App, action: &str, body: &serde_json::Value) -> Result<Reply, ApiError> {
+    let filter = engagement_filter(action)
+        .filter(|f| f.engagement != Engagement::LinkClicked)
+        .filter(|f| f.present || f.engagement != Engagement::Interacted)
+        .ok_or_else(|| ApiError::not_found(&format!("The batch action `{action}`")))?;
+    let ids = body
+        .get("message_ids")
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| ApiError::invalid_param("message_ids", "must be an array of message ids"))?;
+    if ids.is_empty() || ids.len() > MAX_BATCH {
+        return Err(ApiError::invalid_param(
+            "message_ids",
+            "must contain 1 to 50 message ids",
+        ));
+    }
+    let now = app.engine.now();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = id
+            .as_str()
+            .ok_or_else(|| ApiError::invalid_param("message_ids", "must be strings"))?;
+        // An id that names no message is skipped, as Knock does for batch updates.
+        let Ok(uuid) = uuid::Uuid::parse_str(id) else {
+            continue;
+        };
+        if let Some(m) = app
+            .engine
+            .store()
+            .set_engagement(uuid, filter.engagement, filter.present, now)
+            .await?
+        {
+            out.push(views::message(&m));
+        }
+    }
+    Ok(Reply::ok(serde_json::Value::Array(out)))
 }

@@ -2,10 +2,15 @@
 
 mod feeds;
 mod messages;
+mod objects;
+mod preferences;
 mod runs;
+mod subscriptions;
+mod tenants;
 mod users;
 mod workflows;
 
+use herald_core::recipient::RecipientRef;
 use lambda_http::http::Method;
 use lambda_http::Request;
 use percent_encoding::percent_decode_str;
@@ -24,6 +29,40 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v1/users/{user_id}"),
     ("GET", "/v1/users/{user_id}/messages"),
     ("GET", "/v1/users/{user_id}/feeds/{channel_id}"),
+    ("GET", "/v1/users/{user_id}/subscriptions"),
+    ("GET", "/v1/users/{user_id}/preferences"),
+    ("GET", "/v1/users/{user_id}/preferences/{set_id}"),
+    ("PUT", "/v1/users/{user_id}/preferences/{set_id}"),
+    ("DELETE", "/v1/users/{user_id}/preferences/{set_id}"),
+    ("GET", "/v1/objects/{collection}"),
+    ("GET", "/v1/objects/{collection}/{object_id}"),
+    ("PUT", "/v1/objects/{collection}/{object_id}"),
+    ("DELETE", "/v1/objects/{collection}/{object_id}"),
+    ("GET", "/v1/objects/{collection}/{object_id}/messages"),
+    ("GET", "/v1/objects/{collection}/{object_id}/subscriptions"),
+    ("POST", "/v1/objects/{collection}/{object_id}/subscriptions"),
+    (
+        "DELETE",
+        "/v1/objects/{collection}/{object_id}/subscriptions",
+    ),
+    ("GET", "/v1/objects/{collection}/{object_id}/preferences"),
+    (
+        "GET",
+        "/v1/objects/{collection}/{object_id}/preferences/{set_id}",
+    ),
+    (
+        "PUT",
+        "/v1/objects/{collection}/{object_id}/preferences/{set_id}",
+    ),
+    (
+        "DELETE",
+        "/v1/objects/{collection}/{object_id}/preferences/{set_id}",
+    ),
+    ("GET", "/v1/tenants"),
+    ("GET", "/v1/tenants/{tenant_id}"),
+    ("PUT", "/v1/tenants/{tenant_id}"),
+    ("DELETE", "/v1/tenants/{tenant_id}"),
+    ("POST", "/v1/messages/batch/{action}"),
     ("GET", "/v1/messages"),
     ("GET", "/v1/messages/{message_id}"),
     ("PUT", "/v1/messages/{message_id}/{status}"),
@@ -54,7 +93,51 @@ pub async fn route(app: &App, req: &Request) -> Result<Reply, ApiError> {
         (&Method::GET, ["v1", "users", id]) => users::get(app, id).await,
         (&Method::PUT, ["v1", "users", id]) => users::identify(app, id, &json_body(req)?).await,
         (&Method::GET, ["v1", "users", id, "messages"]) => {
-            messages::list(app, Some(id), &query).await
+            messages::list(app, Some(RecipientRef::user(*id)), &query).await
+        }
+        (&Method::GET, ["v1", "users", id, "subscriptions"]) => {
+            subscriptions::list_for_user(app, id, &query).await
+        }
+        (&Method::GET, ["v1", "users", id, "preferences"]) => {
+            preferences::list(app, &RecipientRef::user(*id)).await
+        }
+        (method, ["v1", "users", id, "preferences", set]) => {
+            preference_route(app, method, RecipientRef::user(*id), set, req, &query).await
+        }
+        (&Method::GET, ["v1", "objects", collection]) => {
+            objects::list(app, collection, &query).await
+        }
+        (&Method::GET, ["v1", "objects", c, id]) => objects::get(app, c, id).await,
+        (&Method::PUT, ["v1", "objects", c, id]) => {
+            objects::set(app, c, id, &json_body(req)?).await
+        }
+        (&Method::DELETE, ["v1", "objects", c, id]) => objects::delete(app, c, id).await,
+        (&Method::GET, ["v1", "objects", c, id, "messages"]) => {
+            messages::list(app, Some(RecipientRef::object(*c, *id)), &query).await
+        }
+        (&Method::GET, ["v1", "objects", c, id, "subscriptions"]) => {
+            subscriptions::list_for_object(app, c, id, &query).await
+        }
+        (&Method::POST, ["v1", "objects", c, id, "subscriptions"]) => {
+            subscriptions::add(app, c, id, &json_body(req)?).await
+        }
+        (&Method::DELETE, ["v1", "objects", c, id, "subscriptions"]) => {
+            subscriptions::delete(app, c, id, &json_body(req)?).await
+        }
+        (&Method::GET, ["v1", "objects", c, id, "preferences"]) => {
+            preferences::list(app, &RecipientRef::object(*c, *id)).await
+        }
+        (method, ["v1", "objects", c, id, "preferences", set]) => {
+            preference_route(app, method, RecipientRef::object(*c, *id), set, req, &query).await
+        }
+        (&Method::GET, ["v1", "tenants"]) => tenants::list(app, &query).await,
+        (&Method::GET, ["v1", "tenants", id]) => tenants::get(app, id, &query).await,
+        (&Method::PUT, ["v1", "tenants", id]) => {
+            tenants::set(app, id, &json_body(req)?, &query).await
+        }
+        (&Method::DELETE, ["v1", "tenants", id]) => tenants::delete(app, id).await,
+        (&Method::POST, ["v1", "messages", "batch", action]) => {
+            messages::batch(app, action, &json_body(req)?).await
         }
         (&Method::GET, ["v1", "users", id, "feeds", channel]) => {
             feeds::list(app, id, channel, &query).await
@@ -69,6 +152,26 @@ pub async fn route(app: &App, req: &Request) -> Result<Reply, ApiError> {
         }
         (&Method::GET, ["v1", "workflow_recipient_runs"]) => runs::list(app, &query).await,
         (&Method::GET, ["v1", "workflow_recipient_runs", id]) => runs::get(app, id).await,
+        _ => Err(ApiError::not_found(&format!(
+            "The route {method} {}",
+            req.uri().path()
+        ))),
+    }
+}
+
+/// `GET|PUT|DELETE …/preferences/{set_id}` of a user or an object.
+async fn preference_route(
+    app: &App,
+    method: &Method,
+    owner: RecipientRef,
+    set_id: &str,
+    req: &Request,
+    query: &Query,
+) -> Result<Reply, ApiError> {
+    match *method {
+        Method::GET => preferences::get(app, &owner, set_id, query).await,
+        Method::PUT => preferences::set(app, &owner, set_id, &json_body(req)?).await,
+        Method::DELETE => preferences::delete(app, &owner, set_id).await,
         _ => Err(ApiError::not_found(&format!(
             "The route {method} {}",
             req.uri().path()
@@ -120,6 +223,11 @@ mod tests {
                 .replace("{channel_id}", "in-app")
                 .replace("{message_id}", &id)
                 .replace("{status}", "read")
+                .replace("{collection}", "projects")
+                .replace("{object_id}", "p1")
+                .replace("{set_id}", "default")
+                .replace("{tenant_id}", "acme")
+                .replace("{action}", "read")
                 .replace("{id}", &id);
             let req = lambda_http::http::Request::builder()
                 .method(*method)

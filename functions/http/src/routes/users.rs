@@ -17,13 +17,6 @@ pub async fn get(app: &App, id: &str) -> Result<Reply, ApiError> {
 }
 
 pub async fn identify(app: &App, id: &str, body: &Value) -> Result<Reply, ApiError> {
-    let properties = body
-        .as_object()
-        .ok_or_else(|| ApiError::invalid_param("body", "must be a JSON object"))?;
-    if id.is_empty() {
-        return Err(ApiError::invalid_param("user_id", "must not be empty"));
-    }
-    let now = app.engine.now();
-    let user = app.engine.store().upsert_user(id, properties, now).await?;
+    let user = app.engine.identify_user(id, body).await?;
     Ok(Reply::ok(views::user(&user)))
 }

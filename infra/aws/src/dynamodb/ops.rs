@@ -36,7 +36,9 @@ pub(super) fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
 }
 
-pub(super) fn is_condition_failure<E: std::fmt::Debug>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool {
+pub(super) fn is_condition_failure<E: std::fmt::Debug>(
+    e: &aws_sdk_dynamodb::error::SdkError<E>,
+) -> bool {
     format!("{e:?}").contains("ConditionalCheckFailed")
 }
 
