@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_core::error::{StoreError, WakeError};
+use herald_core::fanout::FanOut;
 use herald_core::message::{Engagement, Message};
 use herald_core::object::Object;
 use herald_core::ports::{
@@ -98,6 +99,17 @@ impl Store for CrashingStore {
     async fn insert_run(&self, run: &WorkflowRun, r: &[RecipientRun]) -> Result<(), StoreError> {
         self.fuse
             .write(crash(), self.inner.insert_run(run, r))
+            .await
+    }
+    async fn insert_fanout(&self, f: &FanOut) -> Result<(), StoreError> {
+        self.fuse.write(crash(), self.inner.insert_fanout(f)).await
+    }
+    async fn get_fanout(&self, id: Uuid) -> Result<Option<FanOut>, StoreError> {
+        self.inner.get_fanout(id).await
+    }
+    async fn advance_fanout(&self, f: &FanOut, r: &[RecipientRun]) -> Result<bool, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.advance_fanout(f, r))
             .await
     }
     async fn get_recipient_run(&self, id: Uuid) -> Result<Option<RecipientRun>, StoreError> {

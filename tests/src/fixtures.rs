@@ -37,6 +37,7 @@ pub fn run(
             actor: None,
             tenant: Some("acme".into()),
             cancellation_key: cancellation_key.map(str::to_string),
+            subscription: None,
             data: json!({"n": 1}).as_object().cloned().unwrap_or_default(),
             settings: RunSettings::default(),
             status: RunStatus::Queued,

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod conformance;
 pub mod conformance_directory;
 pub mod crash;
+pub mod fanout;
 pub mod fixtures;
 pub mod http;
 pub mod recording_waker;

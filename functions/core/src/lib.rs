@@ -12,6 +12,7 @@ pub mod condition;
 pub mod definition;
 pub mod engine;
 pub mod error;
+pub mod fanout;
 pub mod ids;
 pub mod message;
 pub mod object;

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::error::{StoreError, WakeError};
+use crate::fanout::FanOut;
 use crate::message::{DeliveryStatus, Engagement, Message};
 use crate::object::Object;
 use crate::recipient::RecipientRef;
@@ -279,6 +280,22 @@ pub trait Store: Directory {
         recipients: &[RecipientRun],
     ) -> Result<(), StoreError>;
 
+    /// Stores the fan-out of a workflow run, before the run itself (a fan-out whose run was
+    /// never stored is never resumed). Storing it again changes nothing.
+    async fn insert_fanout(&self, fanout: &FanOut) -> Result<(), StoreError>;
+
+    /// The fan-out of a workflow run, if it has one.
+    async fn get_fanout(&self, workflow_run_id: Uuid) -> Result<Option<FanOut>, StoreError>;
+
+    /// One step of a fan-out, all or nothing: stores `runs` (skipping any that already exist)
+    /// and replaces the fan-out with `next`, only if the stored fan-out is still at version
+    /// `next.version - 1` and not cancelled. Returns whether it was applied.
+    async fn advance_fanout(
+        &self,
+        next: &FanOut,
+        runs: &[RecipientRun],
+    ) -> Result<bool, StoreError>;
+
     /// A recipient run by id.
     async fn get_recipient_run(&self, id: Uuid) -> Result<Option<RecipientRun>, StoreError>;
 
@@ -303,14 +320,16 @@ pub trait Store: Directory {
     async fn transition(&self, transition: &Transition) -> Result<bool, StoreError>;
 
     /// Cancels the active runs matching `filter` in one atomic step and returns them. After this
-    /// returns, no transition of those runs can be applied.
+    /// returns, no transition of those runs can be applied, and no fan-out of the same
+    /// (workflow, cancellation key) creates a run `filter` matches.
     async fn cancel(
         &self,
         filter: &CancelFilter,
         at: DateTime<Utc>,
     ) -> Result<Vec<CancelledRun>, StoreError>;
 
-    /// Workflow runs with active recipient runs, for re-arming wake-ups after a restart.
+    /// Workflow runs with active recipient runs or an unfinished fan-out, for re-arming
+    /// wake-ups after a restart.
     async fn pending_runs(&self) -> Result<Vec<PendingRun>, StoreError>;
 
     /// A message by id.

@@ -111,6 +111,9 @@ pub struct RecipientRun {
     pub cancellation_key: Option<String>,
     /// The trigger's data, with this recipient's `$trigger_data` merged over it.
     pub data: Map<String, Value>,
+    /// For a subscriber reached by fan-out: the subscription's properties plus `object`, the
+    /// object subscribed to; templates see it as `recipient.subscription`.
+    pub subscription: Option<Value>,
     /// Trigger settings.
     pub settings: RunSettings,
     /// Current status.

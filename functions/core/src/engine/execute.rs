@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::delay::{delay_until, DelayOutcome};
+use super::fanout::FANOUT_STEPS_PER_RESUME;
 use super::{scope, Engine};
 use crate::definition::{ChannelStep, Step, Workflow};
 use crate::error::EngineError;
@@ -13,6 +14,9 @@ use crate::message::{DeliveryStatus, Message, MessageContent};
 use crate::preference::{evaluate, Target, Verdict};
 use crate::run::{RecipientRun, RunEvent, RunStatus, Transition};
 use crate::template::markdown_to_html;
+
+/// Recipient runs one resume advances at most before handing the rest to another pass.
+pub const RUNS_PER_RESUME: usize = 5_000;
 
 /// What one [`Engine::resume`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,6 +27,8 @@ pub struct ResumeReport {
     pub paused: usize,
     /// Recipient runs left alone (not due, or changed by someone else).
     pub untouched: usize,
+    /// Whether work was left for another pass (already requested from the waker).
+    pub more: bool,
 }
 
 enum Outcome {
@@ -38,16 +44,32 @@ impl Engine {
     /// step is a conditional transition, so a step takes effect at most once and never after a
     /// cancel. All runs reaching a delay in one call share the same `now`, so a thousand
     /// recipients delayed by the same step need one wake-up.
+    ///
+    /// One call does a bounded amount of work (fan-out pages, recipient runs advanced) so a
+    /// function invocation stays inside its time limit; when work is left it asks the waker for
+    /// another pass.
     pub async fn resume(&self, workflow_run_id: Uuid) -> Result<ResumeReport, EngineError> {
+        let more_fanout = self
+            .expand_fanout(workflow_run_id, FANOUT_STEPS_PER_RESUME)
+            .await?;
         let now = self.now();
         let runs = self.store.active_recipient_runs(workflow_run_id).await?;
         let mut report = ResumeReport::default();
+        let mut more_runs = false;
         for run in runs {
+            if report.completed + report.paused >= RUNS_PER_RESUME {
+                more_runs = true;
+                break;
+            }
             match self.advance(run, now).await? {
                 Outcome::Completed => report.completed += 1,
                 Outcome::Paused => report.paused += 1,
                 Outcome::Untouched => report.untouched += 1,
             }
+        }
+        if more_fanout || more_runs {
+            report.more = true;
+            self.waker.run_now(workflow_run_id).await?;
         }
         Ok(report)
     }
@@ -77,6 +99,7 @@ impl Engine {
             return Ok(Outcome::Completed);
         };
         let mut first = true;
+        let mut scope: Option<Value> = None;
         loop {
             if !run.status.is_active() {
                 return Ok(if first {
@@ -113,7 +136,13 @@ impl Engine {
                 .await?
             } else {
                 let step = &workflow.steps[run.cursor as usize];
-                self.execute_step(&workflow, step, &run, now).await?
+                // One read of recipient, actor and tenant per advance: its steps all run at
+                // the same instant, so they see the same recipient.
+                if scope.is_none() {
+                    scope = Some(scope::build(self.store.as_ref(), &workflow, &run).await?);
+                }
+                let scope = scope.as_ref().unwrap_or(&Value::Null);
+                self.execute_step(&workflow, step, &run, scope, now).await?
             };
             match applied {
                 Some(next) if next.status == RunStatus::Paused => return Ok(Outcome::Paused),
@@ -133,14 +162,14 @@ impl Engine {
         workflow: &Workflow,
         step: &Step,
         run: &RecipientRun,
+        scope: &Value,
         now: DateTime<Utc>,
     ) -> Result<Option<RecipientRun>, EngineError> {
         let here = Some((step.step_ref(), step.type_name()));
         let next = run.cursor + 1;
-        let scope = scope::build(self.store.as_ref(), workflow, run).await?;
         if run.cursor == 0 {
             if let Some(conditions) = &workflow.conditions {
-                if !conditions.evaluate(&scope, now) {
+                if !conditions.evaluate(scope, now) {
                     // Knock: a recipient failing the trigger conditions gets no steps at all.
                     let event = RunEvent::ok(
                         "trigger_conditions_not_met",
@@ -156,7 +185,7 @@ impl Engine {
             }
         }
         if let Some(conditions) = step.conditions() {
-            if !conditions.evaluate(&scope, now) {
+            if !conditions.evaluate(scope, now) {
                 let event = RunEvent::ok(
                     "step_skipped",
                     here,
@@ -173,7 +202,7 @@ impl Engine {
                         RunEvent::ok("delay_skipped", here, json!({"reason": "skip_delay"}), now);
                     return self.continue_with(run, event, now).await;
                 }
-                match delay_until(delay, &scope, now) {
+                match delay_until(delay, scope, now) {
                     DelayOutcome::Until(at) => {
                         // Register the wake-up before pausing: a crash in between leaves an extra
                         // wake-up (harmless), never a paused run that nothing wakes.
@@ -224,7 +253,7 @@ impl Engine {
                         channel_key: &channel.channel_key,
                         commercial: workflow.is_commercial,
                     };
-                    if let Verdict::Skip { reason } = evaluate(set.as_ref(), &target, &scope, now) {
+                    if let Verdict::Skip { reason } = evaluate(set.as_ref(), &target, scope, now) {
                         let event = RunEvent::ok(
                             "step_skipped",
                             here,
@@ -234,7 +263,7 @@ impl Engine {
                         return self.continue_with(run, event, now).await;
                     }
                 }
-                match render(channel, &scope) {
+                match render(channel, scope) {
                     Ok(content) => {
                         let message = self.new_message(workflow, channel, run, content, now);
                         let event = RunEvent::ok(

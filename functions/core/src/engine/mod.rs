@@ -3,6 +3,7 @@
 mod cancel;
 mod delay;
 mod execute;
+mod fanout;
 mod preferences;
 mod recipients;
 mod scope;

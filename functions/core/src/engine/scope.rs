@@ -16,7 +16,10 @@ pub async fn build(
     workflow: &Workflow,
     run: &RecipientRun,
 ) -> Result<Value, StoreError> {
-    let recipient = entity(store, &run.recipient).await?;
+    let mut recipient = entity(store, &run.recipient).await?;
+    if let (Some(sub), Value::Object(map)) = (&run.subscription, &mut recipient) {
+        map.insert("subscription".into(), sub.clone());
+    }
     let actor = match &run.actor {
         Some(a) => entity(store, a).await?,
         None => Value::Null,

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::Engine;
 use crate::error::{EngineError, FieldError};
+use crate::fanout::{FanOut, Source};
 use crate::ids;
 use crate::object::TENANTS;
 use crate::recipient::RecipientRequest;
@@ -215,6 +216,7 @@ impl Engine {
                 tenant: request.tenant.clone(),
                 cancellation_key: request.cancellation_key.clone(),
                 data,
+                subscription: None,
                 settings: request.settings,
                 status: RunStatus::Queued,
                 cursor: 0,
@@ -223,6 +225,36 @@ impl Engine {
                 inserted_at: now,
                 updated_at: now,
             });
+        }
+        // Objects among the recipients fan out to their subscribers, page by page, from the
+        // resume; the fan-out is stored first so the committed run always finds it.
+        let mut sources: Vec<Source> = Vec::new();
+        for r in &request.recipients {
+            let source = Source {
+                object: r.reference.clone(),
+                depth: 1,
+            };
+            if !r.reference.is_user() && !sources.contains(&source) {
+                sources.push(source);
+            }
+        }
+        if !sources.is_empty() {
+            self.store
+                .insert_fanout(&FanOut {
+                    workflow_run_id,
+                    workflow_key: workflow.key.clone(),
+                    cancellation_key: request.cancellation_key.clone(),
+                    actor: request.actor.as_ref().map(|a| a.reference.clone()),
+                    tenant: request.tenant.clone(),
+                    data: request.data.clone(),
+                    settings: request.settings,
+                    queue: sources,
+                    after: None,
+                    excluded: Vec::new(),
+                    cancelled: false,
+                    version: 1,
+                })
+                .await?;
         }
         let run = WorkflowRun {
             id: workflow_run_id,

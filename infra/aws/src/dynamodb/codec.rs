@@ -178,6 +178,9 @@ pub fn run_item(r: &RecipientRun) -> Item {
         item.insert("cancellation_key".into(), s(k));
     }
     item.insert("data".into(), json(&r.data));
+    if let Some(sub) = &r.subscription {
+        item.insert("subscription".into(), json(sub));
+    }
     item.insert("settings".into(), json(&r.settings));
     item.insert("status".into(), s(r.status.as_str()));
     item.insert("cursor".into(), n(i64::from(r.cursor)));
@@ -213,6 +216,10 @@ pub fn run_from(item: &Item) -> Result<RecipientRun, StoreError> {
         tenant: opt_s(item, "tenant"),
         cancellation_key: opt_s(item, "cancellation_key"),
         data: parse(item, "data")?,
+        subscription: item
+            .get("subscription")
+            .map(|_| parse(item, "subscription"))
+            .transpose()?,
         settings: parse(item, "settings")?,
         status,
         cursor: u32::try_from(get_n(item, "cursor")?).map_err(|_| corrupt("cursor"))?,

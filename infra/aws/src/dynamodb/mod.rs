@@ -20,13 +20,15 @@
 //! - User properties are top-level attributes named `p.<property>` holding JSON text, so identify
 //!   merges with one `UpdateItem` and never reads first.
 //! - `expires_at` (epoch seconds) is the TTL attribute: set on finished runs and on messages.
-//! - Objects, subscriptions and preference sets: see `directory.rs`.
+//! - Objects, subscriptions and preference sets: see `directory.rs`; fan-out progress: see
+//!   `fanout.rs`.
 //! - GSI1 (recipient run by id, messages by recipient, subscriptions by subscriber) and GSI2 (everything, newest first) serve
 //!   the read API; they are eventually consistent, which the API tolerates.
 
 mod codec;
 mod directory;
 mod expr;
+mod fanout;
 mod ops;
 mod paging;
 
@@ -58,6 +60,16 @@ impl DynamoStore {
 
     /// Creates the table as `template.yaml` declares it (for tests and local tooling).
     pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+        Self::create_table_with_stream(client, table, true).await
+    }
+
+    /// Creates the table as `template.yaml` declares it, with or without its stream (store tests
+    /// that never read the stream may leave it off).
+    pub async fn create_table_with_stream(
+        client: &Client,
+        table: &str,
+        stream: bool,
+    ) -> Result<(), StoreError> {
         let attr = |name: &str| {
             AttributeDefinition::builder()
                 .attribute_name(name)
@@ -92,14 +104,16 @@ impl DynamoStore {
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(gsi(1)?)
-            .global_secondary_indexes(gsi(2)?)
-            .stream_specification(
+            .global_secondary_indexes(gsi(2)?);
+        if stream {
+            create = create.stream_specification(
                 StreamSpecification::builder()
                     .stream_enabled(true)
                     .stream_view_type(StreamViewType::NewImage)
                     .build()
                     .map_err(codec::build_error)?,
             );
+        }
         for name in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"] {
             create = create.attribute_definitions(attr(name)?);
         }

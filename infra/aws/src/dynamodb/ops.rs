@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
+use herald_core::fanout::FanOut;
 use herald_core::message::{Engagement, Message};
 use herald_core::ports::{
     ArchivedFilter, CancelFilter, MessageQuery, Page, PageRequest, PendingRun, RunQuery, Store,
@@ -34,6 +35,11 @@ fn active(e: &mut Expr) -> String {
 
 pub(super) fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn fanout_run_id(item: &Item) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(get_s(item, "workflow_run_id")?)
+        .map_err(|_| StoreError::Corrupt("fan-out workflow_run_id".into()))
 }
 
 pub(super) fn is_condition_failure<E: std::fmt::Debug>(
@@ -158,7 +164,10 @@ impl DynamoStore {
 
     /// Runs a transaction. `Ok(false)` when a condition failed (another writer got there first);
     /// a conflict with a concurrent transaction, where nobody may have won, is retried.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), (bool, StoreError)> {
+    pub(super) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), (bool, StoreError)> {
         let mut attempt = 0u32;
         loop {
             let result = self
@@ -313,6 +322,22 @@ impl Store for DynamoStore {
             Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(sdk_error(e)),
         }
+    }
+
+    async fn insert_fanout(&self, fanout: &FanOut) -> Result<(), StoreError> {
+        self.put_fanout(fanout).await
+    }
+
+    async fn get_fanout(&self, workflow_run_id: Uuid) -> Result<Option<FanOut>, StoreError> {
+        self.fanout(workflow_run_id).await
+    }
+
+    async fn advance_fanout(
+        &self,
+        next: &FanOut,
+        runs: &[RecipientRun],
+    ) -> Result<bool, StoreError> {
+        self.advance(next, runs).await
     }
 
     async fn get_recipient_run(&self, id: Uuid) -> Result<Option<RecipientRun>, StoreError> {
@@ -482,6 +507,8 @@ impl Store for DynamoStore {
         if filter.recipients.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
+        // Fan-outs first: see `fanout.rs` for why this order closes the race.
+        self.cancel_fanouts(filter).await?;
         let mut e = Expr::default();
         let pk = format!("RUNS#{}#K#{}", filter.workflow_key, filter.cancellation_key);
         let key_cond = e.eq("pk", s(pk));
@@ -554,9 +581,11 @@ impl Store for DynamoStore {
     async fn pending_runs(&self) -> Result<Vec<PendingRun>, StoreError> {
         let mut e = Expr::default();
         let filter = format!(
-            "{} AND {}",
+            "({} AND {}) OR ({} AND {})",
             e.eq("type", s("recipient_run")),
-            active(&mut e)
+            active(&mut e),
+            e.eq("type", s("fanout")),
+            e.eq("finished", AttributeValue::Bool(false)),
         );
         let mut by_run: HashMap<Uuid, Option<Option<DateTime<Utc>>>> = HashMap::new();
         let mut start = None;
@@ -574,6 +603,11 @@ impl Store for DynamoStore {
                 .await
                 .map_err(sdk_error)?;
             for item in out.items() {
+                if opt_s(item, "type").as_deref() == Some("fanout") {
+                    // An unfinished fan-out must run now.
+                    by_run.insert(fanout_run_id(item)?, None);
+                    continue;
+                }
                 let run = run_from(item)?;
                 let entry = by_run.entry(run.workflow_run_id).or_insert(Some(None));
                 match (run.status, run.wake_at) {

@@ -6,6 +6,7 @@
 
 mod codec;
 mod directory;
+mod fanout;
 mod filter;
 mod schema;
 
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
+use herald_core::fanout::FanOut;
 use herald_core::message::{Engagement, Message};
 use herald_core::ports::{
     CancelFilter, MessageQuery, Page, PageRequest, PendingRun, RunQuery, Store,
@@ -59,6 +61,21 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         conn.execute_batch(schema::SCHEMA).map_err(backend)?;
+        for (table, column, declaration) in schema::ADDED_COLUMNS {
+            let present: bool = conn
+                .query_row(
+                    &format!(
+                        "SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?"
+                    ),
+                    [column],
+                    |row| row.get(0),
+                )
+                .map_err(backend)?;
+            if !present {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {declaration}"))
+                    .map_err(backend)?;
+            }
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -155,6 +172,37 @@ fn insert_message(tx: &Transaction<'_>, m: &Message) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Inserts recipient runs; one that already exists (same id) is left as it is.
+fn insert_runs(tx: &Transaction<'_>, runs: &[RecipientRun]) -> rusqlite::Result<usize> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "INSERT INTO recipient_runs ({RUN_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO NOTHING"
+    ))?;
+    let mut inserted = 0;
+    for r in runs {
+        inserted += stmt.execute(params![
+            r.id.to_string(),
+            r.workflow_run_id.to_string(),
+            r.workflow_key,
+            r.recipient.id,
+            collection(&r.recipient),
+            r.actor.as_ref().map(json),
+            r.tenant,
+            r.cancellation_key,
+            json(&r.data),
+            json(&r.settings),
+            r.status.as_str(),
+            r.cursor,
+            r.wake_at.map(micros),
+            r.error_count,
+            micros(r.inserted_at),
+            micros(r.updated_at),
+            r.subscription.as_ref().map(json),
+        ])?;
+    }
+    Ok(inserted)
+}
+
 fn get_message(conn: &Connection, id: &str) -> rusqlite::Result<Option<Message>> {
     conn.query_row(
         &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"),
@@ -240,32 +288,41 @@ impl Store for SqliteStore {
             if fresh == 0 {
                 return Ok(()); // a retry of a stored trigger
             }
-            {
-                let mut stmt = tx.prepare_cached(&format!(
-                    "INSERT INTO recipient_runs ({RUN_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                ))?;
-                for r in &recipients {
-                    stmt.execute(params![
-                        r.id.to_string(),
-                        r.workflow_run_id.to_string(),
-                        r.workflow_key,
-                        r.recipient.id,
-                        collection(&r.recipient),
-                        r.actor.as_ref().map(json),
-                        r.tenant,
-                        r.cancellation_key,
-                        json(&r.data),
-                        json(&r.settings),
-                        r.status.as_str(),
-                        r.cursor,
-                        r.wake_at.map(micros),
-                        r.error_count,
-                        micros(r.inserted_at),
-                        micros(r.updated_at),
-                    ])?;
-                }
-            }
+            insert_runs(&tx, &recipients)?;
             tx.commit()
+        })
+        .await
+    }
+
+    async fn insert_fanout(&self, f: &FanOut) -> Result<(), StoreError> {
+        let f = f.clone();
+        self.durably(move |conn| {
+            let tx = conn.transaction()?;
+            fanout::insert(&tx, &f)?;
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn get_fanout(&self, workflow_run_id: Uuid) -> Result<Option<FanOut>, StoreError> {
+        self.with(move |conn| fanout::get(conn, &workflow_run_id.to_string()))
+            .await
+    }
+
+    async fn advance_fanout(
+        &self,
+        next: &FanOut,
+        runs: &[RecipientRun],
+    ) -> Result<bool, StoreError> {
+        let (next, runs) = (next.clone(), runs.to_vec());
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            if !fanout::advance(&tx, &next)? {
+                return Ok(false);
+            }
+            insert_runs(&tx, &runs)?;
+            tx.commit()?;
+            Ok(true)
         })
         .await
     }
@@ -406,6 +463,8 @@ impl Store for SqliteStore {
                 let event = RunEvent::ok("workflow_recipient_run_cancelled", None, Value::Null, at);
                 insert_events(&tx, c.id, std::slice::from_ref(&event))?;
             }
+            // In the same transaction: no fan-out step can slip in between.
+            fanout::cancel(&tx, &filter)?;
             tx.commit()?;
             Ok(cancelled)
         })
@@ -430,7 +489,19 @@ impl Store for SqliteStore {
                     },
                 })
             })?;
-            rows.collect()
+            let mut pending: Vec<PendingRun> = rows.collect::<rusqlite::Result<_>>()?;
+            // An unfinished fan-out must run now, whatever its recipient runs wait for.
+            for id in fanout::unfinished(conn)? {
+                let id = uuid(&id)?;
+                match pending.iter_mut().find(|p| p.workflow_run_id == id) {
+                    Some(p) => p.wake_at = None,
+                    None => pending.push(PendingRun {
+                        workflow_run_id: id,
+                        wake_at: None,
+                    }),
+                }
+            }
+            Ok(pending)
         })
         .await
     }

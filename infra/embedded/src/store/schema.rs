@@ -76,13 +76,24 @@ CREATE TABLE IF NOT EXISTS recipient_runs (
     wake_at              INTEGER,
     error_count          INTEGER NOT NULL,
     inserted_at          INTEGER NOT NULL,
-    updated_at           INTEGER NOT NULL
+    updated_at           INTEGER NOT NULL,
+    subscription         TEXT
 );
 CREATE INDEX IF NOT EXISTS recipient_runs_by_key
     ON recipient_runs (workflow_key, cancellation_key, status);
 CREATE INDEX IF NOT EXISTS recipient_runs_by_workflow_run
     ON recipient_runs (workflow_run_id, status);
 CREATE INDEX IF NOT EXISTS recipient_runs_by_status ON recipient_runs (status);
+
+CREATE TABLE IF NOT EXISTS fanouts (
+    workflow_run_id  TEXT PRIMARY KEY,
+    workflow_key     TEXT NOT NULL,
+    cancellation_key TEXT,
+    body             TEXT NOT NULL,
+    version          INTEGER NOT NULL,
+    finished         INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fanouts_by_key ON fanouts (workflow_key, cancellation_key, finished);
 
 CREATE TABLE IF NOT EXISTS run_events (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -125,3 +136,8 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_by_recipient
     ON messages (recipient_id, recipient_collection, channel_key, seq);
 "#;
+
+/// Columns added after a table was first released: `(table, column, declaration)`. Databases
+/// created by an older Herald get them at start-up.
+pub const ADDED_COLUMNS: &[(&str, &str, &str)] =
+    &[("recipient_runs", "subscription", "subscription TEXT")];

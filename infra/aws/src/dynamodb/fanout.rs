@@ -1,0 +1,287 @@
+//! Fan-out progress on DynamoDB.
+//!
+//! | item | `pk` | `sk` |
+//! |---|---|---|
+//! | fan-out | `FANOUT#<workflow run id>` | `FANOUT` |
+//! | fan-out marker | the runs partition (workflow key + cancellation key) | `FANOUT#<workflow run id>` |
+//!
+//! The fan-out item holds the progress (JSON `body`, `version`, `finished`); the marker lets a
+//! cancel, which knows only (workflow, cancellation key), find it. Each fan-out step is one
+//! `TransactWriteItems`: the fan-out update conditioned on its version plus up to 99 run `Put`s
+//! conditioned on absence. A cancel updates the fan-out first, then cancels runs: a step
+//! committed before that update has its runs visible to the cancel's query, and a step after
+//! it fails its version condition.
+
+use std::collections::HashSet;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use herald_core::error::StoreError;
+use herald_core::fanout::FanOut;
+use herald_core::ports::CancelFilter;
+use herald_core::run::RecipientRun;
+use uuid::Uuid;
+
+use super::codec::*;
+use super::expr::Expr;
+use super::ops::{is_condition_failure, key};
+use super::DynamoStore;
+
+fn fanout_key(workflow_run_id: Uuid) -> Item {
+    key(format!("FANOUT#{workflow_run_id}"), "FANOUT")
+}
+
+fn fanout_from(item: &Item) -> Result<FanOut, StoreError> {
+    parse_at(item, "body")
+}
+
+impl DynamoStore {
+    pub(super) async fn put_fanout(&self, f: &FanOut) -> Result<(), StoreError> {
+        // The marker first: a marker without a fan-out is skipped by cancel; a fan-out without
+        // its marker could not be found by one.
+        let mut marker = key(
+            runs_pk(
+                &f.workflow_key,
+                f.cancellation_key.as_deref(),
+                f.workflow_run_id,
+            ),
+            &format!("FANOUT#{}", f.workflow_run_id),
+        );
+        marker.insert("type".into(), s("fanout_marker"));
+        marker.insert("workflow_run_id".into(), s(f.workflow_run_id.to_string()));
+        let mut item = fanout_key(f.workflow_run_id);
+        item.insert("type".into(), s("fanout"));
+        item.insert("workflow_run_id".into(), s(f.workflow_run_id.to_string()));
+        item.insert("body".into(), json(f));
+        item.insert(
+            "version".into(),
+            n(i64::try_from(f.version).unwrap_or(i64::MAX)),
+        );
+        item.insert("finished".into(), AttributeValue::Bool(f.is_finished()));
+        for item in [marker, item] {
+            let mut e = Expr::default();
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(format!("attribute_not_exists({})", e.name("pk")))
+                .set_expression_attribute_names(e.names())
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(err) if is_condition_failure(&err) => {} // a retried trigger
+                Err(err) => return Err(sdk_error(err)),
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn fanout(&self, workflow_run_id: Uuid) -> Result<Option<FanOut>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(fanout_key(workflow_run_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item().map(fanout_from).transpose()
+    }
+
+    /// The update of a fan-out to `next`, conditioned on the previous version, unfinished.
+    fn fanout_update(&self, next: &FanOut) -> Result<Update, StoreError> {
+        let mut e = Expr::default();
+        let set = format!(
+            "SET {}, {}, {}",
+            e.eq("body", json(next)),
+            e.eq(
+                "version",
+                n(i64::try_from(next.version).unwrap_or(i64::MAX))
+            ),
+            e.eq("finished", AttributeValue::Bool(next.is_finished())),
+        );
+        let condition = format!(
+            "{} AND {}",
+            e.eq(
+                "version",
+                n(i64::try_from(next.version).unwrap_or(i64::MAX) - 1)
+            ),
+            e.eq("finished", AttributeValue::Bool(false)),
+        );
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(fanout_key(next.workflow_run_id)))
+            .update_expression(set)
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .build()
+            .map_err(build_error)
+    }
+
+    /// The ids among `runs` already stored (read strongly consistent).
+    async fn existing_runs(&self, runs: &[RecipientRun]) -> Result<HashSet<Uuid>, StoreError> {
+        let mut found = HashSet::new();
+        if runs.is_empty() {
+            return Ok(found);
+        }
+        let keys: Vec<Item> = runs
+            .iter()
+            .map(|r| {
+                key(
+                    runs_pk(
+                        &r.workflow_key,
+                        r.cancellation_key.as_deref(),
+                        r.workflow_run_id,
+                    ),
+                    &run_sk(r.workflow_run_id, r.id),
+                )
+            })
+            .collect();
+        let mut e = Expr::default();
+        let projection = e.name("id");
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .projection_expression(projection)
+                .set_expression_attribute_names(e.names())
+                .build()
+                .map_err(build_error)?,
+        );
+        let mut attempt = 0u32;
+        while let Some(request) = pending.take() {
+            if attempt > 10 {
+                return Err(StoreError::Backend(
+                    "BatchGetItem kept returning unprocessed keys".into(),
+                ));
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6))).await;
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out
+                .responses()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                if let Ok(id) = Uuid::parse_str(get_s(item, "id")?) {
+                    found.insert(id);
+                }
+            }
+            pending = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .filter(|k| !k.keys().is_empty())
+                .cloned();
+            attempt += 1;
+        }
+        Ok(found)
+    }
+
+    pub(super) async fn advance(
+        &self,
+        next: &FanOut,
+        runs: &[RecipientRun],
+    ) -> Result<bool, StoreError> {
+        // A run that exists would fail the whole transaction, so existing ones are left out
+        // first; only this fan-out creates runs of its workflow run, and its version condition
+        // keeps two steps from racing, so the check stays true until the write.
+        for _ in 0..3 {
+            let existing = self.existing_runs(runs).await?;
+            let mut items = vec![TransactWriteItem::builder()
+                .update(self.fanout_update(next)?)
+                .build()];
+            for r in runs.iter().filter(|r| !existing.contains(&r.id)) {
+                let mut e = Expr::default();
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(run_item(r)))
+                    .condition_expression(format!("attribute_not_exists({})", e.name("pk")))
+                    .set_expression_attribute_names(e.names())
+                    .build()
+                    .map_err(build_error)?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
+            match self.transact(items).await {
+                Ok(()) => return Ok(true),
+                Err((true, _)) => {
+                    let stored = self.fanout(next.workflow_run_id).await?;
+                    let still_ours =
+                        stored.is_some_and(|f| f.version + 1 == next.version && !f.is_finished());
+                    if !still_ours {
+                        return Ok(false);
+                    }
+                }
+                Err((false, e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Backend(
+            "fan-out step kept failing its conditions".into(),
+        ))
+    }
+
+    /// Applies a cancel to the unfinished fan-outs of its (workflow, cancellation key); called
+    /// before the cancel's runs are queried.
+    pub(super) async fn cancel_fanouts(&self, filter: &CancelFilter) -> Result<(), StoreError> {
+        let mut e = Expr::default();
+        let pk = format!("RUNS#{}#K#{}", filter.workflow_key, filter.cancellation_key);
+        let cond = format!(
+            "{} AND begins_with({}, {})",
+            e.eq("pk", s(pk)),
+            e.name("sk"),
+            e.s("FANOUT#")
+        );
+        for marker in self.query_all(&cond, None, &e).await? {
+            let Ok(id) = Uuid::parse_str(get_s(&marker, "workflow_run_id")?) else {
+                continue;
+            };
+            loop {
+                let Some(mut f) = self.fanout(id).await? else {
+                    break;
+                };
+                if f.is_finished() {
+                    break;
+                }
+                match &filter.recipients {
+                    None => f.cancelled = true,
+                    Some(recipients) => {
+                        for r in recipients {
+                            if !f.excluded.contains(r) {
+                                f.excluded.push(r.clone());
+                            }
+                        }
+                    }
+                }
+                f.version += 1;
+                let update = self.fanout_update(&f)?;
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(update.key().clone()))
+                    .update_expression(update.update_expression())
+                    .set_condition_expression(update.condition_expression().map(str::to_string))
+                    .set_expression_attribute_names(update.expression_attribute_names().cloned())
+                    .set_expression_attribute_values(update.expression_attribute_values().cloned())
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => break,
+                    Err(err) if is_condition_failure(&err) => continue, // a step got in: reread
+                    Err(err) => return Err(sdk_error(err)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
