@@ -36,6 +36,7 @@ macro_rules! store_conformance {
             objects_upsert_merge_list_and_delete,
             subscriptions_upsert_page_and_delete,
             preference_sets_write_conditionally,
+            fanout_steps_are_conditional,
         );
     };
     (@directory $make:expr; $($case:ident),* $(,)?) => {

@@ -193,3 +193,86 @@ pub async fn preference_sets_write_conditionally(store: &dyn Store) {
     assert!(store.delete_preference_set(&owner, "acme").await.unwrap());
     assert!(!store.delete_preference_set(&owner, "acme").await.unwrap());
 }
+
+pub async fn fanout_steps_are_conditional(store: &dyn Store) {
+    use herald_core::fanout::{FanOut, Source};
+    use herald_core::ports::CancelFilter;
+    use herald_core::run::RunSettings;
+
+    let key = unique("wf");
+    let (wf, mut runs) = crate::fixtures::run(
+        &key,
+        Some("k"),
+        &[RecipientRef::object("projects", "p1")],
+        t0(),
+    );
+    let fanout = FanOut {
+        workflow_run_id: wf.id,
+        workflow_key: key.clone(),
+        cancellation_key: Some("k".into()),
+        actor: None,
+        tenant: None,
+        data: Default::default(),
+        settings: RunSettings::default(),
+        queue: vec![Source {
+            object: RecipientRef::object("projects", "p1"),
+            depth: 1,
+        }],
+        after: None,
+        excluded: Vec::new(),
+        cancelled: false,
+        version: 1,
+    };
+    store.insert_fanout(&fanout).await.unwrap();
+    store.insert_fanout(&fanout).await.unwrap(); // a retried trigger
+    store.insert_run(&wf, &runs).await.unwrap();
+    assert_eq!(store.get_fanout(wf.id).await.unwrap(), Some(fanout.clone()));
+    assert!(store
+        .pending_runs()
+        .await
+        .unwrap()
+        .iter()
+        .any(|p| p.workflow_run_id == wf.id && p.wake_at.is_none()));
+
+    // A step stores new runs, skips existing ones, and moves the progress on.
+    let (_, more) = crate::fixtures::run(&key, Some("k"), &[RecipientRef::user("u1")], t0());
+    let mut subscriber = more[0].clone();
+    subscriber.workflow_run_id = wf.id;
+    subscriber.id = herald_core::ids::recipient_run_id(wf.id, &subscriber.recipient);
+    subscriber.subscription = Some(json!({"role": "watcher"}));
+    let mut next = fanout.clone();
+    next.version = 2;
+    next.after = Some("cursor".into());
+    runs.push(subscriber.clone());
+    assert!(store.advance_fanout(&next, &runs).await.unwrap());
+    // The same step again (a stale version) is refused.
+    assert!(!store.advance_fanout(&next, &runs).await.unwrap());
+    let stored = store
+        .get_recipient_run(subscriber.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.subscription, Some(json!({"role": "watcher"})));
+    assert_eq!(store.active_recipient_runs(wf.id).await.unwrap().len(), 2);
+
+    // A partial cancel excludes its recipients; a full cancel stops the fan-out.
+    let partial = CancelFilter {
+        workflow_key: key.clone(),
+        cancellation_key: "k".into(),
+        recipients: Some(vec![RecipientRef::user("late")]),
+    };
+    store.cancel(&partial, t0()).await.unwrap();
+    let now = store.get_fanout(wf.id).await.unwrap().unwrap();
+    assert_eq!(now.excluded, vec![RecipientRef::user("late")]);
+    assert!(!now.cancelled);
+    let all = CancelFilter {
+        recipients: None,
+        ..partial
+    };
+    assert_eq!(store.cancel(&all, t0()).await.unwrap().len(), 2);
+    let stopped = store.get_fanout(wf.id).await.unwrap().unwrap();
+    assert!(stopped.cancelled);
+    let mut after_cancel = stopped.clone();
+    after_cancel.version += 1;
+    assert!(!store.advance_fanout(&after_cancel, &[]).await.unwrap());
+}
