@@ -6,7 +6,8 @@
 use chrono::Duration;
 use herald_core::message::Engagement;
 use herald_core::ports::{
-    ArchivedFilter, CancelFilter, EngagementFilter, MessageQuery, PageRequest, RunQuery, Store,
+    ArchivedFilter, Bound, CancelFilter, EngagementFilter, MessageQuery, PageRequest, RunQuery,
+    Store,
 };
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{RunEvent, RunStatus};
@@ -392,11 +393,78 @@ pub async fn messages_filter_and_page(store: &dyn Store) {
     };
     assert_eq!(store.count_messages(&other).await.unwrap(), 0);
     let tenant = MessageQuery {
-        recipient: Some(user),
+        recipient: Some(user.clone()),
         tenant: Some("acme".into()),
         ..Default::default()
     };
     assert_eq!(store.count_messages(&tenant).await.unwrap(), 5);
+    let count = |q: MessageQuery| async move { store.count_messages(&q).await.unwrap() };
+    let mine = || MessageQuery {
+        recipient: Some(user.clone()),
+        ..Default::default()
+    };
+    assert_eq!(
+        count(MessageQuery {
+            message_ids: vec![ids[1], ids[3]],
+            ..mine()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(MessageQuery {
+            workflow_categories: vec!["x".into(), "c".into()],
+            ..mine()
+        })
+        .await,
+        5
+    );
+    assert_eq!(
+        count(MessageQuery {
+            workflow_categories: vec!["x".into()],
+            ..mine()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(MessageQuery {
+            has_tenant: Some(true),
+            ..mine()
+        })
+        .await,
+        5
+    );
+    assert_eq!(
+        count(MessageQuery {
+            has_tenant: Some(false),
+            ..mine()
+        })
+        .await,
+        0
+    );
+    // Messages were inserted one second apart from t0.
+    let window = vec![
+        (Bound::Gte, t0() + Duration::seconds(1)),
+        (Bound::Lt, t0() + Duration::seconds(3)),
+    ];
+    assert_eq!(
+        count(MessageQuery {
+            inserted_at: window,
+            ..mine()
+        })
+        .await,
+        2
+    );
+    let after = vec![(Bound::Gt, t0() + Duration::seconds(3))];
+    assert_eq!(
+        count(MessageQuery {
+            inserted_at: after,
+            ..mine()
+        })
+        .await,
+        1
+    );
 }
 
 pub async fn engagement_set_and_clear(store: &dyn Store) {

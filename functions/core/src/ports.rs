@@ -103,6 +103,50 @@ pub struct MessageQuery {
     pub workflow_run_id: Option<Uuid>,
     /// Messages of this recipient run.
     pub recipient_run_id: Option<Uuid>,
+    /// Only these messages (Knock's `message_ids`).
+    pub message_ids: Vec<Uuid>,
+    /// Messages of a workflow with any of these categories.
+    pub workflow_categories: Vec<String>,
+    /// Only messages with (`true`) or without (`false`) a tenant.
+    pub has_tenant: Option<bool>,
+    /// Bounds on `inserted_at`; all must hold.
+    pub inserted_at: Vec<(Bound, DateTime<Utc>)>,
+}
+
+/// A comparison of a time filter (`inserted_at.gte` …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// Strictly after.
+    Gt,
+    /// At or after.
+    Gte,
+    /// Strictly before.
+    Lt,
+    /// At or before.
+    Lte,
+}
+
+impl Bound {
+    /// Parses Knock's suffix (`gt`, `gte`, `lt`, `lte`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "gt" => Some(Bound::Gt),
+            "gte" => Some(Bound::Gte),
+            "lt" => Some(Bound::Lt),
+            "lte" => Some(Bound::Lte),
+            _ => None,
+        }
+    }
+
+    /// The comparison operator, as SQL and DynamoDB write it.
+    pub fn operator(self) -> &'static str {
+        match self {
+            Bound::Gt => ">",
+            Bound::Gte => ">=",
+            Bound::Lt => "<",
+            Bound::Lte => "<=",
+        }
+    }
 }
 
 /// Filters of a recipient-run listing.

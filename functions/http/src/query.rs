@@ -1,7 +1,8 @@
 //! Query strings as Knock's SDKs write them: `status[]=a&status[]=b` (Node and Python),
 //! `status=a`, indexed `recipient[0]`, and nested `recipient[id]=…`.
 
-use herald_core::ports::PageRequest;
+use chrono::{DateTime, Utc};
+use herald_core::ports::{Bound, PageRequest};
 
 use crate::error::ApiError;
 
@@ -70,6 +71,38 @@ impl Query {
         })
     }
 
+    /// Time bounds of `name`, as `name[gte]=…` (the SDKs) or `name.gte=…` (Knock's docs), in
+    /// RFC 3339.
+    pub fn bounds(&self, name: &str) -> Result<Vec<(Bound, DateTime<Utc>)>, ApiError> {
+        let mut out = Vec::new();
+        for (k, v) in &self.pairs {
+            let Some(rest) = k.strip_prefix(name) else {
+                continue;
+            };
+            let op = rest
+                .strip_prefix('.')
+                .or_else(|| rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')));
+            let Some(op) = op else { continue };
+            let field = format!("{name}.{op}");
+            let bound = Bound::parse(op)
+                .ok_or_else(|| ApiError::invalid_param(&field, "must be gt, gte, lt or lte"))?;
+            let at = DateTime::parse_from_rfc3339(v)
+                .map_err(|_| ApiError::invalid_param(&field, "must be an ISO 8601 timestamp"))?;
+            out.push((bound, at.with_timezone(&Utc)));
+        }
+        Ok(out)
+    }
+
+    /// A boolean parameter.
+    pub fn flag(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(ApiError::invalid_param(name, "must be true or false")),
+        }
+    }
+
     /// Refuses parameters this version does not implement, rather than ignoring a filter.
     pub fn refuse(&self, unsupported: &[&str]) -> Result<(), ApiError> {
         match unsupported.iter().find(|name| self.has(name)) {
@@ -125,9 +158,24 @@ mod tests {
 
     #[test]
     fn refuses_unsupported_filters() {
-        let q = Query::parse(Some("inserted_at%5Bgte%5D=2024-01-01"));
-        assert_eq!(q.refuse(&["inserted_at"]).unwrap_err().status, 422);
-        let q = Query::parse(Some("inserted_at.gte=2024-01-01"));
-        assert!(q.refuse(&["inserted_at"]).is_err());
+        let q = Query::parse(Some("trigger_data=%7B%7D"));
+        assert_eq!(q.refuse(&["trigger_data"]).unwrap_err().status, 422);
+    }
+
+    #[test]
+    fn reads_time_bounds_in_both_forms() {
+        let q = Query::parse(Some(
+            "inserted_at%5Bgte%5D=2024-01-01T00:00:00Z&inserted_at.lt=2024-02-01T00:00:00Z",
+        ));
+        let b = q.bounds("inserted_at").unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[0].0, Bound::Gte);
+        assert_eq!(b[1].0, Bound::Lt);
+        assert!(Query::parse(Some("inserted_at.gte=yesterday"))
+            .bounds("inserted_at")
+            .is_err());
+        assert!(Query::parse(Some("inserted_at[eq]=2024-01-01T00:00:00Z"))
+            .bounds("inserted_at")
+            .is_err());
     }
 }

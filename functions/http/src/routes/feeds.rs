@@ -12,12 +12,7 @@ use crate::query::Query;
 use crate::response::Reply;
 use crate::{views, App};
 
-const UNSUPPORTED: &[&str] = &[
-    "workflow_categories",
-    "trigger_data",
-    "inserted_at",
-    "has_tenant",
-];
+const UNSUPPORTED: &[&str] = &["trigger_data"];
 
 pub async fn list(app: &App, user_id: &str, channel: &str, q: &Query) -> Result<Reply, ApiError> {
     q.refuse(UNSUPPORTED)?;
@@ -33,7 +28,7 @@ pub async fn list(app: &App, user_id: &str, channel: &str, q: &Query) -> Result<
             ))
         }
     };
-    let base = MessageQuery {
+    let mut base = MessageQuery {
         recipient: Some(RecipientRef::user(user_id)),
         channel_key: Some(channel.to_string()),
         workflow_key: q.get("source").map(str::to_string),
@@ -41,6 +36,7 @@ pub async fn list(app: &App, user_id: &str, channel: &str, q: &Query) -> Result<
         archived: Some(archived),
         ..Default::default()
     };
+    super::messages::shared_filters(q, &mut base)?;
     let mut listed = base.clone();
     match q.get("status") {
         None | Some("all") => {}

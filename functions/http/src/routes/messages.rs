@@ -13,12 +13,22 @@ use crate::response::Reply;
 use crate::{views, App};
 
 /// Filters Knock has that this version does not implement yet.
-const UNSUPPORTED: &[&str] = &[
-    "message_ids",
-    "workflow_categories",
-    "trigger_data",
-    "inserted_at",
-];
+const UNSUPPORTED: &[&str] = &["trigger_data"];
+
+/// Knock's limit of `message_ids` per listing.
+const MAX_MESSAGE_IDS: usize = 50;
+
+/// The filters messages listings and the feed share: categories, tenant presence, time bounds.
+pub fn shared_filters(q: &Query, query: &mut MessageQuery) -> Result<(), ApiError> {
+    query.workflow_categories = q
+        .list("workflow_categories")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    query.has_tenant = q.flag("has_tenant")?;
+    query.inserted_at = q.bounds("inserted_at")?;
+    Ok(())
+}
 
 pub async fn list(
     app: &App,
@@ -47,6 +57,20 @@ pub async fn list(
     if let Some(id) = q.get("workflow_run_id") {
         query.workflow_run_id = Some(uuid_param(id, "The workflow run")?);
     }
+    let ids = q.list("message_ids");
+    if ids.len() > MAX_MESSAGE_IDS {
+        return Err(ApiError::invalid_param(
+            "message_ids",
+            "must list at most 50 ids",
+        ));
+    }
+    for id in ids {
+        query.message_ids.push(
+            uuid::Uuid::parse_str(id)
+                .map_err(|_| ApiError::invalid_param("message_ids", "must be message ids"))?,
+        );
+    }
+    shared_filters(q, &mut query)?;
     if let Some(id) = q.get("workflow_recipient_run_id") {
         query.recipient_run_id = Some(uuid_param(id, "The workflow recipient run")?);
     }

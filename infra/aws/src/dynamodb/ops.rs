@@ -240,6 +240,33 @@ impl DynamoStore {
         if let Some(id) = q.recipient_run_id {
             f.push(e.eq("recipient_run_id", s(id.to_string())));
         }
+        if !q.message_ids.is_empty() {
+            f.push(e.any_of("id", q.message_ids.iter().map(|id| id.to_string())));
+        }
+        if !q.workflow_categories.is_empty() {
+            // `categories` is a JSON array of strings: a quoted name matches one element.
+            let c = e.name("categories");
+            let any: Vec<String> = q
+                .workflow_categories
+                .iter()
+                .map(|cat| {
+                    format!(
+                        "contains({c}, {})",
+                        e.s(Value::String(cat.clone()).to_string())
+                    )
+                })
+                .collect();
+            f.push(format!("({})", any.join(" OR ")));
+        }
+        match q.has_tenant {
+            Some(true) => f.push(format!("attribute_exists({})", e.name("tenant"))),
+            Some(false) => f.push(format!("attribute_not_exists({})", e.name("tenant"))),
+            None => {}
+        }
+        for (bound, at) in &q.inserted_at {
+            let (name, value) = (e.name("inserted_at"), e.value(n(micros(*at))));
+            f.push(format!("{name} {} {value}", bound.operator()));
+        }
         l
     }
 }

@@ -71,6 +71,29 @@ pub fn messages(q: &MessageQuery) -> Where {
     if let Some(id) = q.recipient_run_id {
         w.eq("recipient_run_id", id.to_string());
     }
+    if !q.message_ids.is_empty() {
+        w.any_of(
+            "id",
+            q.message_ids.iter().map(|id| id.to_string()).collect(),
+        );
+    }
+    if !q.workflow_categories.is_empty() {
+        let marks = vec!["?"; q.workflow_categories.len()].join(", ");
+        w.raw(format!(
+            "EXISTS (SELECT 1 FROM json_each(categories) WHERE value IN ({marks}))"
+        ));
+        w.params
+            .extend(q.workflow_categories.iter().cloned().map(Sql::Text));
+    }
+    match q.has_tenant {
+        Some(true) => w.raw("tenant IS NOT NULL".into()),
+        Some(false) => w.raw("tenant IS NULL".into()),
+        None => {}
+    }
+    for (bound, at) in &q.inserted_at {
+        w.raw(format!("inserted_at {} ?", bound.operator()));
+        w.params.push(Sql::Integer(at.timestamp_micros()));
+    }
     w
 }
 
