@@ -7,6 +7,7 @@ use axum::body::Body as AxumBody;
 use axum::extract::{Request as AxumRequest, State};
 use axum::response::Response as AxumResponse;
 use herald_core::definition::load_dir;
+use herald_core::engine::ResumeBudget;
 use herald_core::ports::{Store, Waker};
 use herald_core::{Engine, SystemClock};
 use herald_embedded::{recover, run_worker, SqliteStore, TokioWaker};
@@ -28,7 +29,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let (waker, wakeups) = TokioWaker::new(clock.clone());
     let store: Arc<dyn Store> = Arc::new(store);
     let waker: Arc<dyn Waker> = Arc::new(waker);
-    let engine = Engine::new(store.clone(), waker.clone(), clock, Arc::new(workflows));
+    // One process with no time limit: each resume finishes its workflow run's work.
+    let engine = Engine::new(store.clone(), waker.clone(), clock, Arc::new(workflows))
+        .with_budget(ResumeBudget::UNBOUNDED);
     tokio::spawn(run_worker(engine.clone(), wakeups));
     let recovered = recover(store.as_ref(), waker.as_ref())
         .await

@@ -5,7 +5,6 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::delay::{delay_until, DelayOutcome};
-use super::fanout::FANOUT_STEPS_PER_RESUME;
 use super::{scope, Engine};
 use crate::definition::{ChannelStep, Step, Workflow};
 use crate::error::EngineError;
@@ -16,7 +15,7 @@ use crate::run::{RecipientRun, RunEvent, RunStatus, Transition};
 use crate::template::markdown_to_html;
 
 /// Recipient runs one resume advances at most before handing the rest to another pass.
-pub const RUNS_PER_RESUME: usize = 5_000;
+pub const RUNS_PER_RESUME: usize = 1_000;
 
 /// What one [`Engine::resume`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,14 +49,14 @@ impl Engine {
     /// another pass.
     pub async fn resume(&self, workflow_run_id: Uuid) -> Result<ResumeReport, EngineError> {
         let more_fanout = self
-            .expand_fanout(workflow_run_id, FANOUT_STEPS_PER_RESUME)
+            .expand_fanout(workflow_run_id, self.budget.fanout_steps)
             .await?;
         let now = self.now();
         let runs = self.store.active_recipient_runs(workflow_run_id).await?;
         let mut report = ResumeReport::default();
         let mut more_runs = false;
         for run in runs {
-            if report.completed + report.paused >= RUNS_PER_RESUME {
+            if report.completed + report.paused >= self.budget.runs {
                 more_runs = true;
                 break;
             }

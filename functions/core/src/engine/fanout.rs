@@ -17,7 +17,7 @@ pub const FANOUT_PAGE: usize = 99;
 
 /// Fan-out steps per resume, so one invocation stays well inside a function's time limit; the
 /// resume asks for another pass when more is left.
-pub const FANOUT_STEPS_PER_RESUME: usize = 100;
+pub const FANOUT_STEPS_PER_RESUME: usize = 20;
 
 impl Engine {
     /// Expands up to `steps` pages of the workflow run's fan-out. Returns whether more is left.

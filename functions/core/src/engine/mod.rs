@@ -13,13 +13,40 @@ use std::sync::Arc;
 
 pub use cancel::CancelRequest;
 pub use delay::{delay_until, DelayOutcome};
-pub use execute::ResumeReport;
+pub use execute::{ResumeReport, RUNS_PER_RESUME};
+pub use fanout::{FANOUT_PAGE, FANOUT_STEPS_PER_RESUME};
+
+use execute::RUNS_PER_RESUME as RUNS_PER_PASS;
 pub use preferences::DEFAULT_SET;
 pub use trigger::{TriggerRequest, MAX_RECIPIENTS};
 
 use crate::clock::Clock;
 use crate::definition::WorkflowSet;
 use crate::ports::{Store, Waker};
+
+/// How much one [`Engine::resume`] does before handing the rest to another pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumeBudget {
+    /// Fan-out pages (of [`FANOUT_PAGE`] subscribers) per pass.
+    pub fanout_steps: usize,
+    /// Recipient runs advanced per pass.
+    pub runs: usize,
+}
+
+impl ResumeBudget {
+    /// Small enough for a function with a time limit: a pass re-reads the workflow run's
+    /// active runs, so these are kept large enough to make few passes.
+    pub const FUNCTION: ResumeBudget = ResumeBudget {
+        fanout_steps: FANOUT_STEPS_PER_RESUME,
+        runs: RUNS_PER_PASS,
+    };
+
+    /// No limit: a long-running process does everything in one pass.
+    pub const UNBOUNDED: ResumeBudget = ResumeBudget {
+        fanout_steps: usize::MAX,
+        runs: usize::MAX,
+    };
+}
 
 /// The workflow engine. Cheap to clone; share one per process.
 #[derive(Clone)]
@@ -28,6 +55,7 @@ pub struct Engine {
     waker: Arc<dyn Waker>,
     clock: Arc<dyn Clock>,
     workflows: Arc<WorkflowSet>,
+    budget: ResumeBudget,
 }
 
 impl Engine {
@@ -43,7 +71,14 @@ impl Engine {
             waker,
             clock,
             workflows,
+            budget: ResumeBudget::FUNCTION,
         }
+    }
+
+    /// The same engine with another resume budget ([`ResumeBudget::FUNCTION`] by default).
+    pub fn with_budget(mut self, budget: ResumeBudget) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// The store, for the read-only API routes.

@@ -230,19 +230,15 @@ impl DynamoStore {
         ))
     }
 
-    /// Applies a cancel to the unfinished fan-outs of its (workflow, cancellation key); called
-    /// before the cancel's runs are queried.
-    pub(super) async fn cancel_fanouts(&self, filter: &CancelFilter) -> Result<(), StoreError> {
-        let mut e = Expr::default();
-        let pk = format!("RUNS#{}#K#{}", filter.workflow_key, filter.cancellation_key);
-        let cond = format!(
-            "{} AND begins_with({}, {})",
-            e.eq("pk", s(pk)),
-            e.name("sk"),
-            e.s("FANOUT#")
-        );
-        for marker in self.query_all(&cond, None, &e).await? {
-            let Ok(id) = Uuid::parse_str(get_s(&marker, "workflow_run_id")?) else {
+    /// Applies a cancel to the unfinished fan-outs behind `markers` (found in the cancel's
+    /// partition); called before the cancel's runs are read.
+    pub(super) async fn cancel_fanouts(
+        &self,
+        filter: &CancelFilter,
+        markers: &[Item],
+    ) -> Result<(), StoreError> {
+        for marker in markers {
+            let Ok(id) = Uuid::parse_str(get_s(marker, "workflow_run_id")?) else {
                 continue;
             };
             loop {

@@ -534,8 +534,6 @@ impl Store for DynamoStore {
         if filter.recipients.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
-        // Fan-outs first: see `fanout.rs` for why this order closes the race.
-        self.cancel_fanouts(filter).await?;
         let mut e = Expr::default();
         let pk = format!("RUNS#{}#K#{}", filter.workflow_key, filter.cancellation_key);
         let key_cond = e.eq("pk", s(pk));
@@ -558,7 +556,26 @@ impl Store for DynamoStore {
                 format!("({})", any.join(" OR "))
             });
         }
-        let matched = self.query_all(&key_cond, and(&filters), &e).await?;
+        let runs_filter = and(&filters).unwrap_or_default();
+        // One query finds the runs and any fan-out markers of the partition.
+        let with_markers = format!("({runs_filter}) OR {}", e.eq("type", s("fanout_marker")));
+        let is_marker = |item: &Item| opt_s(item, "type").as_deref() == Some("fanout_marker");
+        let found = self
+            .query_all(&key_cond, Some(with_markers.clone()), &e)
+            .await?;
+        let (markers, mut matched): (Vec<Item>, Vec<Item>) = found.into_iter().partition(is_marker);
+        if !markers.is_empty() {
+            // Fan-outs first, then the runs again: a fan-out step that committed before the
+            // fan-out update has its runs in this second read; one after it fails its version
+            // condition (see `fanout.rs`).
+            self.cancel_fanouts(filter, &markers).await?;
+            matched = self
+                .query_all(&key_cond, Some(with_markers), &e)
+                .await?
+                .into_iter()
+                .filter(|item| !is_marker(item))
+                .collect();
+        }
         let event = event_value(&RunEvent::ok(
             "workflow_recipient_run_cancelled",
             None,
