@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Prints Herald's figures: local latency (trigger, wake-up lateness) and the AWS request counts
+# Prints Herald's figures: local latency (trigger, wake-up lateness), the 100,000-subscriber
+# fan-out rate and memory, and the AWS request counts
 # per operation, counted on the real SDK calls against moto. Run after `bash tests/run.sh` has
 # installed the tools once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 printf '==> local latency (release build)\n'
 cargo bench -p herald-tests --bench latency 2>/dev/null
+
+printf '\n==> subscriber fan-out, 100,000 subscribers (release build, file-backed store)\n'
+cargo bench -p herald-tests --bench fanout 2>/dev/null
 
 printf '\n==> AWS request budgets (moto on loopback)\n'
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -16,3 +20,4 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_ACCESS
   AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
 until curl -fs -o /dev/null -X POST "$AWS_ENDPOINT_URL/moto-api/reset"; do sleep 0.1; done
 cargo test -q -p herald-tests --test lambda_handlers aws_request_budgets -- --nocapture 2>&1 | grep '^budget:'
+cargo test -q -p herald-tests --test fanout_dynamodb aws_request_budget -- --nocapture 2>&1 | grep '^budget:'

@@ -402,3 +402,22 @@ async fn trigger_data_is_validated_with_one_error_per_violation() {
     .await;
     assert_eq!(w.messages_of("u").await, 1);
 }
+
+#[tokio::test]
+async fn a_tenant_default_set_is_validated() {
+    let w = world();
+    let err = w
+        .engine
+        .set_tenant(
+            "bad",
+            &json!({"settings": {"preference_set": {"channel_types": {"pigeon": true}}}}),
+        )
+        .await
+        .expect_err("invalid set");
+    match err {
+        EngineError::InvalidParams(errors) => {
+            assert!(errors[0].field.starts_with("settings.preference_set."), "{errors:?}")
+        }
+        other => panic!("expected invalid params, got {other:?}"),
+    }
+}

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::Engine;
 use crate::error::{EngineError, FieldError};
 use crate::object::{Object, TENANTS};
+use crate::preference::PreferenceSet;
 use crate::recipient::{RecipientRef, RecipientRequest};
 use crate::subscription::{Subscription, MAX_SUBSCRIPTIONS_PER_CALL};
 use crate::user::User;
@@ -69,8 +70,26 @@ impl Engine {
         Ok(object)
     }
 
-    /// Sets a tenant (merge): an object of the `$tenants` collection.
+    /// Sets a tenant (merge): an object of the `$tenants` collection. Its
+    /// `settings.preference_set`, the tenant's default preference set, must be a valid set.
     pub async fn set_tenant(&self, id: &str, body: &Value) -> Result<Object, EngineError> {
+        if let Some(set) = body
+            .get("settings")
+            .and_then(|s| s.get("preference_set"))
+            .filter(|v| !v.is_null())
+        {
+            PreferenceSet::parse_request(id, set).map_err(|errors| {
+                EngineError::InvalidParams(
+                    errors
+                        .into_iter()
+                        .map(|mut e| {
+                            e.field = format!("settings.preference_set.{}", e.field);
+                            e
+                        })
+                        .collect(),
+                )
+            })?;
+        }
         self.set_object(TENANTS, id, body).await
     }
 
