@@ -416,7 +416,10 @@ async fn a_tenant_default_set_is_validated() {
         .expect_err("invalid set");
     match err {
         EngineError::InvalidParams(errors) => {
-            assert!(errors[0].field.starts_with("settings.preference_set."), "{errors:?}")
+            assert!(
+                errors[0].field.starts_with("settings.preference_set."),
+                "{errors:?}"
+            )
         }
         other => panic!("expected invalid params, got {other:?}"),
     }
