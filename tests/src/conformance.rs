@@ -90,8 +90,8 @@ pub async fn insert_run_is_idempotent(store: &dyn Store) {
         RecipientRef::object("projects", "p1"),
     ];
     let (wf, runs) = run(&key, Some("k"), &recipients, t0());
-    store.insert_run(&wf, &runs).await.unwrap();
-    store.insert_run(&wf, &runs).await.unwrap();
+    store.insert_run(&wf, &runs, None).await.unwrap();
+    store.insert_run(&wf, &runs, None).await.unwrap();
     let active = store.active_recipient_runs(wf.id).await.unwrap();
     assert_eq!(active.len(), 2);
     let got = store.get_recipient_run(runs[1].id).await.unwrap().unwrap();
@@ -100,7 +100,7 @@ pub async fn insert_run_is_idempotent(store: &dyn Store) {
 
 pub async fn transition_is_conditional(store: &dyn Store) {
     let (wf, runs) = run(&unique("wf"), None, &[RecipientRef::user("u1")], t0());
-    store.insert_run(&wf, &runs).await.unwrap();
+    store.insert_run(&wf, &runs, None).await.unwrap();
     let r = &runs[0];
     let wake = t0() + Duration::minutes(5);
     let mut pause = transition(r, 0, 1, RunStatus::Paused, t0());
@@ -153,7 +153,7 @@ pub async fn message_is_created_once_per_step(store: &dyn Store) {
         &[RecipientRef::user(unique("u"))],
         t0(),
     );
-    store.insert_run(&wf, &runs).await.unwrap();
+    store.insert_run(&wf, &runs, None).await.unwrap();
     let r = &runs[0];
     let mut send = transition(r, 0, 1, RunStatus::Processing, t0());
     send.message = Some(message(r, "feed", t0()));
@@ -192,8 +192,11 @@ pub async fn cancel_matches_key_and_recipients(store: &dyn Store) {
         t0(),
     );
     let (other_wf, other_runs) = run(&key, Some("invite-2"), std::slice::from_ref(&a), t0());
-    store.insert_run(&wf, &runs).await.unwrap();
-    store.insert_run(&other_wf, &other_runs).await.unwrap();
+    store.insert_run(&wf, &runs, None).await.unwrap();
+    store
+        .insert_run(&other_wf, &other_runs, None)
+        .await
+        .unwrap();
     // `b` finishes before the cancel: it must stay completed.
     assert!(store
         .transition(&transition(&runs[1], 0, 1, RunStatus::Completed, t0()))
@@ -258,7 +261,7 @@ pub async fn cancel_before_trigger_matches_nothing(store: &dyn Store) {
     };
     assert!(store.cancel(&filter, t0()).await.unwrap().is_empty());
     let (wf, runs) = run(&key, Some("k"), &[RecipientRef::user("u")], t0());
-    store.insert_run(&wf, &runs).await.unwrap();
+    store.insert_run(&wf, &runs, None).await.unwrap();
     let got = store.get_recipient_run(runs[0].id).await.unwrap().unwrap();
     assert_eq!(
         got.status,
@@ -270,7 +273,7 @@ pub async fn cancel_before_trigger_matches_nothing(store: &dyn Store) {
 pub async fn cancelled_runs_take_no_transition(store: &dyn Store) {
     let key = unique("wf");
     let (wf, runs) = run(&key, Some("k"), &[RecipientRef::user("u")], t0());
-    store.insert_run(&wf, &runs).await.unwrap();
+    store.insert_run(&wf, &runs, None).await.unwrap();
     let filter = CancelFilter {
         workflow_key: key,
         cancellation_key: "k".into(),
@@ -311,8 +314,8 @@ pub async fn pending_runs_report_wakeups(store: &dyn Store) {
         &[RecipientRef::user("u"), RecipientRef::user("v")],
         t0(),
     );
-    store.insert_run(&queued, &queued_runs).await.unwrap();
-    store.insert_run(&paused, &paused_runs).await.unwrap();
+    store.insert_run(&queued, &queued_runs, None).await.unwrap();
+    store.insert_run(&paused, &paused_runs, None).await.unwrap();
     for (i, r) in paused_runs.iter().enumerate() {
         let mut t = transition(r, 0, 1, RunStatus::Paused, t0());
         t.wake_at = Some(t0() + Duration::minutes(10 - i as i64));
@@ -332,7 +335,7 @@ async fn seed_messages(store: &dyn Store, user: &RecipientRef, n: usize) -> Vec<
     for i in 0..n {
         let at = t0() + Duration::seconds(i as i64);
         let (wf, runs) = run(&unique("wf"), None, std::slice::from_ref(user), at);
-        store.insert_run(&wf, &runs).await.unwrap();
+        store.insert_run(&wf, &runs, None).await.unwrap();
         let mut t = transition(&runs[0], 0, 1, RunStatus::Processing, at);
         t.message = Some(message(&runs[0], "feed", at));
         assert!(store.transition(&t).await.unwrap());
@@ -539,7 +542,7 @@ pub async fn recipient_runs_filter_and_page(store: &dyn Store) {
         ],
         t0(),
     );
-    store.insert_run(&wf, &runs).await.unwrap();
+    store.insert_run(&wf, &runs, None).await.unwrap();
     assert!(store
         .transition(&transition(&runs[0], 0, 1, RunStatus::Completed, t0()))
         .await

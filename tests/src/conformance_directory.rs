@@ -223,9 +223,8 @@ pub async fn fanout_steps_are_conditional(store: &dyn Store) {
         cancelled: false,
         version: 1,
     };
-    store.insert_fanout(&fanout).await.unwrap();
-    store.insert_fanout(&fanout).await.unwrap(); // a retried trigger
-    store.insert_run(&wf, &runs).await.unwrap();
+    store.insert_run(&wf, &runs, Some(&fanout)).await.unwrap();
+    store.insert_run(&wf, &runs, Some(&fanout)).await.unwrap(); // a retried trigger
     assert_eq!(store.get_fanout(wf.id).await.unwrap(), Some(fanout.clone()));
     assert!(store
         .pending_runs()

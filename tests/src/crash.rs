@@ -96,13 +96,15 @@ impl Store for CrashingStore {
     async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
         self.inner.get_user(id).await
     }
-    async fn insert_run(&self, run: &WorkflowRun, r: &[RecipientRun]) -> Result<(), StoreError> {
+    async fn insert_run(
+        &self,
+        run: &WorkflowRun,
+        r: &[RecipientRun],
+        f: Option<&FanOut>,
+    ) -> Result<(), StoreError> {
         self.fuse
-            .write(crash(), self.inner.insert_run(run, r))
+            .write(crash(), self.inner.insert_run(run, r, f))
             .await
-    }
-    async fn insert_fanout(&self, f: &FanOut) -> Result<(), StoreError> {
-        self.fuse.write(crash(), self.inner.insert_fanout(f)).await
     }
     async fn get_fanout(&self, id: Uuid) -> Result<Option<FanOut>, StoreError> {
         self.inner.get_fanout(id).await

@@ -191,7 +191,7 @@ pub async fn reaches_every_subscriber_once(store: Arc<dyn Store>, n: usize) {
 /// A crash at any write of a fan-out step, then a rerun: nobody lost, nobody twice.
 pub async fn survives_crashes(store: Arc<dyn Store>, n: usize) {
     assert!(
-        n > 99 * 4,
+        n > 98 * 4,
         "the crashes below happen within the first 5 fan-out steps"
     );
     let audience = Audience::create(store.as_ref(), n).await;

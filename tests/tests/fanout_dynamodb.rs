@@ -32,7 +32,7 @@ async fn a_cancel_mid_fanout_covers_later_runs() {
     fanout::cancel_covers_runs_created_later(store().await, 500).await;
 }
 
-/// Each fan-out step of 99 subscribers costs 4 DynamoDB requests: the fan-out (`GetItem`), a
+/// Each fan-out step of 98 subscribers costs 4 DynamoDB requests: the fan-out (`GetItem`), a
 /// page of subscribers (`Query`), which of them already have runs (`BatchGetItem`), and one
 /// `TransactWriteItems`.
 #[tokio::test]
@@ -52,7 +52,7 @@ async fn aws_request_budget_per_fanout_step() {
     let more = engine.expand_fanout(id, 5).await.expect("fan-out");
     assert!(more, "the team and its members are still to come");
     let per_op = counter.snapshot();
-    eprintln!("budget: 5 fan-out steps of 99 subscribers: {per_op:?}");
+    eprintln!("budget: 5 fan-out steps of 98 subscribers: {per_op:?}");
     assert_eq!(counter.count("DynamoDB.TransactWriteItems"), 5);
     assert_eq!(counter.count("DynamoDB.Query"), 5);
     assert_eq!(counter.count("DynamoDB.BatchGetItem"), 5);

@@ -31,3 +31,15 @@ impl Object {
         Value::Object(map)
     }
 }
+
+/// Checks a collection name: not empty, and free of `#` and `:`, which storage keys use as
+/// separators (so `a#b`/`c` and `a`/`b#c` can never name the same object).
+pub fn check_collection(collection: &str) -> Result<(), &'static str> {
+    if collection.is_empty() {
+        Err("must not be empty")
+    } else if collection.contains(['#', ':']) {
+        Err("must not contain `#` or `:`")
+    } else {
+        Ok(())
+    }
+}

@@ -316,17 +316,15 @@ pub trait Store: Directory {
     /// A user by id.
     async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError>;
 
-    /// Stores a workflow run and all its recipient runs, all or nothing. Storing the same run
-    /// again (a retry) is not an error and changes nothing.
+    /// Stores a workflow run, all its recipient runs and its fan-out (if it triggered objects),
+    /// all or nothing: a cancel sees either none of them or all. Storing the same run again
+    /// (a retry) is not an error and changes nothing.
     async fn insert_run(
         &self,
         run: &WorkflowRun,
         recipients: &[RecipientRun],
+        fanout: Option<&FanOut>,
     ) -> Result<(), StoreError>;
-
-    /// Stores the fan-out of a workflow run, before the run itself (a fan-out whose run was
-    /// never stored is never resumed). Storing it again changes nothing.
-    async fn insert_fanout(&self, fanout: &FanOut) -> Result<(), StoreError>;
 
     /// The fan-out of a workflow run, if it has one.
     async fn get_fanout(&self, workflow_run_id: Uuid) -> Result<Option<FanOut>, StoreError>;

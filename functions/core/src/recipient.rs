@@ -91,11 +91,13 @@ impl RecipientRequest {
                 check_id(&id, &format!("{field}.id"))?;
                 let reference = match map.get("collection") {
                     None | Some(Value::Null) => RecipientRef::user(id),
-                    Some(Value::String(c)) if !c.is_empty() => RecipientRef::object(c.clone(), id),
+                    Some(Value::String(c)) if crate::object::check_collection(c).is_ok() => {
+                        RecipientRef::object(c.clone(), id)
+                    }
                     Some(_) => {
                         return Err(FieldError::new(
                             format!("{field}.collection"),
-                            "must be a non-empty string",
+                            "must be a non-empty string without `#` or `:`",
                         ))
                     }
                 };

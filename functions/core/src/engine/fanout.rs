@@ -11,9 +11,19 @@ use crate::ids;
 use crate::ports::PageRequest;
 use crate::run::{RecipientRun, RunStatus};
 
-/// Subscribers per fan-out step: with the fan-out's own update, 100 writes, DynamoDB's limit
-/// for one transaction.
-pub const FANOUT_PAGE: usize = 99;
+/// Subscribers per fan-out step: with the fan-out's own update and its marker's, 100 writes,
+/// DynamoDB's limit for one transaction.
+pub const FANOUT_PAGE: usize = 98;
+
+/// Bytes of run data one fan-out step may write (DynamoDB refuses transactions over 4 MB); a
+/// trigger with large `data` gets smaller pages.
+const STEP_DATA_BUDGET: usize = 3_000_000;
+
+/// Subscribers per step for runs carrying `data_len` bytes of data each.
+fn page_size(data_len: usize) -> usize {
+    // 2 KB per run for everything besides the data (ids, keys, settings, subscription).
+    (STEP_DATA_BUDGET / (data_len + 2_048)).clamp(1, FANOUT_PAGE)
+}
 
 /// Fan-out steps per resume, so one invocation stays well inside a function's time limit; the
 /// resume asks for another pass when more is left.
@@ -36,12 +46,13 @@ impl Engine {
                 return Ok(false);
             }
             let source = fanout.queue[0].clone();
+            let data_len = serde_json::to_string(&fanout.data).map_or(0, |d| d.len());
             let page = self
                 .store
                 .list_subscribers(
                     &source.object,
                     &PageRequest {
-                        page_size: FANOUT_PAGE,
+                        page_size: page_size(data_len),
                         after: fanout.after.clone(),
                         before: None,
                     },
@@ -104,5 +115,17 @@ impl Engine {
             .get_fanout(workflow_run_id)
             .await?
             .is_some_and(|f| !f.is_finished()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_data_makes_smaller_steps() {
+        assert_eq!(page_size(100), FANOUT_PAGE);
+        assert_eq!(page_size(100_000), 29);
+        assert_eq!(page_size(5_000_000), 1);
     }
 }

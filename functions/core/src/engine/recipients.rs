@@ -57,7 +57,8 @@ impl Engine {
         id: &str,
         body: &Value,
     ) -> Result<Object, EngineError> {
-        check_key(collection, "collection")?;
+        crate::object::check_collection(collection)
+            .map_err(|m| EngineError::invalid("collection", m))?;
         check_key(id, "id")?;
         let body = body_object(body)?;
         let owner = RecipientRef::object(collection, id);
@@ -128,6 +129,10 @@ impl Engine {
         object: &RecipientRef,
         body: &Value,
     ) -> Result<Vec<Subscription>, EngineError> {
+        if let Some(c) = &object.collection {
+            crate::object::check_collection(c)
+                .map_err(|m| EngineError::invalid("collection", m))?;
+        }
         let body = body_object(body)?;
         let recipients = parse_recipients(body.get("recipients"))?;
         let properties = match body.get("properties") {

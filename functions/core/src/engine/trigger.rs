@@ -227,7 +227,8 @@ impl Engine {
             });
         }
         // Objects among the recipients fan out to their subscribers, page by page, from the
-        // resume; the fan-out is stored first so the committed run always finds it.
+        // resume; the fan-out is stored with the run, atomically, so a cancel sees both or
+        // neither.
         let mut sources: Vec<Source> = Vec::new();
         for r in &request.recipients {
             let source = Source {
@@ -238,24 +239,20 @@ impl Engine {
                 sources.push(source);
             }
         }
-        if !sources.is_empty() {
-            self.store
-                .insert_fanout(&FanOut {
-                    workflow_run_id,
-                    workflow_key: workflow.key.clone(),
-                    cancellation_key: request.cancellation_key.clone(),
-                    actor: request.actor.as_ref().map(|a| a.reference.clone()),
-                    tenant: request.tenant.clone(),
-                    data: request.data.clone(),
-                    settings: request.settings,
-                    queue: sources,
-                    after: None,
-                    excluded: Vec::new(),
-                    cancelled: false,
-                    version: 1,
-                })
-                .await?;
-        }
+        let fanout = (!sources.is_empty()).then(|| FanOut {
+            workflow_run_id,
+            workflow_key: workflow.key.clone(),
+            cancellation_key: request.cancellation_key.clone(),
+            actor: request.actor.as_ref().map(|a| a.reference.clone()),
+            tenant: request.tenant.clone(),
+            data: request.data.clone(),
+            settings: request.settings,
+            queue: sources,
+            after: None,
+            excluded: Vec::new(),
+            cancelled: false,
+            version: 1,
+        });
         let run = WorkflowRun {
             id: workflow_run_id,
             workflow_key: workflow.key.clone(),
@@ -266,7 +263,7 @@ impl Engine {
             recipient_count: runs.len(),
             inserted_at: now,
         };
-        self.store.insert_run(&run, &runs).await?;
+        self.store.insert_run(&run, &runs, fanout.as_ref()).await?;
         // The runs are durable now; a failed start is recovered by the adapter (a restart scan
         // locally, the table stream on AWS), so it must not fail the trigger.
         if let Err(e) = self.waker.run_now(workflow_run_id).await {

@@ -217,6 +217,23 @@ impl Directory for DynamoStore {
         let object = RecipientRef::object(collection, id);
         self.delete_partition(subs_pk(&object)).await?;
         self.delete_partition(prefs_pk(&object)).await?;
+        // Its own subscriptions to other objects go too, or parents would keep fanning out to
+        // it (found through GSI1, so a subscription made a moment ago may survive).
+        let mut page = PageRequest {
+            page_size: 1_000,
+            ..PageRequest::default()
+        };
+        loop {
+            let subs = self.list_subscriptions_of(&object, &page).await?;
+            for sub in &subs.items {
+                self.delete_subscriptions(&sub.object, std::slice::from_ref(&object))
+                    .await?;
+            }
+            match subs.after {
+                Some(after) => page.after = Some(after),
+                None => break,
+            }
+        }
         Ok(out.attributes().is_some())
     }
 

@@ -5,7 +5,7 @@
 //! | fan-out | `FANOUT#<workflow run id>` | `FANOUT` |
 //! | fan-out marker | the runs partition (workflow key + cancellation key) | `FANOUT#<workflow run id>` |
 //!
-//! The fan-out item holds the progress (JSON `body`, `version`, `finished`); the marker lets a
+//! Both are written in the transaction that commits the workflow run. The fan-out item holds the progress (JSON `body`, `version`, `finished`); the marker lets a
 //! cancel, which knows only (workflow, cancellation key), find it. Each fan-out step is one
 //! `TransactWriteItems`: the fan-out update conditioned on its version plus up to 99 run `Put`s
 //! conditioned on absence. A cancel updates the fan-out first, then cancels runs: a step
@@ -35,9 +35,13 @@ fn fanout_from(item: &Item) -> Result<FanOut, StoreError> {
 }
 
 impl DynamoStore {
-    pub(super) async fn put_fanout(&self, f: &FanOut) -> Result<(), StoreError> {
-        // The marker first: a marker without a fan-out is skipped by cancel; a fan-out without
-        // its marker could not be found by one.
+    /// The writes that commit a workflow run with a fan-out: its workflow-run item, the
+    /// fan-out and its marker, each only if absent.
+    pub(super) fn fanout_puts(
+        &self,
+        f: &FanOut,
+        workflow_run: Item,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let mut marker = key(
             runs_pk(
                 &f.workflow_key,
@@ -57,24 +61,20 @@ impl DynamoStore {
             n(i64::try_from(f.version).unwrap_or(i64::MAX)),
         );
         item.insert("finished".into(), AttributeValue::Bool(f.is_finished()));
-        for item in [marker, item] {
-            let mut e = Expr::default();
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression(format!("attribute_not_exists({})", e.name("pk")))
-                .set_expression_attribute_names(e.names())
-                .send()
-                .await;
-            match result {
-                Ok(_) => {}
-                Err(err) if is_condition_failure(&err) => {} // a retried trigger
-                Err(err) => return Err(sdk_error(err)),
-            }
-        }
-        Ok(())
+        [workflow_run, item, marker]
+            .into_iter()
+            .map(|item| {
+                let mut e = Expr::default();
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression(format!("attribute_not_exists({})", e.name("pk")))
+                    .set_expression_attribute_names(e.names())
+                    .build()
+                    .map_err(build_error)?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            })
+            .collect()
     }
 
     pub(super) async fn fanout(&self, workflow_run_id: Uuid) -> Result<Option<FanOut>, StoreError> {
@@ -93,7 +93,7 @@ impl DynamoStore {
     /// The update of a fan-out to `next`, conditioned on the previous version, unfinished.
     fn fanout_update(&self, next: &FanOut) -> Result<Update, StoreError> {
         let mut e = Expr::default();
-        let set = format!(
+        let mut set = format!(
             "SET {}, {}, {}",
             e.eq("body", json(next)),
             e.eq(
@@ -102,6 +102,9 @@ impl DynamoStore {
             ),
             e.eq("finished", AttributeValue::Bool(next.is_finished())),
         );
+        if next.is_finished() {
+            set.push_str(&format!(", {}", e.eq("expires_at", self.fanout_expiry())));
+        }
         let condition = format!(
             "{} AND {}",
             e.eq(
@@ -115,6 +118,33 @@ impl DynamoStore {
             .set_key(Some(fanout_key(next.workflow_run_id)))
             .update_expression(set)
             .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .build()
+            .map_err(build_error)
+    }
+
+    /// When a finished fan-out's items expire. TTL is housekeeping, so it reads the system
+    /// clock rather than the engine's.
+    fn fanout_expiry(&self) -> AttributeValue {
+        n((chrono::Utc::now() + self.retention).timestamp())
+    }
+
+    /// Lets a finished fan-out's marker expire with it.
+    fn marker_expiry(&self, f: &FanOut) -> Result<Update, StoreError> {
+        let mut e = Expr::default();
+        let set = format!("SET {}", e.eq("expires_at", self.fanout_expiry()));
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                runs_pk(
+                    &f.workflow_key,
+                    f.cancellation_key.as_deref(),
+                    f.workflow_run_id,
+                ),
+                &format!("FANOUT#{}", f.workflow_run_id),
+            )))
+            .update_expression(set)
             .set_expression_attribute_names(e.names())
             .set_expression_attribute_values(e.values())
             .build()
@@ -201,6 +231,13 @@ impl DynamoStore {
             let mut items = vec![TransactWriteItem::builder()
                 .update(self.fanout_update(next)?)
                 .build()];
+            if next.is_finished() {
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(self.marker_expiry(next)?)
+                        .build(),
+                );
+            }
             for r in runs.iter().filter(|r| !existing.contains(&r.id)) {
                 let mut e = Expr::default();
                 let put = Put::builder()
@@ -272,8 +309,32 @@ impl DynamoStore {
                     .send()
                     .await;
                 match result {
-                    Ok(_) => break,
-                    Err(err) if is_condition_failure(&err) => continue, // a step got in: reread
+                    Ok(_) => {
+                        if f.is_finished() {
+                            let m = self.marker_expiry(&f)?;
+                            self.client
+                                .update_item()
+                                .table_name(&self.table)
+                                .set_key(Some(m.key().clone()))
+                                .update_expression(m.update_expression())
+                                .set_expression_attribute_names(
+                                    m.expression_attribute_names().cloned(),
+                                )
+                                .set_expression_attribute_values(
+                                    m.expression_attribute_values().cloned(),
+                                )
+                                .send()
+                                .await
+                                .map_err(sdk_error)?;
+                        }
+                        break;
+                    }
+                    // A step got in, or is committing right now: read again and retry.
+                    Err(err) if is_condition_failure(&err) => continue,
+                    Err(err) if format!("{err:?}").contains("TransactionConflict") => {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        continue;
+                    }
                     Err(err) => return Err(sdk_error(err)),
                 }
             }

@@ -323,10 +323,12 @@ impl Store for DynamoStore {
         &self,
         run: &WorkflowRun,
         recipients: &[RecipientRun],
+        fanout: Option<&FanOut>,
     ) -> Result<(), StoreError> {
         let runs_pk = runs_pk(&run.workflow_key, run.cancellation_key.as_deref(), run.id);
-        // The workflow-run item goes last, alone, and only if absent: it is the commit marker
-        // the stream starts runs from, so it must not appear before its recipient runs.
+        // The workflow-run item goes last, and only if absent: it is the commit marker the
+        // stream starts runs from, so it must not appear before its recipient runs. A fan-out
+        // is written in the same transaction, so a cancel sees it exactly when it sees the run.
         if self
             .get(format!("WFRUN#{}", run.id), "WFRUN")
             .await?
@@ -336,23 +338,24 @@ impl Store for DynamoStore {
         }
         self.batch_put(recipients.iter().map(run_item).collect())
             .await?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(workflow_run_item(run, &runs_pk)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
+        let commit = workflow_run_item(run, &runs_pk);
+        let result = match fanout {
+            None => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(commit))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| (is_condition_failure(&e), sdk_error(e))),
+            Some(f) => self.transact(self.fanout_puts(f, commit)?).await,
+        };
+        match result {
+            Ok(()) | Err((true, _)) => Ok(()), // already committed by an earlier attempt
+            Err((false, e)) => Err(e),
         }
-    }
-
-    async fn insert_fanout(&self, fanout: &FanOut) -> Result<(), StoreError> {
-        self.put_fanout(fanout).await
     }
 
     async fn get_fanout(&self, workflow_run_id: Uuid) -> Result<Option<FanOut>, StoreError> {

@@ -163,6 +163,12 @@ impl Directory for SqliteStore {
                 [&collection, &id],
             )?;
             tx.execute("DELETE FROM preference_sets WHERE owner_key = ?", [&owner])?;
+            // Its own subscriptions to other objects go too, or parents would keep fanning out
+            // to it.
+            tx.execute(
+                "DELETE FROM subscriptions WHERE recipient_key = ?",
+                [&owner],
+            )?;
             tx.commit()?;
             Ok(n > 0)
         })

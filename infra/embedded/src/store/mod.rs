@@ -267,8 +267,9 @@ impl Store for SqliteStore {
         &self,
         run: &WorkflowRun,
         recipients: &[RecipientRun],
+        fanout: Option<&FanOut>,
     ) -> Result<(), StoreError> {
-        let (run, recipients) = (run.clone(), recipients.to_vec());
+        let (run, recipients, fanout) = (run.clone(), recipients.to_vec(), fanout.cloned());
         self.durably(move |conn| {
             let tx = conn.transaction()?;
             let fresh = tx.execute(
@@ -289,16 +290,9 @@ impl Store for SqliteStore {
                 return Ok(()); // a retry of a stored trigger
             }
             insert_runs(&tx, &recipients)?;
-            tx.commit()
-        })
-        .await
-    }
-
-    async fn insert_fanout(&self, f: &FanOut) -> Result<(), StoreError> {
-        let f = f.clone();
-        self.durably(move |conn| {
-            let tx = conn.transaction()?;
-            fanout::insert(&tx, &f)?;
+            if let Some(f) = &fanout {
+                fanout::insert(&tx, f)?;
+            }
             tx.commit()
         })
         .await
