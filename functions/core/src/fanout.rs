@@ -56,4 +56,22 @@ impl FanOut {
     pub fn is_finished(&self) -> bool {
         self.cancelled || self.queue.is_empty()
     }
+
+    /// The fan-out after a cancel of its (workflow, cancellation key): a cancel of everyone
+    /// stops it; a cancel of some recipients keeps those from being created later. The version
+    /// moves on, so a step computed before the cancel cannot be applied after it.
+    pub fn cancelled_by(mut self, recipients: Option<&[RecipientRef]>) -> Self {
+        match recipients {
+            None => self.cancelled = true,
+            Some(recipients) => {
+                for r in recipients {
+                    if !self.excluded.contains(r) {
+                        self.excluded.push(r.clone());
+                    }
+                }
+            }
+        }
+        self.version += 1;
+        self
+    }
 }

@@ -3,20 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Knock from '@knocklabs/node';
+import { unique, sleep, eventually } from './helpers.mjs';
 
 const knock = new Knock(); // reads KNOCK_API_KEY and KNOCK_BASE_URL, as users do
-const unique = (p) => `${p}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually(what, check, timeoutMs = 10000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 async function allMessages(userId, query = {}) {
   const out = [];

@@ -3,26 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Knock from '@knocklabs/node';
+import { unique, eventually, all } from './helpers.mjs';
 
 const knock = new Knock();
-const unique = (p) => `${p}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually(what, check, timeoutMs = 10000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-async function all(iterable) {
-  const out = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
 
 test('objects: set merges, get, list pages, delete', async () => {
   const collection = unique('projects');

@@ -17,7 +17,6 @@ use herald_core::object::Object;
 use herald_core::ports::{Directory, Page, PageRequest, StoredPreferenceSet, WriteIf};
 use herald_core::recipient::RecipientRef;
 use herald_core::subscription::Subscription;
-use herald_core::user::merge_properties;
 use serde_json::{Map, Value};
 
 use super::codec::*;
@@ -163,37 +162,19 @@ impl Directory for DynamoStore {
         properties: &Map<String, Value>,
         at: DateTime<Utc>,
     ) -> Result<Object, StoreError> {
-        let mut given = Map::new();
-        merge_properties(&mut given, properties);
-        let mut e = Expr::default();
-        let mut sets = Vec::new();
-        for (k, v) in &given {
-            let (name, value) = (e.name(&format!("{PROP}{k}")), e.value(s(v.to_string())));
-            sets.push(format!("{name} = {value}"));
-        }
-        let created = e.name("created_at");
-        let now = e.value(n(micros(at)));
-        sets.push(format!("{created} = if_not_exists({created}, {now})"));
-        sets.push(format!("{} = {now}", e.name("updated_at")));
-        sets.push(e.eq("id", s(id)));
-        sets.push(e.eq("collection", s(collection)));
-        sets.push(e.eq("type", s("object")));
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(object_pk(collection), &format!("OBJ#{id}"))))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        object_from(
-            out.attributes()
-                .ok_or_else(|| StoreError::Backend("UpdateItem returned no item".into()))?,
-        )
+        let item = self
+            .upsert_properties(
+                key(object_pk(collection), &format!("OBJ#{id}")),
+                properties,
+                at,
+                &[
+                    ("id", s(id)),
+                    ("collection", s(collection)),
+                    ("type", s("object")),
+                ],
+            )
+            .await?;
+        object_from(&item)
     }
 
     async fn get_object(&self, collection: &str, id: &str) -> Result<Option<Object>, StoreError> {

@@ -279,23 +279,13 @@ impl DynamoStore {
                 continue;
             };
             loop {
-                let Some(mut f) = self.fanout(id).await? else {
+                let Some(f) = self.fanout(id).await? else {
                     break;
                 };
                 if f.is_finished() {
                     break;
                 }
-                match &filter.recipients {
-                    None => f.cancelled = true,
-                    Some(recipients) => {
-                        for r in recipients {
-                            if !f.excluded.contains(r) {
-                                f.excluded.push(r.clone());
-                            }
-                        }
-                    }
-                }
-                f.version += 1;
+                let f = f.cancelled_by(filter.recipients.as_deref());
                 let update = self.fanout_update(&f)?;
                 let result = self
                     .client

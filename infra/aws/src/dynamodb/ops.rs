@@ -53,6 +53,48 @@ impl DynamoStore {
         n((at + self.retention).timestamp())
     }
 
+    /// Creates or merges a property bag item (a user, an object) with one `UpdateItem`: each
+    /// given property is its own `p.<name>` attribute, so nothing is read first. `fields` are
+    /// set as they are; returns the item as it is now.
+    pub(super) async fn upsert_properties(
+        &self,
+        key: Item,
+        properties: &Map<String, Value>,
+        at: DateTime<Utc>,
+        fields: &[(&str, AttributeValue)],
+    ) -> Result<Item, StoreError> {
+        let mut given = Map::new();
+        merge_properties(&mut given, properties);
+        let mut e = Expr::default();
+        let mut sets = Vec::new();
+        for (k, v) in &given {
+            let (name, value) = (e.name(&format!("{PROP}{k}")), e.value(s(v.to_string())));
+            sets.push(format!("{name} = {value}"));
+        }
+        let created = e.name("created_at");
+        let now = e.value(n(micros(at)));
+        sets.push(format!("{created} = if_not_exists({created}, {now})"));
+        sets.push(format!("{} = {now}", e.name("updated_at")));
+        for (name, value) in fields {
+            sets.push(e.eq(name, value.clone()));
+        }
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.attributes()
+            .cloned()
+            .ok_or_else(|| StoreError::Backend("UpdateItem returned no item".into()))
+    }
+
     pub(super) async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -279,36 +321,15 @@ impl Store for DynamoStore {
         properties: &Map<String, Value>,
         at: DateTime<Utc>,
     ) -> Result<User, StoreError> {
-        let mut given = Map::new();
-        merge_properties(&mut given, properties);
-        let mut e = Expr::default();
-        let mut sets = Vec::new();
-        for (k, v) in &given {
-            let (name, value) = (e.name(&format!("{PROP}{k}")), e.value(s(v.to_string())));
-            sets.push(format!("{name} = {value}"));
-        }
-        let created = e.name("created_at");
-        let now = e.value(n(micros(at)));
-        sets.push(format!("{created} = if_not_exists({created}, {now})"));
-        sets.push(format!("{} = {now}", e.name("updated_at")));
-        sets.push(e.eq("id", s(id)));
-        sets.push(e.eq("type", s("user")));
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("USER#{id}"), "USER")))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        user_from(
-            out.attributes()
-                .ok_or_else(|| StoreError::Backend("UpdateItem returned no item".into()))?,
-        )
+        let item = self
+            .upsert_properties(
+                key(format!("USER#{id}"), "USER"),
+                properties,
+                at,
+                &[("id", s(id)), ("type", s("user"))],
+            )
+            .await?;
+        user_from(&item)
     }
 
     async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {

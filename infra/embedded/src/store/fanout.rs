@@ -61,18 +61,7 @@ pub fn cancel(tx: &Transaction<'_>, filter: &CancelFilter) -> rusqlite::Result<(
         rows.collect::<rusqlite::Result<_>>()?
     };
     for body in bodies {
-        let mut f: FanOut = parse_json(&body)?;
-        match &filter.recipients {
-            None => f.cancelled = true,
-            Some(recipients) => {
-                for r in recipients {
-                    if !f.excluded.contains(r) {
-                        f.excluded.push(r.clone());
-                    }
-                }
-            }
-        }
-        f.version += 1;
+        let f = parse_json::<FanOut>(&body)?.cancelled_by(filter.recipients.as_deref());
         tx.execute(
             "UPDATE fanouts SET body = ?, version = ?, finished = ? WHERE workflow_run_id = ?",
             params![
