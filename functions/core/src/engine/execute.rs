@@ -137,10 +137,10 @@ impl Engine {
                 let step = &workflow.steps[run.cursor as usize];
                 // One read of recipient, actor and tenant per advance: its steps all run at
                 // the same instant, so they see the same recipient.
-                if scope.is_none() {
-                    scope = Some(scope::build(self.store.as_ref(), &workflow, &run).await?);
-                }
-                let scope = scope.as_ref().unwrap_or(&Value::Null);
+                let scope = match scope {
+                    Some(ref built) => built,
+                    None => scope.insert(scope::build(self.store.as_ref(), &workflow, &run).await?),
+                };
                 self.execute_step(&workflow, step, &run, scope, now).await?
             };
             match applied {
@@ -243,7 +243,11 @@ impl Engine {
                 // Preferences are read when the step runs (after any delay), not at trigger.
                 if !workflow.override_preferences {
                     let set = self
-                        .effective_preferences(&run.recipient, run.tenant.as_deref())
+                        .effective_preferences(
+                            &run.recipient,
+                            run.tenant.as_deref(),
+                            &scope["tenant"],
+                        )
                         .await?;
                     let target = Target {
                         workflow_key: &workflow.key,

@@ -5,7 +5,6 @@ use serde_json::Value;
 
 use super::Engine;
 use crate::error::{EngineError, StoreError};
-use crate::object::TENANTS;
 use crate::ports::{StoredPreferenceSet, WriteIf};
 use crate::preference::{Hierarchy, Persistence, PreferenceSet};
 use crate::recipient::RecipientRef;
@@ -156,17 +155,20 @@ impl Engine {
     }
 
     /// The effective preference set of `recipient` for a send in `tenant`, by Knock's merge
-    /// hierarchy; `None` when no set applies (everything opted in).
+    /// hierarchy; `None` when no set applies (everything opted in). `tenant_object` is the
+    /// tenant as the step's scope already read it; its `settings.preference_set` is the
+    /// tenant's default set.
     pub async fn effective_preferences(
         &self,
         recipient: &RecipientRef,
         tenant: Option<&str>,
+        tenant_object: &Value,
     ) -> Result<Option<PreferenceSet>, StoreError> {
         let recipient_default = self.stored(recipient, DEFAULT_SET).await?;
         let (mut recipient_tenant, mut tenant_default) = (None, None);
         if let Some(tenant) = tenant {
             recipient_tenant = self.stored(recipient, tenant).await?;
-            tenant_default = self.tenant_default_preferences(tenant).await?;
+            tenant_default = tenant_default_preferences(tenant, tenant_object)?;
         }
         let environment_default = self.workflows.default_preferences();
         Ok(Hierarchy {
@@ -190,27 +192,23 @@ impl Engine {
             .map(decode)
             .transpose()
     }
+}
 
-    /// A tenant's default set: its `settings.preference_set`.
-    async fn tenant_default_preferences(
-        &self,
-        tenant: &str,
-    ) -> Result<Option<PreferenceSet>, StoreError> {
-        let Some(object) = self.store.get_object(TENANTS, tenant).await? else {
-            return Ok(None);
-        };
-        let Some(body) = object
-            .properties
-            .get("settings")
-            .and_then(|s| s.get("preference_set"))
-            .filter(|v| !v.is_null())
-        else {
-            return Ok(None);
-        };
-        PreferenceSet::parse_request(tenant, body)
-            .map(|(set, _)| Some(set))
-            .map_err(|_| {
-                StoreError::Corrupt(format!("tenant `{tenant}` has an invalid preference_set"))
-            })
-    }
+/// A tenant's default set: its `settings.preference_set`.
+fn tenant_default_preferences(
+    tenant: &str,
+    tenant_object: &Value,
+) -> Result<Option<PreferenceSet>, StoreError> {
+    let Some(body) = tenant_object
+        .get("settings")
+        .and_then(|s| s.get("preference_set"))
+        .filter(|v| !v.is_null())
+    else {
+        return Ok(None);
+    };
+    PreferenceSet::parse_request(tenant, body)
+        .map(|(set, _)| Some(set))
+        .map_err(|_| {
+            StoreError::Corrupt(format!("tenant `{tenant}` has an invalid preference_set"))
+        })
 }
