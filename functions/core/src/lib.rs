@@ -7,12 +7,14 @@
 //! The entry point is [`Engine`]: [`Engine::trigger`] stores runs, [`Engine::resume`] advances the
 //! runs of one workflow run as far as they can go, and [`Engine::cancel`] stops them.
 
+pub mod batch;
 pub mod clock;
 pub mod condition;
 pub mod definition;
 pub mod engine;
 pub mod error;
 pub mod fanout;
+pub mod fetch;
 pub mod ids;
 pub mod message;
 pub mod object;
@@ -24,6 +26,7 @@ pub mod run;
 pub mod subscription;
 pub mod template;
 pub mod user;
+pub mod window_rule;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::Engine;

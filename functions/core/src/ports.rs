@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::batch::{Batch, BatchActivity, BatchStatus};
 use crate::error::{StoreError, WakeError};
 use crate::fanout::FanOut;
 use crate::message::{DeliveryStatus, Engagement, Message};
@@ -164,6 +165,17 @@ pub struct RunQuery {
     pub workflow_run_id: Option<Uuid>,
     /// Only runs with (`true`) or without (`false`) errors.
     pub has_errors: Option<bool>,
+}
+
+/// Filters of a batch listing.
+#[derive(Debug, Clone, Default)]
+pub struct BatchQuery {
+    /// Batches with this status.
+    pub status: Option<BatchStatus>,
+    /// Batches of this workflow.
+    pub workflow_key: Option<String>,
+    /// Batches of this recipient.
+    pub recipient: Option<RecipientRef>,
 }
 
 /// What a cancel matches: the active runs of a (workflow, cancellation key), optionally only some
@@ -361,14 +373,75 @@ pub trait Store: Directory {
     /// whether it was applied. The message is created only if none with its id exists.
     async fn transition(&self, transition: &Transition) -> Result<bool, StoreError>;
 
-    /// Cancels the active runs matching `filter` in one atomic step and returns them. After this
-    /// returns, no transition of those runs can be applied, and no fan-out of the same
-    /// (workflow, cancellation key) creates a run `filter` matches.
+    /// Cancels the active runs matching `filter` and returns them. After this returns, no
+    /// transition of those runs can be applied, no fan-out of the same (workflow, cancellation
+    /// key) creates a run `filter` matches, and the matching activities of open batches are
+    /// cancelled. A run waiting for the batch it opened is not cancelled while the batch is
+    /// open (only its activity is).
     async fn cancel(
         &self,
         filter: &CancelFilter,
         at: DateTime<Utc>,
     ) -> Result<Vec<CancelledRun>, StoreError>;
+
+    /// The batch `group` collects into now: open, or the last one if it closed.
+    async fn current_batch(&self, group: &str) -> Result<Option<Batch>, StoreError>;
+
+    /// A batch by id.
+    async fn get_batch(&self, id: Uuid) -> Result<Option<Batch>, StoreError>;
+
+    /// Opens `batch` with its first `activity`, all or nothing with `transition` (the opening
+    /// run pauses for the window). Applies only if the group's current batch is still
+    /// `replaces` (`None`: the group has none yet). Returns whether it was applied. A batch
+    /// without an activity records a flush-leading window (stored closed).
+    async fn open_batch(
+        &self,
+        batch: &Batch,
+        replaces: Option<Uuid>,
+        activity: Option<&BatchActivity>,
+        transition: &Transition,
+    ) -> Result<bool, StoreError>;
+
+    /// Adds `activity` to its batch if the batch is open and not full, all or nothing with
+    /// `transition` (the joining run ends); moves the batch's end to `closes_at` when given (a
+    /// sliding window). Returns the batch's new activity count, or `None` if not applied.
+    async fn join_batch(
+        &self,
+        activity: &BatchActivity,
+        closes_at: Option<DateTime<Utc>>,
+        transition: &Transition,
+    ) -> Result<Option<u32>, StoreError>;
+
+    /// Closes an open batch, all or nothing with `transition` (the opener's link marked
+    /// closed, so its key cancels it again). Returns whether it was applied.
+    async fn close_batch(&self, batch_id: Uuid, transition: &Transition)
+        -> Result<bool, StoreError>;
+
+    /// The activities of a batch in the order they joined.
+    async fn batch_activities(&self, batch_id: Uuid) -> Result<Vec<BatchActivity>, StoreError>;
+
+    /// Moves the end of an open batch to `at` (a flush). Returns whether the batch was open.
+    async fn flush_batch(&self, batch_id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Lists batches, newest first.
+    async fn list_batches(
+        &self,
+        query: &BatchQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Batch>, StoreError>;
+
+    /// Counts `run_id` into throttle `key`: opens a window ending at `window_ends` if none is
+    /// open at `now`, then admits the run if it is already counted or fewer than `limit` runs
+    /// are. Returns whether the run is admitted; asking again for the same run gives the same
+    /// answer while the window lasts.
+    async fn throttle(
+        &self,
+        key: &str,
+        run_id: Uuid,
+        limit: u32,
+        window_ends: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// Workflow runs with active recipient runs or an unfinished fan-out, for re-arming
     /// wake-ups after a restart.

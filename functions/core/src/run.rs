@@ -124,10 +124,28 @@ pub struct RecipientRun {
     pub wake_at: Option<DateTime<Utc>>,
     /// How many error events the run recorded.
     pub error_count: u32,
+    /// Failed attempts of the current step (an `http_fetch` retrying); 0 when it moves on.
+    pub attempt: u32,
+    /// The batch this run opened, if it reached a batch step first.
+    pub batch: Option<RunBatch>,
     /// When it was stored.
     pub inserted_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// A run's link to the batch it opened: while the batch is open the run only waits for it, and
+/// a cancel with the run's key removes the run's activity instead of the run (Knock's rule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunBatch {
+    /// The batch.
+    pub id: Uuid,
+    /// Whether its window is still open.
+    pub open: bool,
+    /// After it closed: what templates see (`activities`, `actors`, `total_activities`,
+    /// `total_actors`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Value>,
 }
 
 /// Whether an event records success or an error.
@@ -208,6 +226,12 @@ pub struct Transition {
     pub wake_at: Option<DateTime<Utc>>,
     /// A message created by this step; stored only if none exists with its id.
     pub message: Option<Message>,
+    /// New `data` for the run (an `http_fetch` merged its answer, a batch closed).
+    pub data: Option<Map<String, Value>>,
+    /// The run's batch link as it is after the change (`None`: unchanged).
+    pub batch: Option<RunBatch>,
+    /// The failed attempts of the step at `to_cursor`.
+    pub attempt: u32,
     /// Events to append.
     pub events: Vec<RunEvent>,
     /// When the change happens.

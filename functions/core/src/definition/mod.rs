@@ -9,10 +9,16 @@ mod channels;
 mod duration;
 mod error;
 mod load;
+mod parse_steps;
+pub mod steps;
 mod workflow;
 
 pub use channels::{ChannelType, Channels};
 pub use duration::{Duration, DurationUnit};
 pub use error::DefinitionError;
 pub use load::{from_json, load_dir, WorkflowSet};
-pub use workflow::{parse_workflow, ChannelStep, DelayStep, Step, Workflow};
+pub use steps::{
+    BatchKey, BatchOrder, BatchStep, Branch, BranchStep, ChannelStep, DelayStep, FetchStep, Pair,
+    Step, ThrottleStep, TriggerWorkflowStep,
+};
+pub use workflow::{parse_workflow, Workflow};

@@ -1,10 +1,12 @@
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use std::collections::HashSet;
 
-use super::{ChannelType, Channels, DefinitionError, Duration};
+use serde_json::Value;
+
+use super::parse_steps::{compile, parse_conditions, Context};
+use super::{Channels, DefinitionError, Step};
 use crate::condition::Conditions;
-use crate::template::Template;
 
 /// A loaded workflow.
 #[derive(Debug)]
@@ -15,7 +17,7 @@ pub struct Workflow {
     pub name: String,
     /// Categories, carried on messages' `source`.
     pub categories: Vec<String>,
-    /// Steps in execution order.
+    /// Steps in execution order, branches flattened (see [`super::steps`]).
     pub steps: Vec<Step>,
     /// Trigger conditions: a recipient whose run fails them gets no steps at all.
     pub conditions: Option<Conditions>,
@@ -27,73 +29,26 @@ pub struct Workflow {
     pub is_commercial: bool,
 }
 
-/// One step of a workflow.
-#[derive(Debug)]
-pub enum Step {
-    /// Pauses the run.
-    Delay(DelayStep),
-    /// Creates a message on a channel.
-    Channel(ChannelStep),
-}
-
-impl Step {
-    /// The step's `ref`.
-    pub fn step_ref(&self) -> &str {
-        match self {
-            Step::Delay(s) => &s.step_ref,
-            Step::Channel(s) => &s.step_ref,
-        }
+impl Workflow {
+    /// The cursor of a finished run.
+    pub fn end(&self) -> u32 {
+        u32::try_from(self.steps.len()).unwrap_or(u32::MAX)
     }
 
-    /// The step's `conditions`: the step is skipped when they do not hold.
-    pub fn conditions(&self) -> Option<&Conditions> {
-        match self {
-            Step::Delay(s) => s.conditions.as_ref(),
-            Step::Channel(s) => s.conditions.as_ref(),
+    /// Where a run at `cursor` really is: past the jumps that close branches.
+    pub fn resolve(&self, mut cursor: u32) -> u32 {
+        // Each jump points forward, so this ends within the program's length.
+        while let Some(Step::Jump(to)) = self.steps.get(cursor as usize) {
+            cursor = *to;
         }
+        cursor.min(self.end())
     }
 
-    /// The step's Knock type name.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Step::Delay(_) => "delay",
-            Step::Channel(_) => "channel",
-        }
+    /// The cursor after the step at `cursor`.
+    pub fn after(&self, cursor: u32) -> u32 {
+        self.resolve(cursor.saturating_add(1))
     }
 }
-
-/// A `delay` step: a fixed wait, a wait until a timestamp found in the run's data, or both (the
-/// duration is then an offset from the timestamp).
-#[derive(Debug)]
-pub struct DelayStep {
-    /// The step's `ref`.
-    pub step_ref: String,
-    /// `settings.delay_for`.
-    pub delay_for: Option<Duration>,
-    /// `settings.delay_until_field_path` (`data.due_at`, `recipient.x`, `actor.x`).
-    pub delay_until_field_path: Option<String>,
-    /// Step conditions.
-    pub conditions: Option<Conditions>,
-}
-
-/// A `channel` step.
-#[derive(Debug)]
-pub struct ChannelStep {
-    /// The step's `ref`.
-    pub step_ref: String,
-    /// The channel the message goes to.
-    pub channel_key: String,
-    /// The channel's type.
-    pub channel_type: ChannelType,
-    /// `template.markdown_body`.
-    pub markdown_body: Template,
-    /// `template.action_url`.
-    pub action_url: Option<Template>,
-    /// Step conditions.
-    pub conditions: Option<Conditions>,
-}
-
-const DELAY_PATH_PREFIXES: &[&str] = &["data.", "recipient.", "actor.", "tenant."];
 
 /// Turns a `workflow.json` value (file references already inlined) into a [`Workflow`].
 pub fn parse_workflow(
@@ -119,7 +74,7 @@ pub fn parse_workflow(
         Some(Value::String(n)) if !n.is_empty() => n.clone(),
         _ => return Err(DefinitionError::file(file, "`name` is required")),
     };
-    let conditions = parse_conditions(obj.get("conditions"), "conditions")
+    let conditions = parse_conditions(obj.get("conditions"))
         .map_err(|m| DefinitionError::file(file, m))?;
     let trigger_data_schema = match obj.get("trigger_data_json_schema") {
         None | Some(Value::Null) => None,
@@ -152,18 +107,14 @@ pub fn parse_workflow(
         .get("steps")
         .and_then(Value::as_array)
         .ok_or_else(|| DefinitionError::file(file, "`steps` must be an array"))?;
-    let mut steps = Vec::with_capacity(raw_steps.len());
-    for (i, raw) in raw_steps.iter().enumerate() {
-        let step = parse_step(raw, i, file, channels, parser)?;
-        if steps.iter().any(|s: &Step| s.step_ref() == step.step_ref()) {
-            return Err(DefinitionError::step(
-                file,
-                step.step_ref(),
-                "duplicate step ref",
-            ));
-        }
-        steps.push(step);
-    }
+    let mut steps = Vec::new();
+    let mut cx = Context {
+        file,
+        channels,
+        parser,
+        refs: HashSet::new(),
+    };
+    compile(raw_steps, &mut steps, 0, &mut cx)?;
     Ok(Workflow {
         key: key.to_string(),
         name,
@@ -187,163 +138,6 @@ fn check_key(key: &str) -> Result<(), String> {
             "invalid workflow key `{key}`: 3 to 255 characters of a-z, 0-9, `-` and `_`"
         ))
     }
-}
-
-/// Parses optional `conditions`; an empty value means none.
-fn parse_conditions(value: Option<&Value>, field: &str) -> Result<Option<Conditions>, String> {
-    match value {
-        Some(v) if !is_empty(v) => Conditions::from_json(v, field).map(Some).map_err(|errors| {
-            errors
-                .iter()
-                .map(|e| format!("`{}` {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        }),
-        _ => Ok(None),
-    }
-}
-
-fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        _ => false,
-    }
-}
-
-fn parse_step(
-    raw: &Value,
-    index: usize,
-    file: &Path,
-    channels: &Channels,
-    parser: &liquid::Parser,
-) -> Result<Step, DefinitionError> {
-    let obj = raw
-        .as_object()
-        .ok_or_else(|| DefinitionError::file(file, format!("step {index} is not an object")))?;
-    let step_ref = match obj.get("ref") {
-        Some(Value::String(r)) if !r.is_empty() => r.clone(),
-        _ => {
-            return Err(DefinitionError::file(
-                file,
-                format!("step {index} has no `ref`"),
-            ))
-        }
-    };
-    let err = |m: String| DefinitionError::step(file, &step_ref, m);
-    let conditions = parse_conditions(obj.get("conditions"), "conditions").map_err(err)?;
-    let settings = match obj.get("settings") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(s)) => s.clone(),
-        Some(_) => return Err(err("`settings` must be an object".into())),
-    };
-    match obj.get("type").and_then(Value::as_str) {
-        Some("delay") => parse_delay(step_ref.clone(), &settings)
-            .map(|d| Step::Delay(DelayStep { conditions, ..d }))
-            .map_err(err),
-        Some("channel") => parse_channel(step_ref.clone(), obj, channels, parser)
-            .map(|c| Step::Channel(ChannelStep { conditions, ..c }))
-            .map_err(err),
-        Some(
-            t @ ("batch" | "throttle" | "branch" | "http_fetch" | "trigger_workflow"
-            | "wait_for_event" | "update_data" | "update_user" | "update_object"
-            | "update_tenant" | "random_cohort" | "ai_agent"),
-        ) => Err(err(format!(
-            "step type `{t}` is not supported by this version of Herald"
-        ))),
-        Some(t) => Err(err(format!("unknown step type `{t}`"))),
-        None => Err(err("`type` is required".into())),
-    }
-}
-
-fn parse_delay(step_ref: String, settings: &Map<String, Value>) -> Result<DelayStep, String> {
-    let delay_for = match settings.get("delay_for") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(Duration::from_value(v).ok_or(
-            "`delay_for` must be {\"unit\": seconds|minutes|hours|days|weeks|months, \"value\": integer}",
-        )?),
-    };
-    let delay_until_field_path = match settings.get("delay_until_field_path") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(p)) if DELAY_PATH_PREFIXES.iter().any(|x| p.starts_with(x)) => {
-            Some(p.clone())
-        }
-        Some(_) => {
-            return Err(
-                "`delay_until_field_path` must be a path starting with data., recipient., actor. or tenant."
-                    .into(),
-            )
-        }
-    };
-    if delay_for.is_none() && delay_until_field_path.is_none() {
-        return Err("a delay needs `delay_for` or `delay_until_field_path`".into());
-    }
-    Ok(DelayStep {
-        step_ref,
-        delay_for,
-        delay_until_field_path,
-        conditions: None,
-    })
-}
-
-fn parse_channel(
-    step_ref: String,
-    obj: &Map<String, Value>,
-    channels: &Channels,
-    parser: &liquid::Parser,
-) -> Result<ChannelStep, String> {
-    let channel_key = match obj.get("channel_key") {
-        Some(Value::String(k)) if !k.is_empty() => k.clone(),
-        _ => return Err("`channel_key` is required".into()),
-    };
-    let declared = match obj.get("channel_type") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(t)) => {
-            Some(ChannelType::parse(t).ok_or_else(|| format!("unknown channel type `{t}`"))?)
-        }
-        Some(_) => return Err("`channel_type` must be a string".into()),
-    };
-    let channel_type = match (declared, channels.get(&channel_key)) {
-        (Some(d), Some(c)) if d != c => {
-            return Err(format!(
-                "channel `{channel_key}` is {c:?} in channels.json but the step says {d:?}"
-            ))
-        }
-        (Some(t), _) | (None, Some(t)) => t,
-        (None, None) => {
-            return Err(format!(
-                "unknown channel `{channel_key}`: add it to channels.json or give the step a `channel_type`"
-            ))
-        }
-    };
-    if channel_type != ChannelType::InAppFeed {
-        return Err(format!(
-            "channel type {channel_type:?} is not supported by this version of Herald (only in_app_feed)"
-        ));
-    }
-    let template = obj
-        .get("template")
-        .and_then(Value::as_object)
-        .ok_or("`template` is required")?;
-    let compile = |field: &str| -> Result<Option<Template>, String> {
-        match template.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Template::parse(parser, s)
-                .map(Some)
-                .map_err(|e| format!("`template.{field}`: {e}")),
-            Some(_) => Err(format!("`template.{field}` must be a string")),
-        }
-    };
-    let markdown_body = compile("markdown_body")?.ok_or("`template.markdown_body` is required")?;
-    Ok(ChannelStep {
-        step_ref,
-        channel_key,
-        channel_type,
-        markdown_body,
-        action_url: compile("action_url")?,
-        conditions: None,
-    })
 }
 
 #[cfg(test)]

@@ -4,15 +4,13 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::delay::{delay_until, DelayOutcome};
+use serde_json::Map;
+
 use super::{scope, Engine};
-use crate::definition::{ChannelStep, Step, Workflow};
+use crate::definition::{Step, Workflow};
 use crate::error::EngineError;
-use crate::ids;
-use crate::message::{DeliveryStatus, Message, MessageContent};
-use crate::preference::{evaluate, Target, Verdict};
-use crate::run::{RecipientRun, RunEvent, RunStatus, Transition};
-use crate::template::markdown_to_html;
+use crate::message::Message;
+use crate::run::{RecipientRun, RunBatch, RunEvent, RunStatus, Transition};
 
 /// Recipient runs one resume advances at most before handing the rest to another pass.
 pub const RUNS_PER_RESUME: usize = 1_000;
@@ -85,20 +83,13 @@ impl Engine {
                 json!({"message": format!("workflow `{}` is no longer loaded", run.workflow_key)}),
                 now,
             );
-            self.apply(
-                &run,
-                run.cursor,
-                RunStatus::Completed,
-                None,
-                None,
-                vec![event],
-                now,
-            )
-            .await?;
+            self.apply(&run, Change::to(run.cursor, RunStatus::Completed).event(event), now)
+                .await?;
             return Ok(Outcome::Completed);
         };
         let mut first = true;
-        let mut scope: Option<Value> = None;
+        #[allow(clippy::type_complexity)]
+        let mut scope: Option<((Map<String, Value>, Option<RunBatch>), Value)> = None;
         loop {
             if !run.status.is_active() {
                 return Ok(if first {
@@ -107,7 +98,10 @@ impl Engine {
                     Outcome::Completed
                 });
             }
-            if run.status == RunStatus::Paused {
+            // A run holding an open batch is woken early on purpose (full, flushed): its batch
+            // step decides whether to close.
+            let holds_batch = run.batch.as_ref().is_some_and(|b| b.open);
+            if run.status == RunStatus::Paused && !holds_batch {
                 if let Some(at) = run.wake_at.filter(|at| *at > now) {
                     // Early or re-delivered wake-up: make sure the real one is registered.
                     self.waker.wake_at(run.workflow_run_id, at).await?;
@@ -119,29 +113,27 @@ impl Engine {
                 }
             }
             first = false;
-            let step_count = u32::try_from(workflow.steps.len()).unwrap_or(u32::MAX);
-            let applied = if run.cursor >= step_count {
+            let end = workflow.end();
+            let applied = if run.cursor >= end {
                 let event =
                     RunEvent::ok("workflow_recipient_run_completed", None, Value::Null, now);
-                self.apply(
-                    &run,
-                    step_count,
-                    RunStatus::Completed,
-                    None,
-                    None,
-                    vec![event],
-                    now,
-                )
-                .await?
+                self.apply(&run, Change::to(end, RunStatus::Completed).event(event), now)
+                    .await?
             } else {
-                let step = &workflow.steps[run.cursor as usize];
                 // One read of recipient, actor and tenant per advance: its steps all run at
-                // the same instant, so they see the same recipient.
-                let scope = match scope {
-                    Some(ref built) => built,
-                    None => scope.insert(scope::build(self.store.as_ref(), &workflow, &run).await?),
+                // the same instant, so they see the same recipient. Steps that change what the
+                // scope shows (data, a closed batch) make it be built again.
+                if scope.as_ref().is_none_or(|((data_of, batch_of), _)| {
+                    *data_of != run.data || *batch_of != run.batch
+                }) {
+                    let built = scope::build(self.store.as_ref(), &workflow, &run).await?;
+                    scope = Some(((run.data.clone(), run.batch.clone()), built));
+                }
+                let built = match &scope {
+                    Some((_, built)) => built,
+                    None => return Ok(Outcome::Untouched),
                 };
-                self.execute_step(&workflow, step, &run, scope, now).await?
+                self.execute_step(&workflow, &run, built, now).await?
             };
             match applied {
                 Some(next) if next.status == RunStatus::Paused => return Ok(Outcome::Paused),
@@ -159,14 +151,21 @@ impl Engine {
     async fn execute_step(
         &self,
         workflow: &Workflow,
-        step: &Step,
         run: &RecipientRun,
         scope: &Value,
         now: DateTime<Utc>,
     ) -> Result<Option<RecipientRun>, EngineError> {
-        let here = Some((step.step_ref(), step.type_name()));
-        let next = run.cursor + 1;
-        if run.cursor == 0 {
+        let step = &workflow.steps[run.cursor as usize];
+        if let Step::Jump(_) = step {
+            // A branch ended under an older definition's cursor: move on without an event.
+            let to = workflow.resolve(run.cursor);
+            return self
+                .apply(run, Change::to(to, RunStatus::Processing), now)
+                .await;
+        }
+        // A run waiting in its own batch or fetch retry is past its conditions already.
+        let resuming = run.batch.as_ref().is_some_and(|b| b.summary.is_none()) || run.attempt > 0;
+        if run.cursor == 0 && !resuming {
             if let Some(conditions) = &workflow.conditions {
                 if !conditions.evaluate(scope, now) {
                     // Knock: a recipient failing the trigger conditions gets no steps at all.
@@ -176,14 +175,12 @@ impl Engine {
                         json!({"reason": "the workflow's trigger conditions are not met"}),
                         now,
                     );
-                    let end = u32::try_from(workflow.steps.len()).unwrap_or(u32::MAX);
-                    return self
-                        .apply(run, end, RunStatus::Completed, None, None, vec![event], now)
-                        .await;
+                    return self.halt(workflow, run, event, now).await;
                 }
             }
         }
-        if let Some(conditions) = step.conditions() {
+        let here = Some((step.step_ref(), step.type_name()));
+        if let Some(conditions) = step.conditions().filter(|_| !resuming) {
             if !conditions.evaluate(scope, now) {
                 let event = RunEvent::ok(
                     "step_skipped",
@@ -191,221 +188,176 @@ impl Engine {
                     json!({"reason": "step conditions not met"}),
                     now,
                 );
-                return self.continue_with(run, event, now).await;
+                return self.continue_with(workflow, run, event, now).await;
             }
         }
         match step {
-            Step::Delay(delay) => {
-                if run.settings.skip_delay {
-                    let event =
-                        RunEvent::ok("delay_skipped", here, json!({"reason": "skip_delay"}), now);
-                    return self.continue_with(run, event, now).await;
-                }
-                match delay_until(delay, scope, now) {
-                    DelayOutcome::Until(at) => {
-                        // Register the wake-up before pausing: a crash in between leaves an extra
-                        // wake-up (harmless), never a paused run that nothing wakes.
-                        self.waker.wake_at(run.workflow_run_id, at).await?;
-                        let event = RunEvent::ok(
-                            "delay_started",
-                            here,
-                            json!({"until": at.to_rfc3339()}),
-                            now,
-                        );
-                        self.apply(
-                            run,
-                            next,
-                            RunStatus::Paused,
-                            Some(at),
-                            None,
-                            vec![event],
-                            now,
-                        )
-                        .await
-                    }
-                    DelayOutcome::Elapsed(at) => {
-                        let event = RunEvent::ok(
-                            "delay_elapsed",
-                            here,
-                            json!({"until": at.to_rfc3339()}),
-                            now,
-                        );
-                        self.continue_with(run, event, now).await
-                    }
-                    DelayOutcome::Invalid(reason) => {
-                        let event =
-                            RunEvent::error("delay_skipped", here, json!({"message": reason}), now);
-                        self.continue_with(run, event, now).await
-                    }
-                }
-            }
+            Step::Delay(delay) => self.delay_step(workflow, delay, run, scope, now).await,
             Step::Channel(channel) => {
-                // Preferences are read when the step runs (after any delay), not at trigger.
-                if !workflow.override_preferences {
-                    let set = self
-                        .effective_preferences(
-                            &run.recipient,
-                            run.tenant.as_deref(),
-                            &scope["tenant"],
-                        )
-                        .await?;
-                    let target = Target {
-                        workflow_key: &workflow.key,
-                        categories: &workflow.categories,
-                        channel_type: channel.channel_type.as_str(),
-                        channel_key: &channel.channel_key,
-                        commercial: workflow.is_commercial,
-                    };
-                    if let Verdict::Skip { reason } = evaluate(set.as_ref(), &target, scope, now) {
-                        let event = RunEvent::ok(
-                            "step_skipped",
-                            here,
-                            json!({"reason": "recipient preferences opt out", "detail": reason}),
-                            now,
-                        );
-                        return self.continue_with(run, event, now).await;
-                    }
-                }
-                match render(channel, scope) {
-                    Ok(content) => {
-                        let message = self.new_message(workflow, channel, run, content, now);
-                        let event = RunEvent::ok(
-                            "message_created",
-                            here,
-                            json!({"message_id": message.id.to_string()}),
-                            now,
-                        );
-                        self.apply(
-                            run,
-                            next,
-                            RunStatus::Processing,
-                            None,
-                            Some(message),
-                            vec![event],
-                            now,
-                        )
-                        .await
-                    }
-                    Err(reason) => {
-                        // A template that cannot render will not render on retry: halt the run.
-                        let event =
-                            RunEvent::error("step_failed", here, json!({"message": reason}), now);
-                        let end = u32::try_from(workflow.steps.len()).unwrap_or(u32::MAX);
-                        self.apply(run, end, RunStatus::Completed, None, None, vec![event], now)
-                            .await
-                    }
-                }
+                self.channel_step(workflow, channel, run, scope, now)
+                    .await
             }
-        }
-    }
-
-    fn new_message(
-        &self,
-        workflow: &Workflow,
-        channel: &ChannelStep,
-        run: &RecipientRun,
-        content: MessageContent,
-        now: DateTime<Utc>,
-    ) -> Message {
-        Message {
-            id: ids::message_id(run.id, &channel.step_ref),
-            channel_key: channel.channel_key.clone(),
-            channel_type: channel.channel_type,
-            recipient: run.recipient.clone(),
-            actors: run.actor.iter().cloned().collect(),
-            workflow_key: workflow.key.clone(),
-            categories: workflow.categories.clone(),
-            workflow_run_id: run.workflow_run_id,
-            recipient_run_id: run.id,
-            step_ref: channel.step_ref.clone(),
-            tenant: run.tenant.clone(),
-            data: run.data.clone(),
-            status: if run.settings.sandbox_mode {
-                DeliveryStatus::NotSent
-            } else {
-                // In-app messages are delivered the moment they exist.
-                DeliveryStatus::Delivered
-            },
-            content,
-            engagements: Vec::new(),
-            inserted_at: now,
-            updated_at: now,
+            Step::Batch(batch) => self.batch_step(workflow, batch, run, scope, now).await,
+            Step::Throttle(throttle) => {
+                self.throttle_step(workflow, throttle, run, scope, now)
+                    .await
+            }
+            Step::Branch(branch) => self.branch_step(workflow, branch, run, scope, now).await,
+            Step::Fetch(fetch) => self.fetch_step(workflow, fetch, run, scope, now).await,
+            Step::TriggerWorkflow(t) => self.trigger_step(workflow, t, run, scope, now).await,
+            Step::Jump(_) => Ok(None),
         }
     }
 
     /// Moves past the current step, recording `event`.
-    async fn continue_with(
+    pub(super) async fn continue_with(
         &self,
+        workflow: &Workflow,
         run: &RecipientRun,
         event: RunEvent,
         now: DateTime<Utc>,
     ) -> Result<Option<RecipientRun>, EngineError> {
-        let next = run.cursor + 1;
+        let next = workflow.after(run.cursor);
+        self.apply(run, Change::to(next, RunStatus::Processing).event(event), now)
+            .await
+    }
+
+    /// Ends the run here, recording `event` (a failure, a throttle, a batch joined).
+    pub(super) async fn halt(
+        &self,
+        workflow: &Workflow,
+        run: &RecipientRun,
+        event: RunEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RecipientRun>, EngineError> {
         self.apply(
             run,
-            next,
-            RunStatus::Processing,
-            None,
-            None,
-            vec![event],
+            Change::to(workflow.end(), RunStatus::Completed).event(event),
             now,
         )
         .await
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn apply(
-        &self,
-        run: &RecipientRun,
-        to_cursor: u32,
-        status: RunStatus,
-        wake_at: Option<DateTime<Utc>>,
-        message: Option<Message>,
-        events: Vec<RunEvent>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<RecipientRun>, EngineError> {
-        let errors = events
-            .iter()
-            .filter(|e| e.status == crate::run::EventStatus::Error)
-            .count() as u32;
-        let transition = Transition {
+    /// The transition that applies `change` to `run`.
+    pub(super) fn transition(&self, run: &RecipientRun, change: Change, now: DateTime<Utc>) -> Transition {
+        Transition {
             run_id: run.id,
             workflow_run_id: run.workflow_run_id,
             workflow_key: run.workflow_key.clone(),
             cancellation_key: run.cancellation_key.clone(),
             from_cursor: run.cursor,
-            to_cursor,
-            status,
-            wake_at,
-            message,
-            events,
+            to_cursor: change.to_cursor,
+            status: change.status,
+            wake_at: change.wake_at,
+            message: change.message,
+            events: change.events,
+            data: change.data,
+            batch: change.batch,
+            attempt: change.attempt,
             at: now,
-        };
+        }
+    }
+
+    /// The run as it is after `transition` was applied to it.
+    pub(super) fn applied(run: &RecipientRun, t: Transition) -> RecipientRun {
+        let errors = t
+            .events
+            .iter()
+            .filter(|e| e.status == crate::run::EventStatus::Error)
+            .count() as u32;
+        let mut next = run.clone();
+        next.cursor = t.to_cursor;
+        next.status = t.status;
+        next.wake_at = t.wake_at;
+        next.error_count += errors;
+        next.attempt = t.attempt;
+        if let Some(data) = t.data {
+            next.data = data;
+        }
+        if let Some(batch) = t.batch {
+            next.batch = Some(batch);
+        }
+        next.updated_at = t.at;
+        next
+    }
+
+    /// Applies `change` to `run` if it is still where this resume saw it.
+    pub(super) async fn apply(
+        &self,
+        run: &RecipientRun,
+        change: Change,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RecipientRun>, EngineError> {
+        let transition = self.transition(run, change, now);
         if !self.store.transition(&transition).await? {
             return Ok(None);
         }
-        let mut next = run.clone();
-        next.cursor = to_cursor;
-        next.status = status;
-        next.wake_at = wake_at;
-        next.error_count += errors;
-        next.updated_at = now;
-        Ok(Some(next))
+        Ok(Some(Self::applied(run, transition)))
     }
 }
 
-fn render(channel: &ChannelStep, scope: &Value) -> Result<MessageContent, String> {
-    let markdown = channel
-        .markdown_body
-        .render(scope)
-        .map_err(|e| e.to_string())?;
-    let action_url = match &channel.action_url {
-        Some(t) => Some(t.render(scope).map_err(|e| e.to_string())?),
-        None => None,
-    };
-    Ok(MessageContent {
-        html: markdown_to_html(&markdown),
-        markdown,
-        action_url,
-    })
+/// A change to a recipient run, built up by a step and applied as one [`Transition`].
+#[derive(Debug)]
+pub(super) struct Change {
+    to_cursor: u32,
+    status: RunStatus,
+    wake_at: Option<DateTime<Utc>>,
+    message: Option<Message>,
+    events: Vec<RunEvent>,
+    data: Option<Map<String, Value>>,
+    batch: Option<RunBatch>,
+    attempt: u32,
 }
+
+impl Change {
+    /// Moves the run to `to_cursor` with `status`; the step's attempts start over.
+    pub(super) fn to(to_cursor: u32, status: RunStatus) -> Self {
+        Self {
+            to_cursor,
+            status,
+            wake_at: None,
+            message: None,
+            events: Vec::new(),
+            data: None,
+            batch: None,
+            attempt: 0,
+        }
+    }
+
+    /// Records an event.
+    pub(super) fn event(mut self, event: RunEvent) -> Self {
+        self.events.push(event);
+        self
+    }
+
+    /// Pauses until `at` (with status `paused`).
+    pub(super) fn wake(mut self, at: DateTime<Utc>) -> Self {
+        self.wake_at = Some(at);
+        self
+    }
+
+    /// Creates a message.
+    pub(super) fn message(mut self, message: Message) -> Self {
+        self.message = Some(message);
+        self
+    }
+
+    /// Replaces the run's data.
+    pub(super) fn data(mut self, data: Map<String, Value>) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// Sets the run's batch link.
+    pub(super) fn batch(mut self, batch: RunBatch) -> Self {
+        self.batch = Some(batch);
+        self
+    }
+
+    /// Sets the failed attempts of the step the run will be at.
+    pub(super) fn attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+}
+

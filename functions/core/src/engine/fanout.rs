@@ -94,6 +94,8 @@ impl Engine {
                     cursor: 0,
                     wake_at: None,
                     error_count: 0,
+                    attempt: 0,
+                    batch: None,
                     inserted_at: now,
                     updated_at: now,
                 });

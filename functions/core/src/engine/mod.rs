@@ -1,18 +1,20 @@
 //! The engine: trigger, execute and cancel workflow runs over the ports.
 
 mod cancel;
-mod delay;
 mod execute;
 mod fanout;
 mod preferences;
 mod recipients;
 mod scope;
+mod steps;
 mod trigger;
+mod window;
 
 use std::sync::Arc;
 
 pub use cancel::CancelRequest;
-pub use delay::{delay_until, DelayOutcome};
+pub use steps::delay::{delay_until, DelayOutcome};
+pub use steps::RETRY_DELAYS;
 pub use execute::{ResumeReport, RUNS_PER_RESUME};
 pub use fanout::{FANOUT_PAGE, FANOUT_STEPS_PER_RESUME};
 
@@ -20,7 +22,10 @@ use execute::RUNS_PER_RESUME as RUNS_PER_PASS;
 pub use preferences::DEFAULT_SET;
 pub use trigger::{TriggerRequest, MAX_RECIPIENTS};
 
+use chrono_tz::Tz;
+
 use crate::clock::Clock;
+use crate::fetch::Fetcher;
 use crate::definition::WorkflowSet;
 use crate::ports::{Store, Waker};
 
@@ -56,6 +61,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     workflows: Arc<WorkflowSet>,
     budget: ResumeBudget,
+    fetcher: Option<Arc<dyn Fetcher>>,
+    default_timezone: Option<Tz>,
 }
 
 impl Engine {
@@ -72,7 +79,22 @@ impl Engine {
             clock,
             workflows,
             budget: ResumeBudget::FUNCTION,
+            fetcher: None,
+            default_timezone: None,
         }
+    }
+
+    /// The same engine with an HTTP client for `http_fetch` steps (without one they fail).
+    pub fn with_fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// The same engine with the environment's default time zone, for window rules of
+    /// recipients without a `timezone` (UTC otherwise).
+    pub fn with_default_timezone(mut self, tz: Tz) -> Self {
+        self.default_timezone = Some(tz);
+        self
     }
 
     /// The same engine with another resume budget ([`ResumeBudget::FUNCTION`] by default).

@@ -28,7 +28,7 @@ pub async fn build(
         Some(t) => entity(store, &RecipientRef::object(TENANTS, t.clone())).await?,
         None => Value::Null,
     };
-    Ok(json!({
+    let mut scope = json!({
         "data": Value::Object(run.data.clone()),
         "recipient": recipient,
         "actor": actor,
@@ -42,7 +42,20 @@ pub async fn build(
             "cancellation_key": run.cancellation_key,
             "workflow_run_id": run.workflow_run_id.to_string(),
         },
-    }))
+    });
+    // After a batch: `activities`, `actors`, `total_*` for templates; `run.total_*` for
+    // conditions.
+    if let (Some(Value::Object(vars)), Value::Object(map)) = (
+        run.batch.as_ref().and_then(|b| b.summary.as_ref()),
+        &mut scope,
+    ) {
+        map.insert(
+            "run".into(),
+            json!({"total_activities": vars.get("total_activities"), "total_actors": vars.get("total_actors")}),
+        );
+        map.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    Ok(scope)
 }
 
 async fn entity(store: &dyn Store, reference: &RecipientRef) -> Result<Value, StoreError> {

@@ -150,6 +150,18 @@ impl Engine {
     /// workflow run and one recipient run per distinct recipient, then asks the waker to start
     /// them. Returns the workflow run id once the runs are stored.
     pub async fn trigger(&self, key: &str, request: TriggerRequest) -> Result<Uuid, EngineError> {
+        self.trigger_as(key, request, ids::new_workflow_run_id())
+            .await
+    }
+
+    /// [`Engine::trigger`] with a given workflow run id: triggering again with the same id
+    /// stores nothing new (a `trigger_workflow` step derives it, so its retries are harmless).
+    pub(super) async fn trigger_as(
+        &self,
+        key: &str,
+        request: TriggerRequest,
+        workflow_run_id: Uuid,
+    ) -> Result<Uuid, EngineError> {
         let workflow = self
             .workflows
             .get(key)
@@ -196,7 +208,6 @@ impl Engine {
                 None => {}
             }
         }
-        let workflow_run_id = ids::new_workflow_run_id();
         let mut seen = HashSet::new();
         let mut runs = Vec::with_capacity(request.recipients.len());
         for r in &request.recipients {
@@ -222,6 +233,8 @@ impl Engine {
                 cursor: 0,
                 wake_at: None,
                 error_count: 0,
+                attempt: 0,
+                batch: None,
                 inserted_at: now,
                 updated_at: now,
             });

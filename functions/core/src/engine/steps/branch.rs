@@ -1,0 +1,42 @@
+//! Branch steps: take the first branch whose conditions hold.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::definition::{BranchStep, Workflow};
+use crate::engine::execute::Change;
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::run::{RecipientRun, RunEvent, RunStatus};
+
+impl Engine {
+    /// A branch step: moves the run to the first step of the branch taken.
+    pub(in crate::engine) async fn branch_step(
+        &self,
+        workflow: &Workflow,
+        branch: &BranchStep,
+        run: &RecipientRun,
+        scope: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RecipientRun>, EngineError> {
+        let here = Some((branch.step_ref.as_str(), "branch"));
+        let taken = branch
+            .branches
+            .iter()
+            .find(|b| b.conditions.as_ref().is_none_or(|c| c.evaluate(scope, now)));
+        let Some(taken) = taken else {
+            // Parsing guarantees a default branch; keep going if a definition lacks one.
+            let event = RunEvent::ok("branch_taken", here, json!({"branch": null}), now);
+            return self.continue_with(workflow, run, event, now).await;
+        };
+        let event = RunEvent::ok(
+            "branch_taken",
+            here,
+            json!({"branch": taken.name, "terminates": taken.terminates}),
+            now,
+        );
+        let to = workflow.resolve(taken.start);
+        self.apply(run, Change::to(to, RunStatus::Processing).event(event), now)
+            .await
+    }
+}

@@ -1,0 +1,179 @@
+//! `http_fetch` steps: call an endpoint and merge its JSON answer into the run's `data`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{json, Map, Value};
+
+use crate::definition::{FetchStep, Workflow};
+use crate::engine::execute::Change;
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::fetch::{FetchError, FetchRequest, FETCH_TIMEOUT};
+use crate::run::{RecipientRun, RunEvent, RunStatus};
+
+/// Knock retries a fetch that timed out or answered 5xx after 30 s, then after 60 s.
+pub const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(30), Duration::from_secs(60)];
+
+/// What one attempt came to.
+enum Attempt {
+    /// The JSON object to merge (or `None` for an empty answer).
+    Answer(Option<Value>),
+    /// Worth another attempt (timeout, 5xx, no connection).
+    Retry(String),
+    /// Not worth another attempt.
+    Fail(String),
+}
+
+impl Engine {
+    /// An `http_fetch` step. A retry is a pause of the run, so a cancel stops it.
+    pub(in crate::engine) async fn fetch_step(
+        &self,
+        workflow: &Workflow,
+        step: &FetchStep,
+        run: &RecipientRun,
+        scope: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RecipientRun>, EngineError> {
+        let here = Some((step.step_ref.as_str(), "http_fetch"));
+        let attempt = match render(step, scope) {
+            Err(why) => Attempt::Fail(why),
+            Ok(request) => match &self.fetcher {
+                None => Attempt::Fail("no HTTP client is configured for fetch steps".into()),
+                Some(fetcher) => match fetcher.fetch(request).await {
+                    Err(FetchError::Timeout) => Attempt::Retry("the request timed out".into()),
+                    Err(FetchError::Failed(why)) => Attempt::Retry(why),
+                    Ok(r) if r.status >= 500 => Attempt::Retry(format!("status {}", r.status)),
+                    Ok(r) if ![200, 201, 204].contains(&r.status) => {
+                        Attempt::Fail(format!("status {}", r.status))
+                    }
+                    Ok(r) if r.body.trim().is_empty() => Attempt::Answer(None),
+                    Ok(r) => match serde_json::from_str::<Value>(&r.body) {
+                        Ok(v @ Value::Object(_)) => Attempt::Answer(Some(v)),
+                        Ok(_) | Err(_) => {
+                            Attempt::Fail("the answer is not a JSON object".into())
+                        }
+                    },
+                },
+            },
+        };
+        match attempt {
+            Attempt::Answer(answer) => {
+                let mut data = run.data.clone();
+                if let Some(answer) = answer {
+                    merge(&mut data, step.response_path.as_deref(), answer);
+                }
+                let event = RunEvent::ok("fetch_succeeded", here, json!({"attempt": run.attempt + 1}), now);
+                let change = Change::to(workflow.after(run.cursor), RunStatus::Processing)
+                    .data(data)
+                    .event(event);
+                self.apply(run, change, now).await
+            }
+            Attempt::Retry(why) if (run.attempt as usize) < RETRY_DELAYS.len() => {
+                let wait = RETRY_DELAYS[run.attempt as usize];
+                let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                self.waker.wake_at(run.workflow_run_id, at).await?;
+                let event = RunEvent::error(
+                    "fetch_retry_scheduled",
+                    here,
+                    json!({"message": why, "attempt": run.attempt + 1, "retry_at": at.to_rfc3339()}),
+                    now,
+                );
+                let change = Change::to(run.cursor, RunStatus::Paused)
+                    .wake(at)
+                    .attempt(run.attempt + 1)
+                    .event(event);
+                self.apply(run, change, now).await
+            }
+            Attempt::Retry(why) | Attempt::Fail(why) => {
+                // Knock: a fetch that failed for good halts the run.
+                let event = RunEvent::error(
+                    "step_failed",
+                    here,
+                    json!({"message": why, "attempt": run.attempt + 1}),
+                    now,
+                );
+                self.halt(workflow, run, event, now).await
+            }
+        }
+    }
+}
+
+fn render(step: &FetchStep, scope: &Value) -> Result<FetchRequest, String> {
+    let text = |t: &crate::template::Template| t.render(scope).map_err(|e| e.to_string());
+    let mut url = text(&step.url)?;
+    if !step.query_params.is_empty() {
+        let mut pairs = Vec::with_capacity(step.query_params.len());
+        for p in &step.query_params {
+            pairs.push(format!(
+                "{}={}",
+                encode(&text(&p.key)?),
+                encode(&text(&p.value)?)
+            ));
+        }
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&pairs.join("&"));
+    }
+    let headers = step
+        .headers
+        .iter()
+        .map(|h| Ok((text(&h.key)?, text(&h.value)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(FetchRequest {
+        method: step.method.clone(),
+        url,
+        headers,
+        body: step.body.as_ref().map(text).transpose()?,
+        timeout: FETCH_TIMEOUT,
+    })
+}
+
+/// Query components keep RFC 3986's unreserved characters.
+const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+fn encode(s: &str) -> String {
+    utf8_percent_encode(s, QUERY).to_string()
+}
+
+/// Knock: the answer is shallow-merged into `data`, or placed at `response_path` (dotted).
+fn merge(data: &mut Map<String, Value>, response_path: Option<&str>, answer: Value) {
+    let Some(path) = response_path.filter(|p| !p.is_empty()) else {
+        if let Value::Object(fields) = answer {
+            data.extend(fields);
+        }
+        return;
+    };
+    let path = path.strip_prefix("data.").unwrap_or(path);
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().unwrap_or_default();
+    let mut at = data;
+    for part in parts {
+        let slot = at
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        let Value::Object(next) = slot else { return };
+        at = next;
+    }
+    at.insert(last.to_string(), answer);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_shallow_or_at_a_path() {
+        let mut data = json!({"a": 1, "keep": {"x": 1}}).as_object().cloned().unwrap();
+        merge(&mut data, None, json!({"a": 2, "b": 3}));
+        assert_eq!(Value::Object(data.clone()), json!({"a": 2, "b": 3, "keep": {"x": 1}}));
+        merge(&mut data, Some("fetched.user"), json!({"plan": "pro"}));
+        assert_eq!(data["fetched"], json!({"user": {"plan": "pro"}}));
+        merge(&mut data, Some("data.keep"), json!({"y": 2}));
+        assert_eq!(data["keep"], json!({"y": 2}));
+        assert_eq!(encode("a b&c/é"), "a%20b%26c%2F%C3%A9");
+    }
+}

@@ -1,0 +1,70 @@
+//! Throttle steps: let at most `limit` runs per recipient (and key) through per window.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::batch::render_key;
+use crate::definition::{ThrottleStep, Workflow};
+use crate::engine::window::{resolve_path, timezone};
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::run::{RecipientRun, RunEvent};
+
+impl Engine {
+    /// A throttle step: the run goes on if admitted, else it ends here.
+    pub(in crate::engine) async fn throttle_step(
+        &self,
+        workflow: &Workflow,
+        step: &ThrottleStep,
+        run: &RecipientRun,
+        scope: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RecipientRun>, EngineError> {
+        let here = Some((step.step_ref.as_str(), "throttle"));
+        let window_ends = match (&step.window, &step.window_field_path) {
+            (Some(d), _) => d.add_to(now).ok_or_else(|| "the window overflows".to_string()),
+            (None, Some(p)) => resolve_path(scope, p, now, timezone(scope, self.default_timezone)),
+            (None, None) => Err("no window".to_string()),
+        };
+        let key = render_key(step.key.as_ref(), scope);
+        let (window_ends, key) = match (window_ends, key) {
+            (Ok(w), Ok(k)) if w > now => (w, k),
+            (Ok(_), Ok(_)) => {
+                let event = RunEvent::error(
+                    "step_skipped",
+                    here,
+                    json!({"message": "the throttle window is not in the future"}),
+                    now,
+                );
+                return self.continue_with(workflow, run, event, now).await;
+            }
+            (Err(why), _) | (_, Err(why)) => {
+                // Knock: an invalid window or key skips the step.
+                let event = RunEvent::error("step_skipped", here, json!({"message": why}), now);
+                return self.continue_with(workflow, run, event, now).await;
+            }
+        };
+        let throttle_key = format!(
+            "{}|{}|{}|{key}",
+            workflow.key,
+            step.step_ref,
+            run.recipient.id_key()
+        );
+        let admitted = self
+            .store
+            .throttle(&throttle_key, run.id, step.limit, window_ends, now)
+            .await?;
+        if admitted {
+            let event = RunEvent::ok("throttle_passed", here, json!({"key": key}), now);
+            self.continue_with(workflow, run, event, now).await
+        } else {
+            let event = RunEvent::ok(
+                "throttled",
+                here,
+                json!({"key": key, "limit": step.limit}),
+                now,
+            );
+            self.halt(workflow, run, event, now).await
+        }
+    }
+}

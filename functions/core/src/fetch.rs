@@ -1,0 +1,51 @@
+//! The port an `http_fetch` step calls through; the adapter (an HTTP client) lives under `infra/`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+/// Knock's limit on how long a fetch may take.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A rendered request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// `GET`, `POST`, `PUT`, `DELETE` or `PATCH`.
+    pub method: String,
+    /// The URL, query parameters included.
+    pub url: String,
+    /// Headers in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, if any.
+    pub body: Option<String>,
+    /// How long to wait for the whole answer.
+    pub timeout: Duration,
+}
+
+/// An answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body as text.
+    pub body: String,
+}
+
+/// Why a request got no answer.
+#[derive(Debug, Error)]
+pub enum FetchError {
+    /// No answer within the timeout.
+    #[error("the request timed out")]
+    Timeout,
+    /// The request could not be sent or its answer read.
+    #[error("the request failed: {0}")]
+    Failed(String),
+}
+
+/// Sends HTTP requests for `http_fetch` steps.
+#[async_trait]
+pub trait Fetcher: Send + Sync {
+    /// Sends `request` and reads the whole answer.
+    async fn fetch(&self, request: FetchRequest) -> Result<FetchResponse, FetchError>;
+}
