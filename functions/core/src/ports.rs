@@ -414,8 +414,11 @@ pub trait Store: Directory {
 
     /// Closes an open batch, all or nothing with `transition` (the opener's link marked
     /// closed, so its key cancels it again). Returns whether it was applied.
-    async fn close_batch(&self, batch_id: Uuid, transition: &Transition)
-        -> Result<bool, StoreError>;
+    async fn close_batch(
+        &self,
+        batch_id: Uuid,
+        transition: &Transition,
+    ) -> Result<bool, StoreError>;
 
     /// The activities of a batch in the order they joined.
     async fn batch_activities(&self, batch_id: Uuid) -> Result<Vec<BatchActivity>, StoreError>;

@@ -33,9 +33,9 @@ pub(super) fn compile(
     cx: &mut Context<'_>,
 ) -> Result<(), DefinitionError> {
     for (i, raw) in raw.iter().enumerate() {
-        let obj = raw.as_object().ok_or_else(|| {
-            DefinitionError::file(cx.file, format!("step {i} is not an object"))
-        })?;
+        let obj = raw
+            .as_object()
+            .ok_or_else(|| DefinitionError::file(cx.file, format!("step {i} is not an object")))?;
         let step_ref = match obj.get("ref") {
             Some(Value::String(r)) if !r.is_empty() => r.clone(),
             _ => {
@@ -46,7 +46,11 @@ pub(super) fn compile(
             }
         };
         if !cx.refs.insert(step_ref.clone()) {
-            return Err(DefinitionError::step(cx.file, &step_ref, "duplicate step ref"));
+            return Err(DefinitionError::step(
+                cx.file,
+                &step_ref,
+                "duplicate step ref",
+            ));
         }
         if obj.get("type").and_then(Value::as_str) == Some("branch") {
             compile_branch(step_ref, obj, program, depth, cx)?;
@@ -98,7 +102,10 @@ fn compile_branch(
                 "the last branch is the default branch and has no conditions",
             ));
         }
-        let terminates = b.get("terminates").and_then(Value::as_bool).unwrap_or(false);
+        let terminates = b
+            .get("terminates")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let steps = match b.get("steps") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(s)) => s.clone(),
@@ -130,15 +137,17 @@ fn index(i: usize) -> u32 {
 /// Parses optional `conditions`; an empty value means none.
 pub(super) fn parse_conditions(value: Option<&Value>) -> Result<Option<Conditions>, String> {
     match value {
-        Some(v) if !is_empty(v) => Conditions::from_json(v, "conditions")
-            .map(Some)
-            .map_err(|errors| {
-                errors
-                    .iter()
-                    .map(|e| format!("`{}` {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            }),
+        Some(v) if !is_empty(v) => {
+            Conditions::from_json(v, "conditions")
+                .map(Some)
+                .map_err(|errors| {
+                    errors
+                        .iter()
+                        .map(|e| format!("`{}` {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+        }
         _ => Ok(None),
     }
 }
@@ -193,7 +202,11 @@ fn parse_step(step_ref: &str, obj: &Map<String, Value>, cx: &Context<'_>) -> Res
         Some(
             t @ ("wait_for_event" | "update_data" | "update_user" | "update_object"
             | "update_tenant" | "random_cohort" | "ai_agent"),
-        ) => return Err(format!("step type `{t}` is not supported by this version of Herald")),
+        ) => {
+            return Err(format!(
+                "step type `{t}` is not supported by this version of Herald"
+            ))
+        }
         Some(t) => return Err(format!("unknown step type `{t}`")),
         None => return Err("`type` is required".into()),
     })
@@ -385,7 +398,9 @@ fn parse_batch(
         key: s.key("batch_key")?,
         max_items: s.integer("batch_items_max_limit", 2..=1000)?,
         order,
-        render_limit: s.integer("batch_items_render_limit", 1..=100)?.unwrap_or(10),
+        render_limit: s
+            .integer("batch_items_render_limit", 1..=100)?
+            .unwrap_or(10),
         flush_leading,
         conditions,
     })
@@ -400,7 +415,11 @@ fn parse_fetch(
         None => "GET".to_string(),
         Some(m) => match m.to_ascii_lowercase().as_str() {
             "get" | "post" | "put" | "delete" | "patch" => m.to_ascii_uppercase(),
-            _ => return Err(format!("`method` must be get, post, put, delete or patch, not `{m}`")),
+            _ => {
+                return Err(format!(
+                    "`method` must be get, post, put, delete or patch, not `{m}`"
+                ))
+            }
         },
     };
     let response_path = s.string("response_path")?.map(str::to_string);

@@ -74,8 +74,8 @@ pub fn parse_workflow(
         Some(Value::String(n)) if !n.is_empty() => n.clone(),
         _ => return Err(DefinitionError::file(file, "`name` is required")),
     };
-    let conditions = parse_conditions(obj.get("conditions"))
-        .map_err(|m| DefinitionError::file(file, m))?;
+    let conditions =
+        parse_conditions(obj.get("conditions")).map_err(|m| DefinitionError::file(file, m))?;
     let trigger_data_schema = match obj.get("trigger_data_json_schema") {
         None | Some(Value::Null) => None,
         Some(schema) => Some(jsonschema::validator_for(schema).map_err(|e| {
@@ -142,6 +142,7 @@ fn check_key(key: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{ChannelType, Step};
     use super::*;
     use serde_json::json;
 
@@ -198,7 +199,17 @@ mod tests {
             {"ref": "c2", "type": "channel", "channel_key": "postmark", "template": {"subject": "x"}}]}));
         assert!(e.to_string().contains("not supported"), "{e}");
         let e = error_of(json!({"name": "n", "steps": [{"ref": "b", "type": "batch"}]}));
-        assert!(e.to_string().contains("`batch` is not supported"), "{e}");
+        assert!(e.to_string().contains("needs `batch_window`"), "{e}");
+        let e = error_of(json!({"name": "n", "steps": [{"ref": "b", "type": "wait_for_event"}]}));
+        assert!(
+            e.to_string().contains("`wait_for_event` is not supported"),
+            "{e}"
+        );
+        let e = error_of(
+            json!({"name": "n", "steps": [{"ref": "b", "type": "branch", "branches": [
+            {"name": "only", "conditions": {"all": [{"variable": "data.x", "operator": "exists"}]}, "steps": []}]}]}),
+        );
+        assert!(e.to_string().contains("default branch"), "{e}");
         let e = error_of(json!({"name": "n", "steps": [
             {"ref": "d", "type": "delay", "settings": {"delay_for": {"unit": "eons", "value": 1}}}]}));
         assert_eq!(e.step_ref.as_deref(), Some("d"));
@@ -209,6 +220,35 @@ mod tests {
             {"ref": "x", "type": "delay", "settings": {"delay_for": {"unit": "days", "value": 1}}},
             {"ref": "x", "type": "delay", "settings": {"delay_for": {"unit": "days", "value": 1}}}]}));
         assert!(e.to_string().contains("duplicate"), "{e}");
+    }
+
+    #[test]
+    fn branches_flatten_into_a_program_with_jumps() {
+        let feed = |r: &str| json!({"ref": r, "type": "channel", "channel_key": "in-app", "template": {"markdown_body": "x"}});
+        let w = parse(json!({"name": "n", "steps": [
+            {"ref": "b", "type": "branch", "branches": [
+                {"name": "pro", "conditions": {"all": [{"variable": "recipient.plan", "operator": "equal_to", "argument": "pro"}]},
+                 "steps": [feed("p1"), {"ref": "inner", "type": "branch", "branches": [
+                     {"name": "d", "terminates": true, "steps": [feed("p2")]}]}]},
+                {"name": "default", "steps": []}]},
+            feed("after")]}))
+        .unwrap();
+        // 0 branch, 1 p1, 2 inner, 3 p2, 4 jump(end), 5 jump(6), 6 jump(7) [default], 7 after
+        let names: Vec<_> = w.steps.iter().map(|s| s.type_name()).collect();
+        assert_eq!(
+            names,
+            ["branch", "channel", "branch", "channel", "jump", "jump", "jump", "channel"]
+        );
+        assert_eq!(w.resolve(4), w.end());
+        assert_eq!(w.resolve(5), 7);
+        assert_eq!(w.after(3), w.end(), "the inner branch terminates");
+        match &w.steps[0] {
+            Step::Branch(b) => {
+                assert_eq!(b.branches[0].start, 1);
+                assert_eq!(w.resolve(b.branches[1].start), 7);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

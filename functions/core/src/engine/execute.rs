@@ -83,8 +83,12 @@ impl Engine {
                 json!({"message": format!("workflow `{}` is no longer loaded", run.workflow_key)}),
                 now,
             );
-            self.apply(&run, Change::to(run.cursor, RunStatus::Completed).event(event), now)
-                .await?;
+            self.apply(
+                &run,
+                Change::to(run.cursor, RunStatus::Completed).event(event),
+                now,
+            )
+            .await?;
             return Ok(Outcome::Completed);
         };
         let mut first = true;
@@ -117,8 +121,12 @@ impl Engine {
             let applied = if run.cursor >= end {
                 let event =
                     RunEvent::ok("workflow_recipient_run_completed", None, Value::Null, now);
-                self.apply(&run, Change::to(end, RunStatus::Completed).event(event), now)
-                    .await?
+                self.apply(
+                    &run,
+                    Change::to(end, RunStatus::Completed).event(event),
+                    now,
+                )
+                .await?
             } else {
                 // One read of recipient, actor and tenant per advance: its steps all run at
                 // the same instant, so they see the same recipient. Steps that change what the
@@ -193,10 +201,7 @@ impl Engine {
         }
         match step {
             Step::Delay(delay) => self.delay_step(workflow, delay, run, scope, now).await,
-            Step::Channel(channel) => {
-                self.channel_step(workflow, channel, run, scope, now)
-                    .await
-            }
+            Step::Channel(channel) => self.channel_step(workflow, channel, run, scope, now).await,
             Step::Batch(batch) => self.batch_step(workflow, batch, run, scope, now).await,
             Step::Throttle(throttle) => {
                 self.throttle_step(workflow, throttle, run, scope, now)
@@ -218,8 +223,12 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Option<RecipientRun>, EngineError> {
         let next = workflow.after(run.cursor);
-        self.apply(run, Change::to(next, RunStatus::Processing).event(event), now)
-            .await
+        self.apply(
+            run,
+            Change::to(next, RunStatus::Processing).event(event),
+            now,
+        )
+        .await
     }
 
     /// Ends the run here, recording `event` (a failure, a throttle, a batch joined).
@@ -239,7 +248,12 @@ impl Engine {
     }
 
     /// The transition that applies `change` to `run`.
-    pub(super) fn transition(&self, run: &RecipientRun, change: Change, now: DateTime<Utc>) -> Transition {
+    pub(super) fn transition(
+        &self,
+        run: &RecipientRun,
+        change: Change,
+        now: DateTime<Utc>,
+    ) -> Transition {
         Transition {
             run_id: run.id,
             workflow_run_id: run.workflow_run_id,
@@ -360,4 +374,3 @@ impl Change {
         self
     }
 }
-

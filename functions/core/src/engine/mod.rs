@@ -13,10 +13,10 @@ mod window;
 use std::sync::Arc;
 
 pub use cancel::CancelRequest;
-pub use steps::delay::{delay_until, DelayOutcome};
-pub use steps::RETRY_DELAYS;
 pub use execute::{ResumeReport, RUNS_PER_RESUME};
 pub use fanout::{FANOUT_PAGE, FANOUT_STEPS_PER_RESUME};
+pub use steps::delay::{delay_until, DelayOutcome};
+pub use steps::RETRY_DELAYS;
 
 use execute::RUNS_PER_RESUME as RUNS_PER_PASS;
 pub use preferences::DEFAULT_SET;
@@ -25,8 +25,8 @@ pub use trigger::{TriggerRequest, MAX_RECIPIENTS};
 use chrono_tz::Tz;
 
 use crate::clock::Clock;
-use crate::fetch::Fetcher;
 use crate::definition::WorkflowSet;
+use crate::fetch::Fetcher;
 use crate::ports::{Store, Waker};
 
 /// How much one [`Engine::resume`] does before handing the rest to another pass.

@@ -96,8 +96,17 @@ impl Engine {
                     self.join(workflow, step, run, b, now).await?
                 }
                 _ => {
-                    self.open(workflow, step, run, scope, &group, &key, current.as_ref(), now)
-                        .await?
+                    self.open(
+                        workflow,
+                        step,
+                        run,
+                        scope,
+                        &group,
+                        &key,
+                        current.as_ref(),
+                        now,
+                    )
+                    .await?
                 }
             };
             match outcome {
@@ -112,9 +121,9 @@ impl Engine {
                 }
             }
         }
-        Err(EngineError::Store(crate::error::StoreError::Backend(format!(
-            "batch `{group}` kept changing; the run will be retried"
-        ))))
+        Err(EngineError::Store(crate::error::StoreError::Backend(
+            format!("batch `{group}` kept changing; the run will be retried"),
+        )))
     }
 
     async fn join(
@@ -185,9 +194,13 @@ impl Engine {
         let closes_at = match closes_at {
             Ok(t) if t > now => t,
             Ok(_) | Err(_) => {
-                let why = closes_at.err().unwrap_or_else(|| "the window is not in the future".into());
+                let why = closes_at
+                    .err()
+                    .unwrap_or_else(|| "the window is not in the future".into());
                 let event = RunEvent::error("step_skipped", here, json!({"message": why}), now);
-                return Ok(Attempt::Done(self.continue_with(workflow, run, event, now).await?));
+                return Ok(Attempt::Done(
+                    self.continue_with(workflow, run, event, now).await?,
+                ));
             }
         };
         let id = batch_id(run, &step.step_ref);
@@ -271,17 +284,18 @@ impl Engine {
         let mut run = run.clone();
         if link.open {
             let Some(batch) = self.store.get_batch(link.id).await? else {
-                return Err(EngineError::Store(crate::error::StoreError::Corrupt(format!(
-                    "batch {} of run {} is missing",
-                    link.id, run.id
-                ))));
+                return Err(EngineError::Store(crate::error::StoreError::Corrupt(
+                    format!("batch {} of run {} is missing", link.id, run.id),
+                )));
             };
             if batch.status == BatchStatus::Open && batch.closes_at > now && !batch.is_full() {
                 // A sliding window moved: sleep until its new end (one wake-up at a time).
                 if run.wake_at == Some(batch.closes_at) && run.status == RunStatus::Paused {
                     return Ok(Some(run));
                 }
-                self.waker.wake_at(run.workflow_run_id, batch.closes_at).await?;
+                self.waker
+                    .wake_at(run.workflow_run_id, batch.closes_at)
+                    .await?;
                 let change = Change::to(run.cursor, RunStatus::Paused).wake(batch.closes_at);
                 return self.apply(&run, change, now).await;
             }

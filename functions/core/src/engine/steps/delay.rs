@@ -34,16 +34,24 @@ impl Engine {
                 // Register the wake-up before pausing: a crash in between leaves an extra
                 // wake-up (harmless), never a paused run that nothing wakes.
                 self.waker.wake_at(run.workflow_run_id, at).await?;
-                let event =
-                    RunEvent::ok("delay_started", here, json!({"until": at.to_rfc3339()}), now);
+                let event = RunEvent::ok(
+                    "delay_started",
+                    here,
+                    json!({"until": at.to_rfc3339()}),
+                    now,
+                );
                 let change = Change::to(workflow.after(run.cursor), RunStatus::Paused)
                     .wake(at)
                     .event(event);
                 self.apply(run, change, now).await
             }
             DelayOutcome::Elapsed(at) => {
-                let event =
-                    RunEvent::ok("delay_elapsed", here, json!({"until": at.to_rfc3339()}), now);
+                let event = RunEvent::ok(
+                    "delay_elapsed",
+                    here,
+                    json!({"until": at.to_rfc3339()}),
+                    now,
+                );
                 self.continue_with(workflow, run, event, now).await
             }
             DelayOutcome::Invalid(reason) => {
@@ -93,7 +101,7 @@ pub fn delay_until(step: &DelayStep, scope: &Value, now: DateTime<Utc>, tz: Tz) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::definition::DurationUnit;
+    use crate::definition::{Duration, DurationUnit};
     use serde_json::json;
 
     fn step(delay_for: Option<Duration>, path: Option<&str>) -> DelayStep {

@@ -51,9 +51,7 @@ impl Engine {
                     Ok(r) if r.body.trim().is_empty() => Attempt::Answer(None),
                     Ok(r) => match serde_json::from_str::<Value>(&r.body) {
                         Ok(v @ Value::Object(_)) => Attempt::Answer(Some(v)),
-                        Ok(_) | Err(_) => {
-                            Attempt::Fail("the answer is not a JSON object".into())
-                        }
+                        Ok(_) | Err(_) => Attempt::Fail("the answer is not a JSON object".into()),
                     },
                 },
             },
@@ -64,7 +62,12 @@ impl Engine {
                 if let Some(answer) = answer {
                     merge(&mut data, step.response_path.as_deref(), answer);
                 }
-                let event = RunEvent::ok("fetch_succeeded", here, json!({"attempt": run.attempt + 1}), now);
+                let event = RunEvent::ok(
+                    "fetch_succeeded",
+                    here,
+                    json!({"attempt": run.attempt + 1}),
+                    now,
+                );
                 let change = Change::to(workflow.after(run.cursor), RunStatus::Processing)
                     .data(data)
                     .event(event);
@@ -130,7 +133,11 @@ fn render(step: &FetchStep, scope: &Value) -> Result<FetchRequest, String> {
 }
 
 /// Query components keep RFC 3986's unreserved characters.
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 fn encode(s: &str) -> String {
     utf8_percent_encode(s, QUERY).to_string()
@@ -167,9 +174,15 @@ mod tests {
 
     #[test]
     fn merges_shallow_or_at_a_path() {
-        let mut data = json!({"a": 1, "keep": {"x": 1}}).as_object().cloned().unwrap();
+        let mut data = json!({"a": 1, "keep": {"x": 1}})
+            .as_object()
+            .cloned()
+            .unwrap();
         merge(&mut data, None, json!({"a": 2, "b": 3}));
-        assert_eq!(Value::Object(data.clone()), json!({"a": 2, "b": 3, "keep": {"x": 1}}));
+        assert_eq!(
+            Value::Object(data.clone()),
+            json!({"a": 2, "b": 3, "keep": {"x": 1}})
+        );
         merge(&mut data, Some("fetched.user"), json!({"plan": "pro"}));
         assert_eq!(data["fetched"], json!({"user": {"plan": "pro"}}));
         merge(&mut data, Some("data.keep"), json!({"y": 2}));

@@ -22,7 +22,9 @@ impl Engine {
     ) -> Result<Option<RecipientRun>, EngineError> {
         let here = Some((step.step_ref.as_str(), "throttle"));
         let window_ends = match (&step.window, &step.window_field_path) {
-            (Some(d), _) => d.add_to(now).ok_or_else(|| "the window overflows".to_string()),
+            (Some(d), _) => d
+                .add_to(now)
+                .ok_or_else(|| "the window overflows".to_string()),
             (None, Some(p)) => resolve_path(scope, p, now, timezone(scope, self.default_timezone)),
             (None, None) => Err("no window".to_string()),
         };

@@ -7,8 +7,8 @@ use uuid::Uuid;
 use crate::definition::{TriggerWorkflowStep, Workflow};
 use crate::engine::{Engine, TriggerRequest};
 use crate::error::EngineError;
-use crate::run::{RecipientRun, RunEvent};
 use crate::recipient::RecipientRef;
+use crate::run::{RecipientRun, RunEvent};
 use crate::template::Template;
 
 impl Engine {
