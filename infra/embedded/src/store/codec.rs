@@ -74,7 +74,7 @@ pub fn user_row(row: &Row<'_>) -> rusqlite::Result<User> {
 }
 
 pub const RUN_COLUMNS: &str = "seq, id, workflow_run_id, workflow_key, recipient_id, recipient_collection, \
-     actor, tenant, cancellation_key, data, settings, status, cursor, wake_at, error_count, inserted_at, updated_at, subscription";
+     actor, tenant, cancellation_key, data, settings, status, cursor, wake_at, error_count, inserted_at, updated_at, subscription, attempt, batch";
 
 pub fn run_row(row: &Row<'_>) -> rusqlite::Result<(i64, RecipientRun)> {
     let actor: Option<String> = row.get(6)?;
@@ -98,6 +98,12 @@ pub fn run_row(row: &Row<'_>) -> rusqlite::Result<(i64, RecipientRun)> {
             updated_at: from_micros(row.get(16)?)?,
             subscription: row
                 .get::<_, Option<String>>(17)?
+                .as_deref()
+                .map(parse_json)
+                .transpose()?,
+            attempt: row.get(18)?,
+            batch: row
+                .get::<_, Option<String>>(19)?
                 .as_deref()
                 .map(parse_json)
                 .transpose()?,

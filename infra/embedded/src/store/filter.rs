@@ -1,6 +1,6 @@
 //! WHERE clauses for listings, and keyset pagination over the `seq` column.
 
-use herald_core::ports::{ArchivedFilter, MessageQuery, Page, PageRequest, RunQuery};
+use herald_core::ports::{ArchivedFilter, BatchQuery, MessageQuery, Page, PageRequest, RunQuery};
 use rusqlite::types::Value as Sql;
 
 use super::codec::{collection, engagement_column, enum_str};
@@ -120,6 +120,21 @@ pub fn runs(q: &RunQuery) -> Where {
         Some(true) => w.raw("error_count > 0".into()),
         Some(false) => w.raw("error_count = 0".into()),
         None => {}
+    }
+    w
+}
+
+pub fn batches(q: &BatchQuery) -> Where {
+    let mut w = Where::default();
+    if let Some(status) = q.status {
+        w.eq("status", status.as_str().to_string());
+    }
+    if let Some(k) = &q.workflow_key {
+        w.eq("workflow_key", k.clone());
+    }
+    if let Some(r) = &q.recipient {
+        w.eq("recipient_id", r.id.clone());
+        w.eq("recipient_collection", collection(r).to_string());
     }
     w
 }

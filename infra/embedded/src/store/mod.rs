@@ -4,22 +4,25 @@
 //! Every state change is one SQLite transaction or one conditional `UPDATE`; SQLite serialises
 //! writers, so a cancel and a step of the same run can never interleave.
 
+mod batch;
 mod codec;
 mod directory;
 mod fanout;
 mod filter;
 mod schema;
+mod throttle;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use herald_core::batch::{Batch, BatchActivity};
 use herald_core::error::StoreError;
 use herald_core::fanout::FanOut;
 use herald_core::message::{Engagement, Message};
 use herald_core::ports::{
-    CancelFilter, MessageQuery, Page, PageRequest, PendingRun, RunQuery, Store,
+    BatchQuery, CancelFilter, MessageQuery, Page, PageRequest, PendingRun, RunQuery, Store,
 };
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
 use herald_core::user::{merge_properties, User};
@@ -175,7 +178,8 @@ fn insert_message(tx: &Transaction<'_>, m: &Message) -> rusqlite::Result<()> {
 /// Inserts recipient runs; one that already exists (same id) is left as it is.
 fn insert_runs(tx: &Transaction<'_>, runs: &[RecipientRun]) -> rusqlite::Result<usize> {
     let mut stmt = tx.prepare_cached(&format!(
-        "INSERT INTO recipient_runs ({RUN_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        "INSERT INTO recipient_runs ({RUN_COLUMNS}, batch_open)
+         VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO NOTHING"
     ))?;
     let mut inserted = 0;
@@ -198,9 +202,52 @@ fn insert_runs(tx: &Transaction<'_>, runs: &[RecipientRun]) -> rusqlite::Result<
             micros(r.inserted_at),
             micros(r.updated_at),
             r.subscription.as_ref().map(json),
+            r.attempt,
+            r.batch.as_ref().map(json),
+            r.batch.as_ref().is_some_and(|b| b.open),
         ])?;
     }
     Ok(inserted)
+}
+
+/// Applies a run transition inside `tx`; whether the run was still where it expected.
+fn apply_transition(tx: &Transaction<'_>, t: &Transition) -> rusqlite::Result<bool> {
+    let errors = t
+        .events
+        .iter()
+        .filter(|e| e.status == herald_core::run::EventStatus::Error)
+        .count() as i64;
+    let batch_open = t.batch.as_ref().map(|b| b.open);
+    let changed = tx.execute(
+        &format!(
+            "UPDATE recipient_runs SET cursor = ?, status = ?, wake_at = ?,
+                 error_count = error_count + ?, updated_at = ?, attempt = ?,
+                 data = COALESCE(?, data), batch = COALESCE(?, batch),
+                 batch_open = COALESCE(?, batch_open)
+             WHERE id = ? AND cursor = ? AND status IN {ACTIVE}"
+        ),
+        params![
+            t.to_cursor,
+            t.status.as_str(),
+            t.wake_at.map(micros),
+            errors,
+            micros(t.at),
+            t.attempt,
+            t.data.as_ref().map(json),
+            t.batch.as_ref().map(json),
+            batch_open,
+            t.run_id.to_string(),
+            t.from_cursor
+        ],
+    )?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    if let Some(m) = &t.message {
+        insert_message(tx, m)?;
+    }
+    insert_events(tx, t.run_id, &t.events)?;
+    Ok(true)
 }
 
 fn get_message(conn: &Connection, id: &str) -> rusqlite::Result<Option<Message>> {
@@ -378,35 +425,120 @@ impl Store for SqliteStore {
         let t = t.clone();
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            let errors = t
-                .events
-                .iter()
-                .filter(|e| e.status == herald_core::run::EventStatus::Error)
-                .count() as i64;
-            let changed = tx.execute(
-                &format!(
-                    "UPDATE recipient_runs SET cursor = ?, status = ?, wake_at = ?, error_count = error_count + ?, updated_at = ?
-                     WHERE id = ? AND cursor = ? AND status IN {ACTIVE}"
-                ),
-                params![
-                    t.to_cursor,
-                    t.status.as_str(),
-                    t.wake_at.map(micros),
-                    errors,
-                    micros(t.at),
-                    t.run_id.to_string(),
-                    t.from_cursor
-                ],
-            )?;
-            if changed == 0 {
+            if !apply_transition(&tx, &t)? {
                 return Ok(false);
             }
-            if let Some(m) = &t.message {
-                insert_message(&tx, m)?;
-            }
-            insert_events(&tx, t.run_id, &t.events)?;
             tx.commit()?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn current_batch(&self, group: &str) -> Result<Option<Batch>, StoreError> {
+        let group = group.to_string();
+        self.with(move |conn| batch::current(conn, &group)).await
+    }
+
+    async fn get_batch(&self, id: Uuid) -> Result<Option<Batch>, StoreError> {
+        self.with(move |conn| batch::get(conn, &id.to_string()))
+            .await
+    }
+
+    async fn open_batch(
+        &self,
+        b: &Batch,
+        replaces: Option<Uuid>,
+        activity: Option<&BatchActivity>,
+        t: &Transition,
+    ) -> Result<bool, StoreError> {
+        let (b, activity, t) = (b.clone(), activity.cloned(), t.clone());
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            if !batch::claim_group(&tx, &b, replaces)? || !apply_transition(&tx, &t)? {
+                return Ok(false);
+            }
+            batch::insert(&tx, &b)?;
+            if let Some(a) = &activity {
+                batch::insert_activity(&tx, a)?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn join_batch(
+        &self,
+        activity: &BatchActivity,
+        closes_at: Option<DateTime<Utc>>,
+        t: &Transition,
+    ) -> Result<Option<u32>, StoreError> {
+        let (activity, t) = (activity.clone(), t.clone());
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(count) = batch::count_in(&tx, &activity.batch_id.to_string(), closes_at)?
+            else {
+                return Ok(None);
+            };
+            if !apply_transition(&tx, &t)? {
+                return Ok(None);
+            }
+            batch::insert_activity(&tx, &activity)?;
+            tx.commit()?;
+            Ok(Some(count))
+        })
+        .await
+    }
+
+    async fn close_batch(&self, batch_id: Uuid, t: &Transition) -> Result<bool, StoreError> {
+        let t = t.clone();
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            if !batch::close(&tx, &batch_id.to_string())? || !apply_transition(&tx, &t)? {
+                return Ok(false);
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn batch_activities(&self, batch_id: Uuid) -> Result<Vec<BatchActivity>, StoreError> {
+        self.with(move |conn| batch::activities(conn, &batch_id.to_string()))
+            .await
+    }
+
+    async fn flush_batch(&self, batch_id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.with(move |conn| batch::flush(conn, &batch_id.to_string(), at))
+            .await
+    }
+
+    async fn list_batches(
+        &self,
+        query: &BatchQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Batch>, StoreError> {
+        let (filter, page) = (filter::batches(query), page.clone());
+        self.with(move |conn| {
+            filter::page(conn, "batches", batch::COLUMNS, filter, &page, batch::row)
+        })
+        .await
+    }
+
+    async fn throttle(
+        &self,
+        key: &str,
+        run_id: Uuid,
+        limit: u32,
+        window_ends: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let key = key.to_string();
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let admitted = throttle::throttle(&tx, &key, run_id, limit, window_ends, now)?;
+            tx.commit()?;
+            Ok(admitted)
         })
         .await
     }
@@ -426,7 +558,8 @@ impl Store for SqliteStore {
             ];
             let mut sql = format!(
                 "UPDATE recipient_runs SET status = 'cancelled', updated_at = ?
-                 WHERE workflow_key = ? AND cancellation_key = ? AND status IN {ACTIVE}"
+                 WHERE workflow_key = ? AND cancellation_key = ? AND status IN {ACTIVE}
+                 AND batch_open = 0"
             );
             if let Some(recipients) = &filter.recipients {
                 if recipients.is_empty() {
@@ -457,8 +590,9 @@ impl Store for SqliteStore {
                 let event = RunEvent::ok("workflow_recipient_run_cancelled", None, Value::Null, at);
                 insert_events(&tx, c.id, std::slice::from_ref(&event))?;
             }
-            // In the same transaction: no fan-out step can slip in between.
+            // In the same transaction: no fan-out step or batch close can slip in between.
             fanout::cancel(&tx, &filter)?;
+            batch::cancel_activities(&tx, &filter)?;
             tx.commit()?;
             Ok(cancelled)
         })

@@ -133,11 +133,72 @@ CREATE TABLE IF NOT EXISTS messages (
     updated_at           INTEGER NOT NULL,
     UNIQUE (recipient_run_id, step_ref)
 );
+CREATE TABLE IF NOT EXISTS batches (
+    seq                    INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                     TEXT NOT NULL UNIQUE,
+    grp                    TEXT NOT NULL,
+    workflow_key           TEXT NOT NULL,
+    step_ref               TEXT NOT NULL,
+    recipient_id           TEXT NOT NULL,
+    recipient_collection   TEXT NOT NULL,
+    batch_key              TEXT NOT NULL,
+    opener_run_id          TEXT NOT NULL,
+    opener_workflow_run_id TEXT NOT NULL,
+    status                 TEXT NOT NULL,
+    count                  INTEGER NOT NULL,
+    max_items              INTEGER,
+    opened_at              INTEGER NOT NULL,
+    closes_at              INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batches_by_status ON batches (status, seq);
+
+-- The batch each group collects into now.
+CREATE TABLE IF NOT EXISTS batch_groups (
+    grp       TEXT PRIMARY KEY,
+    batch_id  TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS batch_activities (
+    seq                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch_id             TEXT NOT NULL,
+    run_id               TEXT NOT NULL,
+    workflow_run_id      TEXT NOT NULL,
+    workflow_key         TEXT NOT NULL,
+    cancellation_key     TEXT,
+    recipient_id         TEXT NOT NULL,
+    recipient_collection TEXT NOT NULL,
+    actor                TEXT,
+    data                 TEXT NOT NULL,
+    inserted_at          INTEGER NOT NULL,
+    cancelled            INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (batch_id, run_id)
+);
+CREATE INDEX IF NOT EXISTS batch_activities_by_key
+    ON batch_activities (workflow_key, cancellation_key);
+
+CREATE TABLE IF NOT EXISTS throttles (
+    key          TEXT PRIMARY KEY,
+    window_ends  INTEGER NOT NULL,
+    runs         TEXT NOT NULL
+);
+
 CREATE INDEX IF NOT EXISTS messages_by_recipient
     ON messages (recipient_id, recipient_collection, channel_key, seq);
 "#;
 
 /// Columns added after a table was first released: `(table, column, declaration)`. Databases
 /// created by an older Herald get them at start-up.
-pub const ADDED_COLUMNS: &[(&str, &str, &str)] =
-    &[("recipient_runs", "subscription", "subscription TEXT")];
+pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("recipient_runs", "subscription", "subscription TEXT"),
+    (
+        "recipient_runs",
+        "attempt",
+        "attempt INTEGER NOT NULL DEFAULT 0",
+    ),
+    ("recipient_runs", "batch", "batch TEXT"),
+    (
+        "recipient_runs",
+        "batch_open",
+        "batch_open INTEGER NOT NULL DEFAULT 0",
+    ),
+];
