@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use herald_core::batch::{Batch, BatchActivity};
 use herald_core::error::{StoreError, WakeError};
 use herald_core::fanout::FanOut;
 use herald_core::message::{Engagement, Message};
 use herald_core::object::Object;
 use herald_core::ports::{
-    CancelFilter, Directory, MessageQuery, Page, PageRequest, PendingRun, RunQuery, Store,
-    StoredPreferenceSet, Waker, WriteIf,
+    BatchQuery, CancelFilter, Directory, MessageQuery, Page, PageRequest, PendingRun, RunQuery,
+    Store, StoredPreferenceSet, Waker, WriteIf,
 };
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
@@ -132,6 +133,65 @@ impl Store for CrashingStore {
     }
     async fn transition(&self, t: &Transition) -> Result<bool, StoreError> {
         self.fuse.write(crash(), self.inner.transition(t)).await
+    }
+    async fn current_batch(&self, group: &str) -> Result<Option<Batch>, StoreError> {
+        self.inner.current_batch(group).await
+    }
+    async fn get_batch(&self, id: Uuid) -> Result<Option<Batch>, StoreError> {
+        self.inner.get_batch(id).await
+    }
+    async fn open_batch(
+        &self,
+        b: &Batch,
+        replaces: Option<Uuid>,
+        a: Option<&BatchActivity>,
+        t: &Transition,
+    ) -> Result<bool, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.open_batch(b, replaces, a, t))
+            .await
+    }
+    async fn join_batch(
+        &self,
+        a: &BatchActivity,
+        closes_at: Option<DateTime<Utc>>,
+        t: &Transition,
+    ) -> Result<bool, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.join_batch(a, closes_at, t))
+            .await
+    }
+    async fn close_batch(&self, id: Uuid, t: &Transition) -> Result<bool, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.close_batch(id, t))
+            .await
+    }
+    async fn batch_activities(&self, id: Uuid) -> Result<Vec<BatchActivity>, StoreError> {
+        self.inner.batch_activities(id).await
+    }
+    async fn flush_batch(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.flush_batch(id, at))
+            .await
+    }
+    async fn list_batches(
+        &self,
+        q: &BatchQuery,
+        p: &PageRequest,
+    ) -> Result<Page<Batch>, StoreError> {
+        self.inner.list_batches(q, p).await
+    }
+    async fn throttle(
+        &self,
+        key: &str,
+        run: Uuid,
+        limit: u32,
+        ends: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.throttle(key, run, limit, ends, now))
+            .await
     }
     async fn cancel(
         &self,

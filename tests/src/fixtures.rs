@@ -44,6 +44,8 @@ pub fn run(
             cursor: 0,
             wake_at: None,
             error_count: 0,
+            attempt: 0,
+            batch: None,
             inserted_at: at,
             updated_at: at,
         })
@@ -107,6 +109,9 @@ pub fn transition(
         wake_at: None,
         message: None,
         events: Vec::new(),
+        data: None,
+        batch: None,
+        attempt: 0,
         at,
     }
 }

@@ -404,13 +404,13 @@ pub trait Store: Directory {
 
     /// Adds `activity` to its batch if the batch is open and not full, all or nothing with
     /// `transition` (the joining run ends); moves the batch's end to `closes_at` when given (a
-    /// sliding window). Returns the batch's new activity count, or `None` if not applied.
+    /// sliding window). Returns whether it was applied.
     async fn join_batch(
         &self,
         activity: &BatchActivity,
         closes_at: Option<DateTime<Utc>>,
         transition: &Transition,
-    ) -> Result<Option<u32>, StoreError>;
+    ) -> Result<bool, StoreError>;
 
     /// Closes an open batch, all or nothing with `transition` (the opener's link marked
     /// closed, so its key cancels it again). Returns whether it was applied.

@@ -45,7 +45,7 @@ pub fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn time(m: i64) -> Result<DateTime<Utc>, StoreError> {
+pub fn time(m: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(m).ok_or_else(|| corrupt("timestamp"))
 }
 
@@ -77,11 +77,11 @@ pub fn opt_n(item: &Item, name: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
+pub fn parse<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
     serde_json::from_str(get_s(item, name)?).map_err(|_| corrupt(name))
 }
 
-fn uuid(item: &Item, name: &str) -> Result<Uuid, StoreError> {
+pub fn uuid(item: &Item, name: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(get_s(item, name)?).map_err(|_| corrupt(name))
 }
 
@@ -188,13 +188,20 @@ pub fn run_item(r: &RecipientRun) -> Item {
         item.insert("wake_at".into(), n(micros(w)));
     }
     item.insert("error_count".into(), n(i64::from(r.error_count)));
+    item.insert("attempt".into(), n(i64::from(r.attempt)));
+    if let Some(b) = &r.batch {
+        item.insert("batch".into(), json(b));
+        if b.open {
+            item.insert("batch_open".into(), AttributeValue::Bool(true));
+        }
+    }
     item.insert("inserted_at".into(), n(micros(r.inserted_at)));
     item.insert("updated_at".into(), n(micros(r.updated_at)));
     item.insert("events".into(), AttributeValue::L(Vec::new()));
     item
 }
 
-fn recipient(item: &Item, id: &str, collection: &str) -> Result<RecipientRef, StoreError> {
+pub fn recipient(item: &Item, id: &str, collection: &str) -> Result<RecipientRef, StoreError> {
     let id = get_s(item, id)?.to_string();
     Ok(match get_s(item, collection)? {
         "" => RecipientRef::user(id),
@@ -226,6 +233,13 @@ pub fn run_from(item: &Item) -> Result<RecipientRun, StoreError> {
         wake_at: opt_n(item, "wake_at").map(time).transpose()?,
         error_count: u32::try_from(get_n(item, "error_count")?)
             .map_err(|_| corrupt("error_count"))?,
+        attempt: opt_n(item, "attempt")
+            .and_then(|a| u32::try_from(a).ok())
+            .unwrap_or(0),
+        batch: item
+            .get("batch")
+            .map(|_| parse(item, "batch"))
+            .transpose()?,
         inserted_at: time(get_n(item, "inserted_at")?)?,
         updated_at: time(get_n(item, "updated_at")?)?,
     })

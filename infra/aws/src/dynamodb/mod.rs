@@ -25,12 +25,14 @@
 //! - GSI1 (recipient run by id, messages by recipient, subscriptions by subscriber) and GSI2 (everything, newest first) serve
 //!   the read API; they are eventually consistent, which the API tolerates.
 
+mod batch;
 mod codec;
 mod directory;
 mod expr;
 mod fanout;
 mod ops;
 mod paging;
+mod throttle;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,

@@ -9,11 +9,13 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Put, PutRequest, ReturnValue, TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, Utc};
+use herald_core::batch::{Batch, BatchActivity};
 use herald_core::error::StoreError;
 use herald_core::fanout::FanOut;
 use herald_core::message::{Engagement, Message};
 use herald_core::ports::{
-    ArchivedFilter, CancelFilter, MessageQuery, Page, PageRequest, PendingRun, RunQuery, Store,
+    ArchivedFilter, BatchQuery, CancelFilter, MessageQuery, Page, PageRequest, PendingRun,
+    RunQuery, Store,
 };
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, RunStatus, Transition, WorkflowRun};
 use herald_core::user::{merge_properties, User};
@@ -48,8 +50,16 @@ pub(super) fn is_condition_failure<E: std::fmt::Debug>(
     format!("{e:?}").contains("ConditionalCheckFailed")
 }
 
+/// A run's conditional update, ready for `UpdateItem` or a transaction.
+pub(super) struct RunUpdate {
+    pub key: HashMap<String, AttributeValue>,
+    pub expression: String,
+    pub condition: String,
+    pub expr: Expr,
+}
+
 impl DynamoStore {
-    fn expiry(&self, at: DateTime<Utc>) -> AttributeValue {
+    pub(super) fn expiry(&self, at: DateTime<Utc>) -> AttributeValue {
         n((at + self.retention).timestamp())
     }
 
@@ -238,6 +248,99 @@ impl DynamoStore {
             attempt += 1;
             tokio::time::sleep(Duration::from_millis(10 << attempt.min(5))).await;
         }
+    }
+
+    /// The conditional update a transition makes to its run.
+    pub(super) fn run_update(&self, t: &Transition) -> RunUpdate {
+        let mut e = Expr::default();
+        let errors = t
+            .events
+            .iter()
+            .filter(|ev| ev.status == herald_core::run::EventStatus::Error)
+            .count();
+        let mut sets = vec![
+            e.eq("cursor", n(i64::from(t.to_cursor))),
+            e.eq("status", s(t.status.as_str())),
+            e.eq("updated_at", n(micros(t.at))),
+            e.eq("attempt", n(i64::from(t.attempt))),
+        ];
+        let mut removes = Vec::new();
+        let count = e.name("error_count");
+        sets.push(format!("{count} = {count} + {}", e.value(n(errors as i64))));
+        let events = e.name("events");
+        let new_events = e.value(AttributeValue::L(
+            t.events.iter().map(event_value).collect(),
+        ));
+        sets.push(format!("{events} = list_append({events}, {new_events})"));
+        if t.status == RunStatus::Completed {
+            let exp = self.expiry(t.at);
+            sets.push(e.eq("expires_at", exp));
+        }
+        match t.wake_at {
+            Some(w) => sets.push(e.eq("wake_at", n(micros(w)))),
+            None => removes.push(e.name("wake_at")),
+        }
+        if let Some(data) = &t.data {
+            sets.push(e.eq("data", json(data)));
+        }
+        if let Some(batch) = &t.batch {
+            sets.push(e.eq("batch", json(batch)));
+            // Present only while the run holds an open batch: a cancel's filter skips it.
+            if batch.open {
+                sets.push(e.eq("batch_open", AttributeValue::Bool(true)));
+            } else {
+                removes.push(e.name("batch_open"));
+            }
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        let condition = format!(
+            "{} AND {}",
+            e.eq("cursor", n(i64::from(t.from_cursor))),
+            active(&mut e)
+        );
+        let pk = runs_pk(
+            &t.workflow_key,
+            t.cancellation_key.as_deref(),
+            t.workflow_run_id,
+        );
+        RunUpdate {
+            key: key(pk, &run_sk(t.workflow_run_id, t.run_id)),
+            expression,
+            condition,
+            expr: e,
+        }
+    }
+
+    /// A transition as transaction items: the run's update, and the message's put (only if
+    /// absent) when it creates one.
+    pub(super) fn transition_items(
+        &self,
+        t: &Transition,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let u = self.run_update(t);
+        let run_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(u.key))
+            .update_expression(u.expression)
+            .condition_expression(u.condition)
+            .set_expression_attribute_names(u.expr.names())
+            .set_expression_attribute_values(u.expr.values())
+            .build()
+            .map_err(build_error)?;
+        let mut items = vec![TransactWriteItem::builder().update(run_update).build()];
+        if let Some(m) = &t.message {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(message_item(m, m.inserted_at + self.retention)))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        Ok(items)
     }
 
     fn message_listing(q: &MessageQuery) -> Listing {
@@ -468,86 +571,91 @@ impl Store for DynamoStore {
     }
 
     async fn transition(&self, t: &Transition) -> Result<bool, StoreError> {
-        let mut e = Expr::default();
-        let errors = t
-            .events
-            .iter()
-            .filter(|ev| ev.status == herald_core::run::EventStatus::Error)
-            .count();
-        let mut sets = vec![
-            e.eq("cursor", n(i64::from(t.to_cursor))),
-            e.eq("status", s(t.status.as_str())),
-            e.eq("updated_at", n(micros(t.at))),
-        ];
-        let count = e.name("error_count");
-        sets.push(format!("{count} = {count} + {}", e.value(n(errors as i64))));
-        let events = e.name("events");
-        let new_events = e.value(AttributeValue::L(
-            t.events.iter().map(event_value).collect(),
-        ));
-        sets.push(format!("{events} = list_append({events}, {new_events})"));
-        if t.status == RunStatus::Completed {
-            let exp = self.expiry(t.at);
-            sets.push(e.eq("expires_at", exp));
-        }
-        let mut update = format!("SET {}", sets.join(", "));
-        match t.wake_at {
-            Some(w) => update.push_str(&format!(", {}", e.eq("wake_at", n(micros(w))))),
-            None => update.push_str(&format!(" REMOVE {}", e.name("wake_at"))),
-        }
-        let condition = format!(
-            "{} AND {}",
-            e.eq("cursor", n(i64::from(t.from_cursor))),
-            active(&mut e)
-        );
-        let pk = runs_pk(
-            &t.workflow_key,
-            t.cancellation_key.as_deref(),
-            t.workflow_run_id,
-        );
-        let sk = run_sk(t.workflow_run_id, t.run_id);
+        let update = self.run_update(t);
         let result = match &t.message {
+            // The common case is one conditional UpdateItem.
             None => self
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(key(pk, &sk)))
-                .update_expression(update)
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
+                .set_key(Some(update.key))
+                .update_expression(update.expression)
+                .condition_expression(update.condition)
+                .set_expression_attribute_names(update.expr.names())
+                .set_expression_attribute_values(update.expr.values())
                 .send()
                 .await
                 .map(|_| ())
                 .map_err(|err| (is_condition_failure(&err), sdk_error(err))),
-            Some(m) => {
-                let run_update = Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key(pk, &sk)))
-                    .update_expression(update)
-                    .condition_expression(condition)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .build()
-                    .map_err(build_error)?;
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(message_item(m, m.inserted_at + self.retention)))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build()
-                    .map_err(build_error)?;
-                self.transact(vec![
-                    TransactWriteItem::builder().update(run_update).build(),
-                    TransactWriteItem::builder().put(put).build(),
-                ])
-                .await
-            }
+            Some(_) => self.transact(self.transition_items(t)?).await,
         };
         match result {
             Ok(()) => Ok(true),
             Err((true, _)) => Ok(false),
             Err((false, err)) => Err(err),
         }
+    }
+
+    async fn current_batch(&self, group: &str) -> Result<Option<Batch>, StoreError> {
+        self.current_batch_of(group).await
+    }
+
+    async fn get_batch(&self, id: Uuid) -> Result<Option<Batch>, StoreError> {
+        self.batch(id).await
+    }
+
+    async fn open_batch(
+        &self,
+        batch: &Batch,
+        replaces: Option<Uuid>,
+        activity: Option<&BatchActivity>,
+        transition: &Transition,
+    ) -> Result<bool, StoreError> {
+        self.open(batch, replaces, activity, transition).await
+    }
+
+    async fn join_batch(
+        &self,
+        activity: &BatchActivity,
+        closes_at: Option<DateTime<Utc>>,
+        transition: &Transition,
+    ) -> Result<bool, StoreError> {
+        self.join(activity, closes_at, transition).await
+    }
+
+    async fn close_batch(
+        &self,
+        batch_id: Uuid,
+        transition: &Transition,
+    ) -> Result<bool, StoreError> {
+        self.close(batch_id, transition).await
+    }
+
+    async fn batch_activities(&self, batch_id: Uuid) -> Result<Vec<BatchActivity>, StoreError> {
+        self.activities(batch_id).await
+    }
+
+    async fn flush_batch(&self, batch_id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.flush(batch_id, at).await
+    }
+
+    async fn list_batches(
+        &self,
+        query: &BatchQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Batch>, StoreError> {
+        self.batches(query, page).await
+    }
+
+    async fn throttle(
+        &self,
+        key: &str,
+        run_id: Uuid,
+        limit: u32,
+        window_ends: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.admit(key, run_id, limit, window_ends, now).await
     }
 
     async fn cancel(
@@ -580,25 +688,37 @@ impl Store for DynamoStore {
                 format!("({})", any.join(" OR "))
             });
         }
+        // A run holding its open batch stays: the cancel reaches its activity instead.
+        filters.push(format!("attribute_not_exists({})", e.name("batch_open")));
         let runs_filter = and(&filters).unwrap_or_default();
-        // One query finds the runs and any fan-out markers of the partition.
-        let with_markers = format!("({runs_filter}) OR {}", e.eq("type", s("fanout_marker")));
-        let is_marker = |item: &Item| opt_s(item, "type").as_deref() == Some("fanout_marker");
+        // One query finds the runs and any fan-out and batch markers of the partition.
+        let with_markers = format!(
+            "({runs_filter}) OR {} OR {}",
+            e.eq("type", s("fanout_marker")),
+            e.eq("type", s("batch_marker"))
+        );
+        let kind = |item: &Item| opt_s(item, "type").unwrap_or_default();
         let found = self
             .query_all(&key_cond, Some(with_markers.clone()), &e)
             .await?;
-        let (markers, mut matched): (Vec<Item>, Vec<Item>) = found.into_iter().partition(is_marker);
-        if !markers.is_empty() {
+        let (mut markers, mut matched): (Vec<Item>, Vec<Item>) = found
+            .into_iter()
+            .partition(|i| kind(i).ends_with("_marker"));
+        let fanouts: Vec<Item> = markers
+            .iter()
+            .filter(|i| kind(i) == "fanout_marker")
+            .cloned()
+            .collect();
+        if !fanouts.is_empty() {
             // Fan-outs first, then the runs again: a fan-out step that committed before the
             // fan-out update has its runs in this second read; one after it fails its version
             // condition (see `fanout.rs`).
-            self.cancel_fanouts(filter, &markers).await?;
-            matched = self
-                .query_all(&key_cond, Some(with_markers), &e)
+            self.cancel_fanouts(filter, &fanouts).await?;
+            (markers, matched) = self
+                .query_all(&key_cond, Some(with_markers.clone()), &e)
                 .await?
                 .into_iter()
-                .filter(|item| !is_marker(item))
-                .collect();
+                .partition(|i| kind(i).ends_with("_marker"));
         }
         let event = event_value(&RunEvent::ok(
             "workflow_recipient_run_cancelled",
@@ -607,6 +727,7 @@ impl Store for DynamoStore {
             at,
         ));
         let mut cancelled = Vec::new();
+        let mut lost_race = false;
         for item in matched {
             let run = run_from(&item)?;
             let mut u = Expr::default();
@@ -639,10 +760,26 @@ impl Store for DynamoStore {
                     workflow_run_id: run.workflow_run_id,
                     wake_at: run.wake_at,
                 }),
-                Err(err) if is_condition_failure(&err) => {} // finished in the meantime
+                // Finished in the meantime, possibly by joining a batch after the query.
+                Err(err) if is_condition_failure(&err) => lost_race = true,
                 Err(err) => return Err(sdk_error(err)),
             }
         }
+        if lost_race {
+            // A run that joined a batch after the first query left a marker: find it now.
+            // Runs joining after their cancel above cannot join at all.
+            markers = self
+                .query_all(&key_cond, Some(with_markers), &e)
+                .await?
+                .into_iter()
+                .filter(|i| kind(i).ends_with("_marker"))
+                .collect();
+        }
+        let activities: Vec<Item> = markers
+            .into_iter()
+            .filter(|i| kind(i) == "batch_marker")
+            .collect();
+        self.cancel_activities(filter, &activities).await?;
         Ok(cancelled)
     }
 

@@ -123,20 +123,18 @@ pub fn insert_activity(tx: &Transaction<'_>, a: &BatchActivity) -> rusqlite::Res
 }
 
 /// Counts one more activity into an open batch that has room; moves its end when `closes_at`
-/// is given. Returns the new count, or `None` if the batch is closed or full.
+/// is given. Returns whether it did (not if the batch is closed or full).
 pub fn count_in(
     tx: &Transaction<'_>,
     batch_id: &str,
     closes_at: Option<DateTime<Utc>>,
-) -> rusqlite::Result<Option<u32>> {
-    tx.query_row(
+) -> rusqlite::Result<bool> {
+    let changed = tx.execute(
         "UPDATE batches SET count = count + 1, closes_at = COALESCE(?, closes_at)
-         WHERE id = ? AND status = 'open' AND (max_items IS NULL OR count < max_items)
-         RETURNING count",
+         WHERE id = ? AND status = 'open' AND (max_items IS NULL OR count < max_items)",
         params![closes_at.map(micros), batch_id],
-        |r| r.get(0),
-    )
-    .optional()
+    )?;
+    Ok(changed == 1)
 }
 
 pub fn close(tx: &Transaction<'_>, batch_id: &str) -> rusqlite::Result<bool> {

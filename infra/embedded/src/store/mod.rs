@@ -472,20 +472,18 @@ impl Store for SqliteStore {
         activity: &BatchActivity,
         closes_at: Option<DateTime<Utc>>,
         t: &Transition,
-    ) -> Result<Option<u32>, StoreError> {
+    ) -> Result<bool, StoreError> {
         let (activity, t) = (activity.clone(), t.clone());
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            let Some(count) = batch::count_in(&tx, &activity.batch_id.to_string(), closes_at)?
-            else {
-                return Ok(None);
-            };
-            if !apply_transition(&tx, &t)? {
-                return Ok(None);
+            if !batch::count_in(&tx, &activity.batch_id.to_string(), closes_at)?
+                || !apply_transition(&tx, &t)?
+            {
+                return Ok(false);
             }
             batch::insert_activity(&tx, &activity)?;
             tx.commit()?;
-            Ok(Some(count))
+            Ok(true)
         })
         .await
     }

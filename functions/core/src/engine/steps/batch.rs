@@ -153,15 +153,22 @@ impl Engine {
         let change = Change::to(workflow.end(), RunStatus::Completed).event(event);
         let transition = self.transition(run, change, now);
         let activity = activity(batch.id, run, now);
-        let Some(count) = self
+        if !self
             .store
             .join_batch(&activity, closes_at, &transition)
             .await?
-        else {
+        {
             return Ok(Attempt::Raced);
+        }
+        let full = match batch.max_items {
+            Some(_) => self
+                .store
+                .get_batch(batch.id)
+                .await?
+                .is_some_and(|b| b.is_full()),
+            None => false,
         };
-        let ends = closes_at.unwrap_or(batch.closes_at);
-        if batch.max_items.is_some_and(|max| count >= max) || ends <= now {
+        if full || closes_at.unwrap_or(batch.closes_at) <= now {
             // Full (or overdue): the opener closes it now rather than at the window's end.
             self.waker.run_now(batch.opener_workflow_run_id).await?;
         }

@@ -1,0 +1,405 @@
+//! Batches on DynamoDB.
+//!
+//! | item | `pk` | `sk` | notes |
+//! |---|---|---|---|
+//! | batch | `BATCH#<id>` | `BATCH` | status, count, `closes_at`; GSI2 `BATCHALL` lists them |
+//! | activity | `BATCH#<id>` | `ACT#<joined µs>#<run id>` | one per joined run, `cancelled` flag |
+//! | group pointer | `BGROUP#<group>` | `BGROUP` | the batch the group collects into now |
+//! | activity marker | the joining run's partition (workflow key + cancellation key) | `BACT#<batch id>#<run id>` | lets a cancel find the activity with its one `Query` |
+//!
+//! Opening, joining and closing are each one `TransactWriteItems` together with the run's
+//! transition, conditioned on the pointer (open), the batch being open and not full (join,
+//! close) and the run's cursor. A cancel marks an activity cancelled in a transaction that
+//! checks the batch is still open, so an activity is either excluded before the batch closes
+//! or was part of it.
+
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use herald_core::batch::{Batch, BatchActivity, BatchStatus};
+use herald_core::error::StoreError;
+use herald_core::ports::{BatchQuery, CancelFilter, Page, PageRequest};
+use herald_core::run::Transition;
+use uuid::Uuid;
+
+use super::codec::*;
+use super::expr::Expr;
+use super::ops::key;
+use super::paging::Listing;
+use super::DynamoStore;
+
+fn batch_pk(id: Uuid) -> String {
+    format!("BATCH#{id}")
+}
+
+fn group_pk(group: &str) -> String {
+    format!("BGROUP#{group}")
+}
+
+fn batch_item(b: &Batch) -> Item {
+    let mut item = key(batch_pk(b.id), "BATCH");
+    item.insert("type".into(), s("batch"));
+    item.insert("gsi2pk".into(), s("BATCHALL"));
+    item.insert("gsi2sk".into(), s(time_key(b.opened_at, b.id)));
+    item.insert("id".into(), s(b.id.to_string()));
+    item.insert("grp".into(), s(&b.group));
+    item.insert("workflow_key".into(), s(&b.workflow_key));
+    item.insert("step_ref".into(), s(&b.step_ref));
+    item.insert("recipient_id".into(), s(&b.recipient.id));
+    item.insert(
+        "recipient_collection".into(),
+        s(b.recipient.collection.as_deref().unwrap_or("")),
+    );
+    item.insert("batch_key".into(), s(&b.batch_key));
+    item.insert("opener_run_id".into(), s(b.opener_run_id.to_string()));
+    item.insert(
+        "opener_workflow_run_id".into(),
+        s(b.opener_workflow_run_id.to_string()),
+    );
+    item.insert("status".into(), s(b.status.as_str()));
+    item.insert("count".into(), n(i64::from(b.count)));
+    if let Some(max) = b.max_items {
+        item.insert("max_items".into(), n(i64::from(max)));
+    }
+    item.insert("opened_at".into(), n(micros(b.opened_at)));
+    item.insert("closes_at".into(), n(micros(b.closes_at)));
+    item
+}
+
+fn batch_from(item: &Item) -> Result<Batch, StoreError> {
+    let status = BatchStatus::parse(get_s(item, "status")?)
+        .ok_or_else(|| StoreError::Corrupt("batch status".into()))?;
+    let small = |name: &str| -> Result<u32, StoreError> {
+        u32::try_from(get_n(item, name)?).map_err(|_| StoreError::Corrupt(name.into()))
+    };
+    Ok(Batch {
+        id: uuid(item, "id")?,
+        group: get_s(item, "grp")?.to_string(),
+        workflow_key: get_s(item, "workflow_key")?.to_string(),
+        step_ref: get_s(item, "step_ref")?.to_string(),
+        recipient: recipient(item, "recipient_id", "recipient_collection")?,
+        batch_key: get_s(item, "batch_key")?.to_string(),
+        opener_run_id: uuid(item, "opener_run_id")?,
+        opener_workflow_run_id: uuid(item, "opener_workflow_run_id")?,
+        status,
+        count: small("count")?,
+        max_items: item
+            .get("max_items")
+            .map(|_| small("max_items"))
+            .transpose()?,
+        opened_at: time(get_n(item, "opened_at")?)?,
+        closes_at: time(get_n(item, "closes_at")?)?,
+    })
+}
+
+fn activity_sk(a: &BatchActivity) -> String {
+    format!("ACT#{}", time_key(a.inserted_at, a.run_id))
+}
+
+fn activity_item(a: &BatchActivity) -> Item {
+    let mut item = key(batch_pk(a.batch_id), &activity_sk(a));
+    item.insert("type".into(), s("batch_activity"));
+    item.insert("batch_id".into(), s(a.batch_id.to_string()));
+    item.insert("run_id".into(), s(a.run_id.to_string()));
+    item.insert("workflow_run_id".into(), s(a.workflow_run_id.to_string()));
+    item.insert("workflow_key".into(), s(&a.workflow_key));
+    if let Some(k) = &a.cancellation_key {
+        item.insert("cancellation_key".into(), s(k));
+    }
+    item.insert("recipient_id".into(), s(&a.recipient.id));
+    item.insert(
+        "recipient_collection".into(),
+        s(a.recipient.collection.as_deref().unwrap_or("")),
+    );
+    if let Some(actor) = &a.actor {
+        item.insert("actor".into(), json(actor));
+    }
+    item.insert("data".into(), json(&a.data));
+    item.insert("inserted_at".into(), n(micros(a.inserted_at)));
+    item.insert(
+        "cancelled".into(),
+        aws_sdk_dynamodb::types::AttributeValue::Bool(a.cancelled),
+    );
+    item
+}
+
+fn activity_from(item: &Item) -> Result<BatchActivity, StoreError> {
+    Ok(BatchActivity {
+        batch_id: uuid(item, "batch_id")?,
+        run_id: uuid(item, "run_id")?,
+        workflow_run_id: uuid(item, "workflow_run_id")?,
+        workflow_key: get_s(item, "workflow_key")?.to_string(),
+        cancellation_key: opt_s(item, "cancellation_key"),
+        recipient: recipient(item, "recipient_id", "recipient_collection")?,
+        actor: item
+            .get("actor")
+            .map(|_| parse(item, "actor"))
+            .transpose()?,
+        data: parse(item, "data")?,
+        inserted_at: time(get_n(item, "inserted_at")?)?,
+        cancelled: item
+            .get("cancelled")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+    })
+}
+
+impl DynamoStore {
+    fn put(
+        &self,
+        item: Item,
+        condition: Option<(&str, Expr)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+        if let Some((c, e)) = condition {
+            put = put
+                .condition_expression(c)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values());
+        }
+        Ok(TransactWriteItem::builder()
+            .put(put.build().map_err(build_error)?)
+            .build())
+    }
+
+    /// The activity and, when its run can be cancelled by key, the marker a cancel finds.
+    fn activity_puts(&self, a: &BatchActivity) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = vec![self.put(activity_item(a), None)?];
+        if let Some(k) = &a.cancellation_key {
+            let mut marker = key(
+                runs_pk(&a.workflow_key, Some(k), a.workflow_run_id),
+                &format!("BACT#{}#{}", a.batch_id, a.run_id),
+            );
+            marker.insert("type".into(), s("batch_marker"));
+            marker.insert("batch_id".into(), s(a.batch_id.to_string()));
+            marker.insert("act_sk".into(), s(activity_sk(a)));
+            marker.insert("recipient_id".into(), s(&a.recipient.id));
+            marker.insert(
+                "recipient_collection".into(),
+                s(a.recipient.collection.as_deref().unwrap_or("")),
+            );
+            marker.insert("expires_at".into(), self.expiry(a.inserted_at));
+            items.push(self.put(marker, None)?);
+        }
+        Ok(items)
+    }
+
+    fn batch_update(
+        &self,
+        id: Uuid,
+        expression: String,
+        condition: String,
+        e: Expr,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(batch_pk(id), "BATCH")))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Runs a transaction whose condition failures mean "someone else got there first".
+    async fn transact_if(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err((true, _)) => Ok(false),
+            Err((false, e)) => Err(e),
+        }
+    }
+
+    pub(super) async fn batch(&self, id: Uuid) -> Result<Option<Batch>, StoreError> {
+        self.get(batch_pk(id), "BATCH")
+            .await?
+            .as_ref()
+            .map(batch_from)
+            .transpose()
+    }
+
+    pub(super) async fn current_batch_of(&self, group: &str) -> Result<Option<Batch>, StoreError> {
+        let Some(pointer) = self.get(group_pk(group), "BGROUP").await? else {
+            return Ok(None);
+        };
+        self.batch(uuid(&pointer, "batch_id")?).await
+    }
+
+    pub(super) async fn open(
+        &self,
+        b: &Batch,
+        replaces: Option<Uuid>,
+        activity: Option<&BatchActivity>,
+        t: &Transition,
+    ) -> Result<bool, StoreError> {
+        let mut pointer = key(group_pk(&b.group), "BGROUP");
+        pointer.insert("batch_id".into(), s(b.id.to_string()));
+        let mut e = Expr::default();
+        let condition = match replaces {
+            None => "attribute_not_exists(pk)".to_string(),
+            Some(old) => e.eq("batch_id", s(old.to_string())),
+        };
+        let mut items = vec![
+            self.put(pointer, Some((&condition, e)))?,
+            self.put(
+                batch_item(b),
+                Some(("attribute_not_exists(pk)", Expr::default())),
+            )?,
+        ];
+        if let Some(a) = activity {
+            items.extend(self.activity_puts(a)?);
+        }
+        items.extend(self.transition_items(t)?);
+        self.transact_if(items).await
+    }
+
+    pub(super) async fn join(
+        &self,
+        a: &BatchActivity,
+        closes_at: Option<DateTime<Utc>>,
+        t: &Transition,
+    ) -> Result<bool, StoreError> {
+        let mut e = Expr::default();
+        let count = e.name("count");
+        let one = e.value(n(1));
+        let mut expression = format!("SET {count} = {count} + {one}");
+        if let Some(c) = closes_at {
+            expression.push_str(&format!(", {}", e.eq("closes_at", n(micros(c)))));
+        }
+        let max = e.name("max_items");
+        let condition = format!(
+            "{} AND (attribute_not_exists({max}) OR {count} < {max})",
+            e.eq("status", s(BatchStatus::Open.as_str()))
+        );
+        let mut items = vec![self.batch_update(a.batch_id, expression, condition, e)?];
+        items.extend(self.activity_puts(a)?);
+        items.extend(self.transition_items(t)?);
+        self.transact_if(items).await
+    }
+
+    pub(super) async fn close(&self, id: Uuid, t: &Transition) -> Result<bool, StoreError> {
+        let mut e = Expr::default();
+        let expression = format!(
+            "SET {}, {}",
+            e.eq("status", s(BatchStatus::Closed.as_str())),
+            e.eq("expires_at", self.expiry(t.at))
+        );
+        let condition = e.eq("status", s(BatchStatus::Open.as_str()));
+        let mut items = vec![self.batch_update(id, expression, condition, e)?];
+        items.extend(self.transition_items(t)?);
+        self.transact_if(items).await
+    }
+
+    pub(super) async fn activities(&self, id: Uuid) -> Result<Vec<BatchActivity>, StoreError> {
+        let mut e = Expr::default();
+        let key_cond = format!(
+            "{} AND begins_with({}, {})",
+            e.eq("pk", s(batch_pk(id))),
+            e.name("sk"),
+            e.s("ACT#")
+        );
+        self.query_all(&key_cond, None, &e)
+            .await?
+            .iter()
+            .map(activity_from)
+            .collect()
+    }
+
+    pub(super) async fn flush(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut e = Expr::default();
+        let expression = format!("SET {}", e.eq("closes_at", n(micros(at))));
+        let condition = e.eq("status", s(BatchStatus::Open.as_str()));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(batch_pk(id), "BATCH")))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if super::ops::is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+
+    pub(super) async fn batches(
+        &self,
+        q: &BatchQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Batch>, StoreError> {
+        let mut l = Listing::new("gsi2", "BATCHALL".into());
+        let (e, f) = (&mut l.expr, &mut l.filters);
+        if let Some(status) = q.status {
+            f.push(e.eq("status", s(status.as_str())));
+        }
+        if let Some(k) = &q.workflow_key {
+            f.push(e.eq("workflow_key", s(k)));
+        }
+        if let Some(r) = &q.recipient {
+            f.push(e.eq("recipient_id", s(&r.id)));
+            f.push(e.eq(
+                "recipient_collection",
+                s(r.collection.as_deref().unwrap_or("")),
+            ));
+        }
+        self.page(l, page, batch_from).await
+    }
+
+    /// Applies a cancel to the activities behind `markers` (found in the cancel's own
+    /// partition): each is marked cancelled only while its batch is open.
+    pub(super) async fn cancel_activities(
+        &self,
+        filter: &CancelFilter,
+        markers: &[Item],
+    ) -> Result<(), StoreError> {
+        for marker in markers {
+            if let Some(recipients) = &filter.recipients {
+                let who = recipient(marker, "recipient_id", "recipient_collection")?;
+                if !recipients.contains(&who) {
+                    continue;
+                }
+            }
+            let batch_id = uuid(marker, "batch_id")?;
+            let mut c = Expr::default();
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(batch_pk(batch_id), "BATCH")))
+                .condition_expression(c.eq("status", s(BatchStatus::Open.as_str())))
+                .set_expression_attribute_names(c.names())
+                .set_expression_attribute_values(c.values())
+                .build()
+                .map_err(build_error)?;
+            let mut u = Expr::default();
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(batch_pk(batch_id), get_s(marker, "act_sk")?)))
+                .update_expression(format!(
+                    "SET {}",
+                    u.eq(
+                        "cancelled",
+                        aws_sdk_dynamodb::types::AttributeValue::Bool(true)
+                    )
+                ))
+                .condition_expression("attribute_exists(pk)")
+                .set_expression_attribute_names(u.names())
+                .set_expression_attribute_values(u.values())
+                .build()
+                .map_err(build_error)?;
+            // A closed batch keeps the activity: Knock's "keys of absorbed activities have no
+            // effect once the window closed".
+            self.transact_if(vec![
+                TransactWriteItem::builder().condition_check(check).build(),
+                TransactWriteItem::builder().update(update).build(),
+            ])
+            .await?;
+        }
+        Ok(())
+    }
+}
