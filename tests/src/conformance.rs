@@ -39,6 +39,20 @@ macro_rules! store_conformance {
             preference_sets_write_conditionally,
             fanout_steps_are_conditional,
         );
+        $crate::store_conformance!(@batch $make;
+            batches_open_join_and_close_conditionally,
+            cancels_reach_open_batch_activities_only,
+            throttles_admit_up_to_the_limit_per_window,
+        );
+    };
+    (@batch $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make;
+                $crate::conformance_batch::$case(&*store).await;
+            }
+        )*
     };
     (@directory $make:expr; $($case:ident),* $(,)?) => {
         $(

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod conformance;
+pub mod conformance_batch;
 pub mod conformance_directory;
 pub mod crash;
 pub mod fanout;

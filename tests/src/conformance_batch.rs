@@ -1,0 +1,352 @@
+//! Conformance cases for batches and throttles (see [`crate::conformance`]).
+
+use chrono::{DateTime, Duration, Utc};
+use herald_core::batch::{group_key, Batch, BatchActivity, BatchStatus};
+use herald_core::ports::{BatchQuery, CancelFilter, PageRequest, Store};
+use herald_core::recipient::RecipientRef;
+use herald_core::run::{RecipientRun, RunBatch, RunStatus, Transition};
+use uuid::Uuid;
+
+use crate::fixtures::{run, t0, transition, unique};
+
+fn batch(group: &str, opener: &RecipientRun, max: Option<u32>, at: DateTime<Utc>) -> Batch {
+    Batch {
+        id: Uuid::new_v4(),
+        group: group.to_string(),
+        workflow_key: opener.workflow_key.clone(),
+        step_ref: "batch".into(),
+        recipient: opener.recipient.clone(),
+        batch_key: String::new(),
+        opener_run_id: opener.id,
+        opener_workflow_run_id: opener.workflow_run_id,
+        status: BatchStatus::Open,
+        count: 1,
+        max_items: max,
+        opened_at: at,
+        closes_at: at + Duration::minutes(5),
+    }
+}
+
+fn activity(batch: &Batch, r: &RecipientRun, at: DateTime<Utc>) -> BatchActivity {
+    BatchActivity {
+        batch_id: batch.id,
+        run_id: r.id,
+        workflow_run_id: r.workflow_run_id,
+        workflow_key: r.workflow_key.clone(),
+        cancellation_key: r.cancellation_key.clone(),
+        recipient: r.recipient.clone(),
+        actor: Some(RecipientRef::user(format!("actor-{}", r.id))),
+        data: r.data.clone(),
+        inserted_at: at,
+        cancelled: false,
+    }
+}
+
+/// The opener's pause: it holds the open batch.
+fn hold(r: &RecipientRun, b: &Batch, at: DateTime<Utc>) -> Transition {
+    let mut t = transition(r, 0, 0, RunStatus::Paused, at);
+    t.wake_at = Some(b.closes_at);
+    t.batch = Some(RunBatch {
+        id: b.id,
+        open: true,
+        summary: None,
+    });
+    t
+}
+
+/// The opener after the window closed: its link is marked closed.
+fn release(r: &RecipientRun, b: &Batch, at: DateTime<Utc>) -> Transition {
+    let mut t = transition(r, 0, 0, RunStatus::Processing, at);
+    t.batch = Some(RunBatch {
+        id: b.id,
+        open: false,
+        summary: None,
+    });
+    t
+}
+
+/// A joiner ends when it joins.
+fn joined(r: &RecipientRun, at: DateTime<Utc>) -> Transition {
+    transition(r, 0, 3, RunStatus::Completed, at)
+}
+
+/// One trigger per cancellation key, each for `who`, stored.
+async fn triggers(
+    store: &dyn Store,
+    wf: &str,
+    keys: &[&str],
+    who: &RecipientRef,
+) -> Vec<RecipientRun> {
+    let mut runs = Vec::new();
+    for k in keys {
+        let (w, rs) = run(wf, Some(k), std::slice::from_ref(who), t0());
+        store.insert_run(&w, &rs, None).await.expect("insert");
+        runs.extend(rs);
+    }
+    runs
+}
+
+pub async fn batches_open_join_and_close_conditionally(store: &dyn Store) {
+    let wf = unique("wf-batch");
+    let who = RecipientRef::user(unique("u"));
+    let runs = triggers(store, &wf, &["k1", "k2", "k3", "k4", "k5"], &who).await;
+    let group = group_key(&wf, "batch", &who, "");
+    let b = batch(&group, &runs[0], Some(3), t0());
+    assert!(store
+        .open_batch(
+            &b,
+            None,
+            Some(&activity(&b, &runs[0], t0())),
+            &hold(&runs[0], &b, t0())
+        )
+        .await
+        .expect("open"));
+    // A second opener racing for the same group loses, and its run stays untouched.
+    let rival = batch(&group, &runs[1], Some(3), t0());
+    assert!(!store
+        .open_batch(
+            &rival,
+            None,
+            Some(&activity(&rival, &runs[1], t0())),
+            &hold(&runs[1], &rival, t0())
+        )
+        .await
+        .expect("rival open"));
+    let current = store
+        .current_batch(&group)
+        .await
+        .expect("current")
+        .expect("some");
+    assert_eq!(current.id, b.id);
+    assert_eq!(current.count, 1);
+    let opener = store
+        .get_recipient_run(runs[0].id)
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!(opener.batch.as_ref().map(|l| l.open), Some(true));
+    assert_eq!(opener.status, RunStatus::Paused);
+    assert_eq!(
+        store
+            .get_recipient_run(runs[1].id)
+            .await
+            .expect("get")
+            .map(|r| r.status),
+        Some(RunStatus::Queued)
+    );
+
+    // Joins count up to the limit, and a sliding join moves the end.
+    let later = t0() + Duration::minutes(9);
+    for (i, r) in runs[1..3].iter().enumerate() {
+        let at = t0() + Duration::seconds(i as i64 + 1);
+        assert!(store
+            .join_batch(&activity(&b, r, at), Some(later), &joined(r, at))
+            .await
+            .expect("join"));
+    }
+    let full = store.get_batch(b.id).await.expect("get").expect("batch");
+    assert_eq!((full.count, full.closes_at), (3, later));
+    assert!(full.is_full());
+    assert!(!store
+        .join_batch(&activity(&b, &runs[3], t0()), None, &joined(&runs[3], t0()))
+        .await
+        .expect("join full"));
+    assert_eq!(
+        store
+            .get_recipient_run(runs[3].id)
+            .await
+            .expect("get")
+            .map(|r| r.status),
+        Some(RunStatus::Queued),
+        "a refused join leaves the run as it was"
+    );
+
+    // Closing is conditional on the batch being open and the opener still waiting.
+    assert!(store
+        .close_batch(b.id, &release(&runs[0], &b, t0()))
+        .await
+        .expect("close"));
+    assert!(!store
+        .close_batch(b.id, &release(&runs[0], &b, t0()))
+        .await
+        .expect("close again"));
+    let acts = store.batch_activities(b.id).await.expect("activities");
+    let order: Vec<Uuid> = acts.iter().map(|a| a.run_id).collect();
+    assert_eq!(order, vec![runs[0].id, runs[1].id, runs[2].id]);
+    assert!(acts.iter().all(|a| !a.cancelled));
+
+    // A closed group is replaced by a new batch only by someone who saw the closed one.
+    let next = batch(&group, &runs[3], None, t0());
+    assert!(!store
+        .open_batch(
+            &next,
+            Some(Uuid::new_v4()),
+            Some(&activity(&next, &runs[3], t0())),
+            &hold(&runs[3], &next, t0())
+        )
+        .await
+        .expect("stale replace"));
+    assert!(store
+        .open_batch(
+            &next,
+            Some(b.id),
+            Some(&activity(&next, &runs[3], t0())),
+            &hold(&runs[3], &next, t0())
+        )
+        .await
+        .expect("replace"));
+    assert_eq!(
+        store
+            .current_batch(&group)
+            .await
+            .expect("current")
+            .map(|c| c.id),
+        Some(next.id)
+    );
+
+    // Flushing moves an open batch's end; a closed one is not flushed.
+    let now = t0() + Duration::seconds(30);
+    assert!(store.flush_batch(next.id, now).await.expect("flush"));
+    assert_eq!(
+        store
+            .get_batch(next.id)
+            .await
+            .expect("get")
+            .map(|x| x.closes_at),
+        Some(now)
+    );
+    assert!(!store.flush_batch(b.id, now).await.expect("flush closed"));
+
+    let open = store
+        .list_batches(
+            &BatchQuery {
+                status: Some(BatchStatus::Open),
+                workflow_key: Some(wf.clone()),
+                recipient: None,
+            },
+            &PageRequest {
+                page_size: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("list");
+    let ids: Vec<Uuid> = open.items.iter().map(|x| x.id).collect();
+    assert_eq!(ids, vec![next.id]);
+}
+
+pub async fn cancels_reach_open_batch_activities_only(store: &dyn Store) {
+    let wf = unique("wf-bcancel");
+    let who = RecipientRef::user(unique("u"));
+    let runs = triggers(store, &wf, &["open", "joiner", "late", "after"], &who).await;
+    let group = group_key(&wf, "batch", &who, "");
+    let b = batch(&group, &runs[0], None, t0());
+    assert!(store
+        .open_batch(
+            &b,
+            None,
+            Some(&activity(&b, &runs[0], t0())),
+            &hold(&runs[0], &b, t0())
+        )
+        .await
+        .expect("open"));
+    for r in &runs[1..3] {
+        assert!(store
+            .join_batch(&activity(&b, r, t0()), None, &joined(r, t0()))
+            .await
+            .expect("join"));
+    }
+    let cancel = |key: &str| CancelFilter {
+        workflow_key: wf.clone(),
+        cancellation_key: key.to_string(),
+        recipients: None,
+    };
+    // A joined run's key removes its activity; nothing else.
+    let stopped = store.cancel(&cancel("joiner"), t0()).await.expect("cancel");
+    assert!(stopped.is_empty(), "the joined run had already ended");
+    // The opener's key removes its activity but leaves the run waiting for the window.
+    let stopped = store
+        .cancel(&cancel("open"), t0())
+        .await
+        .expect("cancel opener");
+    assert!(stopped.is_empty(), "the opener holds the open batch");
+    let opener = store
+        .get_recipient_run(runs[0].id)
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!(opener.status, RunStatus::Paused);
+    let cancelled: Vec<(Uuid, bool)> = store
+        .batch_activities(b.id)
+        .await
+        .expect("activities")
+        .iter()
+        .map(|a| (a.run_id, a.cancelled))
+        .collect();
+    assert_eq!(
+        cancelled,
+        vec![(runs[0].id, true), (runs[1].id, true), (runs[2].id, false)]
+    );
+    // A recipients-scoped cancel for someone else leaves the activity.
+    let mut other = cancel("late");
+    other.recipients = Some(vec![RecipientRef::user("somebody-else")]);
+    store.cancel(&other, t0()).await.expect("cancel other");
+    // After the window closed, absorbed keys do nothing and the opener's key stops the run.
+    assert!(store
+        .close_batch(b.id, &release(&runs[0], &b, t0()))
+        .await
+        .expect("close"));
+    assert!(store
+        .cancel(&cancel("late"), t0())
+        .await
+        .expect("late")
+        .is_empty());
+    assert!(!store.batch_activities(b.id).await.expect("acts")[2].cancelled);
+    let stopped = store
+        .cancel(&cancel("open"), t0())
+        .await
+        .expect("cancel opener again");
+    assert_eq!(
+        stopped.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![runs[0].id]
+    );
+    // A run that joins after its key was cancelled cannot: the cancel ended it.
+    let next = batch(&group, &runs[0], None, t0());
+    store
+        .cancel(&cancel("after"), t0())
+        .await
+        .expect("cancel after");
+    assert!(!store
+        .open_batch(
+            &next,
+            Some(b.id),
+            Some(&activity(&next, &runs[3], t0())),
+            &hold(&runs[3], &next, t0())
+        )
+        .await
+        .expect("open by a cancelled run"));
+}
+
+pub async fn throttles_admit_up_to_the_limit_per_window(store: &dyn Store) {
+    let key = unique("throttle");
+    let ends = t0() + Duration::hours(1);
+    let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    assert!(store.throttle(&key, a, 2, ends, t0()).await.expect("a"));
+    assert!(store.throttle(&key, b, 2, ends, t0()).await.expect("b"));
+    assert!(!store.throttle(&key, c, 2, ends, t0()).await.expect("c"));
+    // Asking again for an admitted run (a retried step) admits it again.
+    assert!(store
+        .throttle(&key, a, 2, ends, t0())
+        .await
+        .expect("a again"));
+    // Once the window ended, a new one opens.
+    let later = ends + Duration::seconds(1);
+    assert!(store
+        .throttle(&key, c, 2, later + Duration::hours(1), later)
+        .await
+        .expect("c later"));
+    assert!(!store
+        .throttle(&key, a, 1, later + Duration::hours(1), later)
+        .await
+        .expect("a later, limit 1"));
+}
