@@ -100,6 +100,7 @@ impl Stack {
             table,
             retention_days: 30,
             api_key: crate::server::API_KEY.to_string(),
+            default_timezone: None,
             waker: herald_aws::WakerConfig {
                 schedule_group: group,
                 target_arn: "arn:aws:lambda:us-east-1:123456789012:function:step-resume".into(),

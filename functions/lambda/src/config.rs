@@ -19,6 +19,8 @@ pub struct Config {
     pub api_key: String,
     /// Where wake-ups go.
     pub waker: WakerConfig,
+    /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
+    pub default_timezone: Option<chrono_tz::Tz>,
 }
 
 impl Config {
@@ -37,6 +39,13 @@ impl Config {
                 Err(_) => 30,
             },
             api_key: var("HERALD_API_KEY")?,
+            default_timezone: match var("HERALD_DEFAULT_TIMEZONE") {
+                Ok(name) => Some(
+                    herald_core::window_rule::parse_timezone(&name)
+                        .ok_or(ConfigError("HERALD_DEFAULT_TIMEZONE"))?,
+                ),
+                Err(_) => None,
+            },
             waker: WakerConfig {
                 schedule_group: var("SCHEDULE_GROUP")?,
                 target_arn: var("STEP_RESUME_ARN")?,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use herald_aws::{AwsWaker, DynamoStore};
 use herald_core::definition::{load_dir, WorkflowSet};
 use herald_core::{Clock, Engine, SystemClock};
+use herald_fetch::ReqwestFetcher;
 use herald_http::App;
 use include_dir::{include_dir, Dir};
 
@@ -63,7 +64,12 @@ impl Deps {
             clock.clone(),
             config.waker.clone(),
         ));
-        let engine = Engine::new(store, waker, clock, Arc::new(workflows));
+        let fetcher = ReqwestFetcher::new()?;
+        let mut engine =
+            Engine::new(store, waker, clock, Arc::new(workflows)).with_fetcher(Arc::new(fetcher));
+        if let Some(tz) = config.default_timezone {
+            engine = engine.with_default_timezone(tz);
+        }
         let app = App::new(engine.clone(), config.api_key.clone());
         Ok(Self { engine, app })
     }

@@ -17,6 +17,8 @@ pub struct Config {
     pub api_key: String,
     /// Whether the key was generated (and so should be printed).
     pub generated_key: bool,
+    /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
+    pub default_timezone: Option<chrono_tz::Tz>,
 }
 
 impl Config {
@@ -34,7 +36,15 @@ impl Config {
             Some(key) => (key, false),
             None => (local_key(&data_dir)?, true),
         };
+        let default_timezone =
+            match var("HERALD_DEFAULT_TIMEZONE") {
+                Some(name) => Some(herald_core::window_rule::parse_timezone(&name).ok_or_else(
+                    || format!("HERALD_DEFAULT_TIMEZONE: unknown time zone `{name}`"),
+                )?),
+                None => None,
+            };
         Ok(Self {
+            default_timezone,
             addr,
             data_dir,
             workflows_dir,

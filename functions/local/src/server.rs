@@ -11,6 +11,7 @@ use herald_core::engine::ResumeBudget;
 use herald_core::ports::{Store, Waker};
 use herald_core::{Engine, SystemClock};
 use herald_embedded::{recover, run_worker, SqliteStore, TokioWaker};
+use herald_fetch::ReqwestFetcher;
 use herald_http::App;
 use lambda_http::Body;
 
@@ -30,8 +31,13 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let store: Arc<dyn Store> = Arc::new(store);
     let waker: Arc<dyn Waker> = Arc::new(waker);
     // One process with no time limit: each resume finishes its workflow run's work.
-    let engine = Engine::new(store.clone(), waker.clone(), clock, Arc::new(workflows))
-        .with_budget(ResumeBudget::UNBOUNDED);
+    let fetcher = ReqwestFetcher::new().map_err(|e| e.to_string())?;
+    let mut engine = Engine::new(store.clone(), waker.clone(), clock, Arc::new(workflows))
+        .with_budget(ResumeBudget::UNBOUNDED)
+        .with_fetcher(Arc::new(fetcher));
+    if let Some(tz) = config.default_timezone {
+        engine = engine.with_default_timezone(tz);
+    }
     tokio::spawn(run_worker(engine.clone(), wakeups));
     let recovered = recover(store.as_ref(), waker.as_ref())
         .await

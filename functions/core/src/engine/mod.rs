@@ -62,6 +62,7 @@ pub struct Engine {
     workflows: Arc<WorkflowSet>,
     budget: ResumeBudget,
     fetcher: Option<Arc<dyn Fetcher>>,
+    fetch_timeout: std::time::Duration,
     default_timezone: Option<Tz>,
 }
 
@@ -80,6 +81,7 @@ impl Engine {
             workflows,
             budget: ResumeBudget::FUNCTION,
             fetcher: None,
+            fetch_timeout: crate::fetch::FETCH_TIMEOUT,
             default_timezone: None,
         }
     }
@@ -87,6 +89,12 @@ impl Engine {
     /// The same engine with an HTTP client for `http_fetch` steps (without one they fail).
     pub fn with_fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
         self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// The same engine with another limit on a fetch's duration (Knock's 15 s by default).
+    pub fn with_fetch_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.fetch_timeout = timeout;
         self
     }
 

@@ -10,7 +10,7 @@ use crate::definition::{FetchStep, Workflow};
 use crate::engine::execute::Change;
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::fetch::{FetchError, FetchRequest, FETCH_TIMEOUT};
+use crate::fetch::{FetchError, FetchRequest};
 use crate::run::{RecipientRun, RunEvent, RunStatus};
 
 /// Knock retries a fetch that timed out or answered 5xx after 30 s, then after 60 s.
@@ -37,7 +37,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Option<RecipientRun>, EngineError> {
         let here = Some((step.step_ref.as_str(), "http_fetch"));
-        let attempt = match render(step, scope) {
+        let attempt = match render(step, scope, self.fetch_timeout) {
             Err(why) => Attempt::Fail(why),
             Ok(request) => match &self.fetcher {
                 None => Attempt::Fail("no HTTP client is configured for fetch steps".into()),
@@ -103,7 +103,7 @@ impl Engine {
     }
 }
 
-fn render(step: &FetchStep, scope: &Value) -> Result<FetchRequest, String> {
+fn render(step: &FetchStep, scope: &Value, timeout: Duration) -> Result<FetchRequest, String> {
     let text = |t: &crate::template::Template| t.render(scope).map_err(|e| e.to_string());
     let mut url = text(&step.url)?;
     if !step.query_params.is_empty() {
@@ -128,7 +128,7 @@ fn render(step: &FetchStep, scope: &Value) -> Result<FetchRequest, String> {
         url,
         headers,
         body: step.body.as_ref().map(text).transpose()?,
-        timeout: FETCH_TIMEOUT,
+        timeout,
     })
 }
 
