@@ -3,6 +3,7 @@
 //! binary.
 
 pub mod aws;
+pub mod batching;
 pub mod conformance;
 pub mod conformance_batch;
 pub mod conformance_directory;
