@@ -148,15 +148,23 @@ impl World {
     }
 }
 
-/// `n` triggers from parallel tasks into one recipient's 10-minute window, `cancelled` of them
-/// cancelled while it is open: exactly one continuing run, whose message counts the rest.
-pub async fn triggers_race_into_one_window(store: Arc<dyn Store>, n: usize, cancelled: usize) {
+/// `n` triggers from parallel clients (at most `parallel` in flight) into one recipient's
+/// 10-minute window, `cancelled` of them cancelled while it is open: exactly one continuing
+/// run, whose message counts the rest.
+pub async fn triggers_race_into_one_window(
+    store: Arc<dyn Store>,
+    n: usize,
+    cancelled: usize,
+    parallel: usize,
+) {
     let who = format!("digest-{}", Uuid::new_v4().simple());
     let w = Arc::new(world(store, &[("digest", digest())]));
+    let slots = Arc::new(tokio::sync::Semaphore::new(parallel));
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
-        let (w, who) = (w.clone(), who.clone());
+        let (w, who, slots) = (w.clone(), who.clone(), slots.clone());
         tasks.push(tokio::spawn(async move {
+            let _slot = slots.acquire().await.expect("semaphore");
             w.trigger_and_run(
                 "digest",
                 json!({"recipients": [who], "actor": {"id": format!("actor-{}", i % 7), "name": "A"},

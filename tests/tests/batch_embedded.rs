@@ -17,12 +17,12 @@ fn store() -> Arc<dyn Store> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_parallel_triggers_make_one_continuing_run() {
-    triggers_race_into_one_window(store(), 1000, 0).await;
+    triggers_race_into_one_window(store(), 1000, 0, 1000).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_cancelled_of_a_thousand_leave_nine_hundred() {
-    triggers_race_into_one_window(store(), 1000, 100).await;
+    triggers_race_into_one_window(store(), 1000, 100, 1000).await;
 }
 
 fn digest_world() -> World {
