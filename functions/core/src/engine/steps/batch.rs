@@ -110,7 +110,7 @@ impl Engine {
                 }
             };
             match outcome {
-                Attempt::Done(next) => return Ok(next),
+                Attempt::Done(next) => return Ok(next.map(|b| *b)),
                 Attempt::Raced => {
                     // The batch changed under us; unless the run itself moved on, look again.
                     match self.store.get_recipient_run(run.id).await? {
@@ -172,7 +172,9 @@ impl Engine {
             // Full (or overdue): the opener closes it now rather than at the window's end.
             self.waker.run_now(batch.opener_workflow_run_id).await?;
         }
-        Ok(Attempt::Done(Some(Self::applied(run, transition))))
+        Ok(Attempt::Done(Some(Box::new(Self::applied(
+            run, transition,
+        )))))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -205,9 +207,8 @@ impl Engine {
                     .err()
                     .unwrap_or_else(|| "the window is not in the future".into());
                 let event = RunEvent::error("step_skipped", here, json!({"message": why}), now);
-                return Ok(Attempt::Done(
-                    self.continue_with(workflow, run, event, now).await?,
-                ));
+                let next = self.continue_with(workflow, run, event, now).await?;
+                return Ok(Attempt::Done(next.map(Box::new)));
             }
         };
         let id = batch_id(run, &step.step_ref);
@@ -244,7 +245,7 @@ impl Engine {
                 .open_batch(&batch, replaces, None, &transition)
                 .await?;
             return Ok(if applied {
-                Attempt::Done(Some(Self::applied(run, transition)))
+                Attempt::Done(Some(Box::new(Self::applied(run, transition))))
             } else {
                 Attempt::Raced
             });
@@ -272,7 +273,7 @@ impl Engine {
             .open_batch(&batch, replaces, Some(&activity), &transition)
             .await?;
         Ok(if applied {
-            Attempt::Done(Some(Self::applied(run, transition)))
+            Attempt::Done(Some(Box::new(Self::applied(run, transition))))
         } else {
             Attempt::Raced
         })
@@ -361,7 +362,10 @@ impl Engine {
     }
 }
 
+/// One try at opening or joining.
 enum Attempt {
-    Done(Option<RecipientRun>),
+    /// It took effect (or the step moved on without a batch): the run as it is now.
+    Done(Option<Box<RecipientRun>>),
+    /// Someone changed the batch first; look again.
     Raced,
 }
