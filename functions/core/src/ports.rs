@@ -478,7 +478,8 @@ pub trait Store: Directory {
 /// the engine makes repeated or stale wake-ups harmless.
 #[async_trait]
 pub trait Waker: Send + Sync {
-    /// Executes the workflow run's active recipient runs as soon as possible.
+    /// Starts a workflow run just stored, as soon as possible (on AWS the table stream does it;
+    /// to wake an existing run now, use [`Waker::wake_at`] with the current time).
     async fn run_now(&self, workflow_run_id: Uuid) -> Result<(), WakeError>;
 
     /// Executes the workflow run's due recipient runs at `at`. Registering the same

@@ -1,6 +1,7 @@
 //! Domain values rendered in Knock's JSON shapes (the `@knocklabs/node` types are the contract).
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use herald_core::batch::Batch;
 use herald_core::message::{Engagement, Message};
 use herald_core::object::Object;
 use herald_core::ports::Page;
@@ -163,6 +164,25 @@ pub fn recipient_run(r: &RecipientRun) -> Value {
         },
         "inserted_at": ts(r.inserted_at),
         "updated_at": ts(r.updated_at),
+    })
+}
+
+/// A batch (Herald's own resource): its window, size and the run that continues with it.
+pub fn batch(b: &Batch) -> Value {
+    json!({
+        "__typename": "Batch",
+        "id": b.id.to_string(),
+        "workflow": b.workflow_key,
+        "step_ref": b.step_ref,
+        "recipient": b.recipient.to_wire(),
+        "batch_key": b.batch_key,
+        "status": b.status.as_str(),
+        "activity_count": b.count,
+        "max_items": b.max_items,
+        "workflow_recipient_run_id": b.opener_run_id.to_string(),
+        "workflow_run_id": b.opener_workflow_run_id.to_string(),
+        "opened_at": ts(b.opened_at),
+        "closes_at": ts(b.closes_at),
     })
 }
 

@@ -66,7 +66,9 @@ impl Engine {
         }
         if more_fanout || more_runs {
             report.more = true;
-            self.waker.run_now(workflow_run_id).await?;
+            // A wake-up due now, not `run_now`: on AWS `run_now` leaves new runs to the table
+            // stream, which never sees an existing run again.
+            self.waker.wake_at(workflow_run_id, self.now()).await?;
         }
         Ok(report)
     }

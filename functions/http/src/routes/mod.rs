@@ -1,5 +1,6 @@
 //! Routing by method and path; one module per Knock resource.
 
+mod batches;
 mod feeds;
 mod messages;
 mod objects;
@@ -69,6 +70,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/messages/{message_id}/{status}"),
     ("GET", "/v1/workflow_recipient_runs"),
     ("GET", "/v1/workflow_recipient_runs/{id}"),
+    ("GET", "/v1/batches"),
+    ("POST", "/v1/batches/{id}/flush"),
 ];
 
 /// Dispatches `req` to its route.
@@ -152,6 +155,8 @@ pub async fn route(app: &App, req: &Request) -> Result<Reply, ApiError> {
         }
         (&Method::GET, ["v1", "workflow_recipient_runs"]) => runs::list(app, &query).await,
         (&Method::GET, ["v1", "workflow_recipient_runs", id]) => runs::get(app, id).await,
+        (&Method::GET, ["v1", "batches"]) => batches::list(app, &query).await,
+        (&Method::POST, ["v1", "batches", id, "flush"]) => batches::flush(app, id).await,
         _ => Err(ApiError::not_found(&format!(
             "The route {method} {}",
             req.uri().path()

@@ -169,8 +169,11 @@ impl Engine {
             None => false,
         };
         if full || closes_at.unwrap_or(batch.closes_at) <= now {
-            // Full (or overdue): the opener closes it now rather than at the window's end.
-            self.waker.run_now(batch.opener_workflow_run_id).await?;
+            // Full (or overdue): the opener closes it now rather than at the window's end (a
+            // wake-up due now; `run_now` is for new runs, which AWS starts from the stream).
+            self.waker
+                .wake_at(batch.opener_workflow_run_id, self.now())
+                .await?;
         }
         Ok(Attempt::Done(Some(Box::new(Self::applied(
             run, transition,
@@ -357,7 +360,9 @@ impl Engine {
         if !self.store.flush_batch(batch_id, now).await? {
             return Ok(false);
         }
-        self.waker.run_now(batch.opener_workflow_run_id).await?;
+        self.waker
+            .wake_at(batch.opener_workflow_run_id, now)
+            .await?;
         Ok(true)
     }
 }

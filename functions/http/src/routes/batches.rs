@@ -1,0 +1,61 @@
+//! Herald's additions for batches (Knock has no such endpoints; its FAQ says a batch cannot be
+//! closed early or listed): `GET /v1/batches` lists batches, `POST /v1/batches/{id}/flush`
+//! closes an open one now.
+
+use herald_core::batch::BatchStatus;
+use herald_core::ports::BatchQuery;
+use herald_core::recipient::RecipientRef;
+use serde_json::json;
+
+use super::uuid_param;
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::response::Reply;
+use crate::{views, App};
+
+/// `GET /v1/batches?status=open|closed&workflow=&recipient=`, newest first.
+pub async fn list(app: &App, q: &Query) -> Result<Reply, ApiError> {
+    let page = q.page()?;
+    let status = match q.get("status") {
+        None => None,
+        Some(s) => Some(
+            BatchStatus::parse(s)
+                .ok_or_else(|| ApiError::invalid_param("status", "must be open or closed"))?,
+        ),
+    };
+    let query = BatchQuery {
+        status,
+        workflow_key: q.get("workflow").map(str::to_string),
+        recipient: match (q.get("recipient"), q.get("recipient[id]")) {
+            (Some(id), _) => Some(RecipientRef::user(id)),
+            (None, Some(id)) => Some(match q.get("recipient[collection]") {
+                Some(c) => RecipientRef::object(c, id),
+                None => RecipientRef::user(id),
+            }),
+            (None, None) => None,
+        },
+    };
+    let result = app.engine.store().list_batches(&query, &page).await?;
+    Ok(Reply::ok(json!({
+        "entries": result.items.iter().map(views::batch).collect::<Vec<_>>(),
+        "page_info": views::page_info(&result, page.page_size),
+    })))
+}
+
+/// `POST /v1/batches/{id}/flush`: the batch's window closes now and its opening run continues
+/// with what it holds. 404 for an unknown batch, 422 for one already closed.
+pub async fn flush(app: &App, id: &str) -> Result<Reply, ApiError> {
+    let batch_id = uuid_param(id, "The batch")?;
+    let store = app.engine.store();
+    if store.get_batch(batch_id).await?.is_none() {
+        return Err(ApiError::not_found(&format!("The batch `{id}`")));
+    }
+    if !app.engine.flush_batch(batch_id).await? {
+        return Err(ApiError::invalid_param("id", "the batch is already closed"));
+    }
+    let batch = store
+        .get_batch(batch_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&format!("The batch `{id}`")))?;
+    Ok(Reply::ok(views::batch(&batch)))
+}
