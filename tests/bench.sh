@@ -11,6 +11,9 @@ cargo bench -p herald-tests --bench latency 2>/dev/null
 printf '\n==> subscriber fan-out, 100,000 subscribers (release build, file-backed store)\n'
 cargo bench -p herald-tests --bench fanout 2>/dev/null
 
+printf '\n==> batches: 1,000 parallel triggers into one window (release build, file-backed store)\n'
+cargo bench -p herald-tests --bench batch 2>/dev/null
+
 printf '\n==> AWS request budgets (moto on loopback)\n'
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 tests/.venv-aws/bin/python tests/aws/moto_server.py "$port" >/dev/null 2>&1 &
