@@ -57,6 +57,7 @@ fn hold(r: &RecipientRun, b: &Batch, at: DateTime<Utc>) -> Transition {
 /// The opener after the window closed: its link is marked closed.
 fn release(r: &RecipientRun, b: &Batch, at: DateTime<Utc>) -> Transition {
     let mut t = transition(r, 0, 0, RunStatus::Processing, at);
+    t.from_holding = true;
     t.batch = Some(RunBatch {
         id: b.id,
         open: false,
@@ -216,6 +217,23 @@ pub async fn batches_open_join_and_close_conditionally(store: &dyn Store) {
         Some(now)
     );
     assert!(!store.flush_batch(b.id, now).await.expect("flush closed"));
+    // A sliding join after the flush does not move the end again.
+    assert!(store
+        .join_batch(
+            &activity(&next, &runs[4], now),
+            Some(now + Duration::hours(1)),
+            &joined(&runs[4], now)
+        )
+        .await
+        .expect("join after flush"));
+    assert_eq!(
+        store
+            .get_batch(next.id)
+            .await
+            .expect("get")
+            .map(|x| x.closes_at),
+        Some(now)
+    );
 
     let open = store
         .list_batches(

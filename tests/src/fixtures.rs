@@ -104,6 +104,7 @@ pub fn transition(
         workflow_key: run.workflow_key.clone(),
         cancellation_key: run.cancellation_key.clone(),
         from_cursor: from,
+        from_holding: false,
         to_cursor: to,
         status,
         wake_at: None,

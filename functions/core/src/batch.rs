@@ -128,6 +128,9 @@ pub struct Summary {
     pub data: Map<String, Value>,
 }
 
+/// The most the rendered activities may take, serialized.
+const MAX_RENDERED_BYTES: usize = 128 * 1024;
+
 /// Longest string Knock keeps in post-batch data.
 const MAX_FLAT_STRING: usize = 256;
 
@@ -185,6 +188,17 @@ pub fn summarize(activities: &[BatchActivity], order: BatchOrder, render_limit: 
                 }
             }
         }
+    }
+    let mut rendered = rendered;
+    // The summary is stored with the continuing run: keep it well inside a DynamoDB item
+    // (400 KB) by rendering fewer activities when their data is large.
+    while rendered.len() > 1
+        && serde_json::to_vec(&rendered).map_or(0, |v| v.len()) > MAX_RENDERED_BYTES
+    {
+        match order {
+            BatchOrder::Asc => rendered.pop(),
+            BatchOrder::Desc => Some(rendered.remove(0)),
+        };
     }
     Summary {
         vars: json!({

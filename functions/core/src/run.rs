@@ -218,6 +218,9 @@ pub struct Transition {
     pub cancellation_key: Option<String>,
     /// The cursor the run must still be at.
     pub from_cursor: u32,
+    /// Whether the run must (still) hold an open batch: a resume that saw the run before it
+    /// opened its batch cannot then move it (say, join its own batch).
+    pub from_holding: bool,
     /// The new cursor.
     pub to_cursor: u32,
     /// The new status (`processing`, `paused` or `completed`).

@@ -262,6 +262,7 @@ impl Engine {
             workflow_key: run.workflow_key.clone(),
             cancellation_key: run.cancellation_key.clone(),
             from_cursor: run.cursor,
+            from_holding: run.batch.as_ref().is_some_and(|b| b.open),
             to_cursor: change.to_cursor,
             status: change.status,
             wake_at: change.wake_at,

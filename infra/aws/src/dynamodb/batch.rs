@@ -87,7 +87,12 @@ fn batch_from(item: &Item) -> Result<Batch, StoreError> {
             .map(|_| small("max_items"))
             .transpose()?,
         opened_at: time(get_n(item, "opened_at")?)?,
-        closes_at: time(get_n(item, "closes_at")?)?,
+        // A flush ends the window whatever sliding joins did to `closes_at` since.
+        closes_at: time(
+            opt_n(item, "flushed_at").map_or(get_n(item, "closes_at")?, |f| {
+                f.min(get_n(item, "closes_at").unwrap_or(f))
+            }),
+        )?,
     })
 }
 
@@ -95,7 +100,10 @@ fn activity_sk(a: &BatchActivity) -> String {
     format!("ACT#{}", time_key(a.inserted_at, a.run_id))
 }
 
-fn activity_item(a: &BatchActivity) -> Item {
+/// Activities and their markers outlive any window they can be in (plus the retention).
+const LONGEST_WINDOW: chrono::Duration = chrono::Duration::days(400);
+
+fn activity_item(a: &BatchActivity, expires: i64) -> Item {
     let mut item = key(batch_pk(a.batch_id), &activity_sk(a));
     item.insert("type".into(), s("batch_activity"));
     item.insert("batch_id".into(), s(a.batch_id.to_string()));
@@ -119,6 +127,7 @@ fn activity_item(a: &BatchActivity) -> Item {
         "cancelled".into(),
         aws_sdk_dynamodb::types::AttributeValue::Bool(a.cancelled),
     );
+    item.insert("expires_at".into(), n(expires));
     item
 }
 
@@ -164,7 +173,8 @@ impl DynamoStore {
 
     /// The activity and, when its run can be cancelled by key, the marker a cancel finds.
     fn activity_puts(&self, a: &BatchActivity) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let mut items = vec![self.put(activity_item(a), None)?];
+        let expires = (a.inserted_at + LONGEST_WINDOW + self.retention).timestamp();
+        let mut items = vec![self.put(activity_item(a, expires), None)?];
         if let Some(k) = &a.cancellation_key {
             let mut marker = key(
                 runs_pk(&a.workflow_key, Some(k), a.workflow_run_id),
@@ -178,7 +188,10 @@ impl DynamoStore {
                 "recipient_collection".into(),
                 s(a.recipient.collection.as_deref().unwrap_or("")),
             );
-            marker.insert("expires_at".into(), self.expiry(a.inserted_at));
+            marker.insert(
+                "expires_at".into(),
+                self.expiry(a.inserted_at + LONGEST_WINDOW),
+            );
             items.push(self.put(marker, None)?);
         }
         Ok(items)
@@ -224,7 +237,31 @@ impl DynamoStore {
         let Some(pointer) = self.get(group_pk(group), "BGROUP").await? else {
             return Ok(None);
         };
-        self.batch(uuid(&pointer, "batch_id")?).await
+        let id = uuid(&pointer, "batch_id")?;
+        if let Some(batch) = self.batch(id).await? {
+            return Ok(Some(batch));
+        }
+        // The batch expired (TTL) before its pointer: drop the pointer, unless a new batch
+        // replaced it meanwhile, so the group can open again.
+        let mut e = Expr::default();
+        let condition = e.eq("batch_id", s(id.to_string()));
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(group_pk(group), "BGROUP")))
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(err) if super::ops::is_condition_failure(&err) => {
+                Box::pin(self.current_batch_of(group)).await
+            }
+            Err(err) => Err(sdk_error(err)),
+        }
     }
 
     pub(super) async fn open(
@@ -236,6 +273,11 @@ impl DynamoStore {
     ) -> Result<bool, StoreError> {
         let mut pointer = key(group_pk(&b.group), "BGROUP");
         pointer.insert("batch_id".into(), s(b.id.to_string()));
+        // Every open refreshes it; an idle group's pointer goes with its last batch.
+        pointer.insert(
+            "expires_at".into(),
+            self.expiry(b.closes_at + LONGEST_WINDOW),
+        );
         let mut e = Expr::default();
         let condition = match replaces {
             None => "attribute_not_exists(pk)".to_string(),
@@ -309,7 +351,7 @@ impl DynamoStore {
 
     pub(super) async fn flush(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut e = Expr::default();
-        let expression = format!("SET {}", e.eq("closes_at", n(micros(at))));
+        let expression = format!("SET {}", e.eq("flushed_at", n(micros(at))));
         let condition = e.eq("status", s(BatchStatus::Open.as_str()));
         let result = self
             .client
@@ -353,12 +395,14 @@ impl DynamoStore {
     }
 
     /// Applies a cancel to the activities behind `markers` (found in the cancel's own
-    /// partition): each is marked cancelled only while its batch is open.
+    /// partition): each is marked cancelled only while its batch is open. Returns whether a
+    /// batch had closed.
     pub(super) async fn cancel_activities(
         &self,
         filter: &CancelFilter,
         markers: &[Item],
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
+        let mut closed = false;
         for marker in markers {
             if let Some(recipients) = &filter.recipients {
                 let who = recipient(marker, "recipient_id", "recipient_collection")?;
@@ -394,12 +438,13 @@ impl DynamoStore {
                 .map_err(build_error)?;
             // A closed batch keeps the activity: Knock's "keys of absorbed activities have no
             // effect once the window closed".
-            self.transact_if(vec![
-                TransactWriteItem::builder().condition_check(check).build(),
-                TransactWriteItem::builder().update(update).build(),
-            ])
-            .await?;
+            closed |= !self
+                .transact_if(vec![
+                    TransactWriteItem::builder().condition_check(check).build(),
+                    TransactWriteItem::builder().update(update).build(),
+                ])
+                .await?;
         }
-        Ok(())
+        Ok(closed)
     }
 }

@@ -221,11 +221,15 @@ impl DynamoStore {
         items: Vec<TransactWriteItem>,
     ) -> Result<(), (bool, StoreError)> {
         let mut attempt = 0u32;
+        // One token for every retry of this transaction: a retry of one that committed (the
+        // answer was lost) succeeds instead of failing its conditions against itself.
+        let token = Uuid::new_v4().to_string();
         loop {
             let result = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
+                .client_request_token(&token)
                 .send()
                 .await;
             let Err(err) = result else { return Ok(()) };
@@ -296,10 +300,16 @@ impl DynamoStore {
         if !removes.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
+        let holding = e.name("batch_open");
         let condition = format!(
-            "{} AND {}",
+            "{} AND {} AND {}({holding})",
             e.eq("cursor", n(i64::from(t.from_cursor))),
-            active(&mut e)
+            active(&mut e),
+            if t.from_holding {
+                "attribute_exists"
+            } else {
+                "attribute_not_exists"
+            }
         );
         let pk = runs_pk(
             &t.workflow_key,
@@ -341,6 +351,65 @@ impl DynamoStore {
             items.push(TransactWriteItem::builder().put(put).build());
         }
         Ok(items)
+    }
+
+    /// Cancels the runs the cancel's query matched, each with a conditional `UpdateItem`;
+    /// also returns whether one of them had finished (or opened a batch) in the meantime.
+    async fn cancel_runs(
+        &self,
+        matched: Vec<Item>,
+        at: DateTime<Utc>,
+    ) -> Result<(Vec<CancelledRun>, bool), StoreError> {
+        let event = event_value(&RunEvent::ok(
+            "workflow_recipient_run_cancelled",
+            None,
+            Value::Null,
+            at,
+        ));
+        let mut cancelled = Vec::new();
+        let mut lost_race = false;
+        for item in matched {
+            let run = run_from(&item)?;
+            let mut u = Expr::default();
+            let events = u.name("events");
+            let new_events = u.value(AttributeValue::L(vec![event.clone()]));
+            let update = format!(
+                "SET {}, {}, {}, {events} = list_append({events}, {new_events})",
+                u.eq("status", s(RunStatus::Cancelled.as_str())),
+                u.eq("updated_at", n(micros(at))),
+                u.eq("expires_at", self.expiry(at)),
+            );
+            // A run that opened its batch after the query is left to hold it.
+            let condition = format!(
+                "{} AND attribute_not_exists({})",
+                active(&mut u),
+                u.name("batch_open")
+            );
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(
+                    get_s(&item, "pk")?.to_string(),
+                    get_s(&item, "sk")?,
+                )))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(u.names())
+                .set_expression_attribute_values(u.values())
+                .send()
+                .await;
+            match result {
+                Ok(_) => cancelled.push(CancelledRun {
+                    id: run.id,
+                    workflow_run_id: run.workflow_run_id,
+                    wake_at: run.wake_at,
+                }),
+                Err(err) if is_condition_failure(&err) => lost_race = true,
+                Err(err) => return Err(sdk_error(err)),
+            }
+        }
+        Ok((cancelled, lost_race))
     }
 
     fn message_listing(q: &MessageQuery) -> Listing {
@@ -720,56 +789,12 @@ impl Store for DynamoStore {
                 .into_iter()
                 .partition(|i| kind(i).ends_with("_marker"));
         }
-        let event = event_value(&RunEvent::ok(
-            "workflow_recipient_run_cancelled",
-            None,
-            Value::Null,
-            at,
-        ));
-        let mut cancelled = Vec::new();
-        let mut lost_race = false;
-        for item in matched {
-            let run = run_from(&item)?;
-            let mut u = Expr::default();
-            let events = u.name("events");
-            let new_events = u.value(AttributeValue::L(vec![event.clone()]));
-            let update = format!(
-                "SET {}, {}, {}, {events} = list_append({events}, {new_events})",
-                u.eq("status", s(RunStatus::Cancelled.as_str())),
-                u.eq("updated_at", n(micros(at))),
-                u.eq("expires_at", self.expiry(at)),
-            );
-            let condition = active(&mut u);
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(
-                    get_s(&item, "pk")?.to_string(),
-                    get_s(&item, "sk")?,
-                )))
-                .update_expression(update)
-                .condition_expression(condition)
-                .set_expression_attribute_names(u.names())
-                .set_expression_attribute_values(u.values())
-                .send()
-                .await;
-            match result {
-                Ok(_) => cancelled.push(CancelledRun {
-                    id: run.id,
-                    workflow_run_id: run.workflow_run_id,
-                    wake_at: run.wake_at,
-                }),
-                // Finished in the meantime, possibly by joining a batch after the query.
-                Err(err) if is_condition_failure(&err) => lost_race = true,
-                Err(err) => return Err(sdk_error(err)),
-            }
-        }
+        let (mut cancelled, lost_race) = self.cancel_runs(matched, at).await?;
         if lost_race {
-            // A run that joined a batch after the first query left a marker: find it now.
-            // Runs joining after their cancel above cannot join at all.
+            // A run that joined a batch (or opened one) after the first query left a marker:
+            // find it now. Runs joining after their cancel above cannot join at all.
             markers = self
-                .query_all(&key_cond, Some(with_markers), &e)
+                .query_all(&key_cond, Some(with_markers.clone()), &e)
                 .await?
                 .into_iter()
                 .filter(|i| kind(i).ends_with("_marker"))
@@ -779,7 +804,17 @@ impl Store for DynamoStore {
             .into_iter()
             .filter(|i| kind(i) == "batch_marker")
             .collect();
-        self.cancel_activities(filter, &activities).await?;
+        if self.cancel_activities(filter, &activities).await? {
+            // A batch closed under this cancel: its opener no longer holds it, so the opener's
+            // key now cancels the continuing run (Knock's rule after the window closed).
+            let again: Vec<Item> = self
+                .query_all(&key_cond, Some(with_markers), &e)
+                .await?
+                .into_iter()
+                .filter(|i| !kind(i).ends_with("_marker"))
+                .collect();
+            cancelled.extend(self.cancel_runs(again, at).await?.0);
+        }
         Ok(cancelled)
     }
 

@@ -9,8 +9,10 @@ use uuid::Uuid;
 
 use super::codec::*;
 
-pub const COLUMNS: &str = "seq, id, grp, workflow_key, step_ref, recipient_id, recipient_collection, \
-     batch_key, opener_run_id, opener_workflow_run_id, status, count, max_items, opened_at, closes_at";
+pub const COLUMNS: &str =
+    "seq, id, grp, workflow_key, step_ref, recipient_id, recipient_collection, \
+     batch_key, opener_run_id, opener_workflow_run_id, status, count, max_items, opened_at, \
+     MIN(closes_at, COALESCE(flushed_at, closes_at))";
 
 pub fn row(row: &Row<'_>) -> rusqlite::Result<(i64, Batch)> {
     let status: String = row.get(10)?;
@@ -147,7 +149,7 @@ pub fn close(tx: &Transaction<'_>, batch_id: &str) -> rusqlite::Result<bool> {
 
 pub fn flush(conn: &Connection, batch_id: &str, at: DateTime<Utc>) -> rusqlite::Result<bool> {
     let changed = conn.execute(
-        "UPDATE batches SET closes_at = MIN(closes_at, ?) WHERE id = ? AND status = 'open'",
+        "UPDATE batches SET flushed_at = MIN(COALESCE(flushed_at, ?1), ?1) WHERE id = ?2 AND status = 'open'",
         params![micros(at), batch_id],
     )?;
     Ok(changed == 1)

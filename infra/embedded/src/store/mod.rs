@@ -224,7 +224,7 @@ fn apply_transition(tx: &Transaction<'_>, t: &Transition) -> rusqlite::Result<bo
                  error_count = error_count + ?, updated_at = ?, attempt = ?,
                  data = COALESCE(?, data), batch = COALESCE(?, batch),
                  batch_open = COALESCE(?, batch_open)
-             WHERE id = ? AND cursor = ? AND status IN {ACTIVE}"
+             WHERE id = ? AND cursor = ? AND batch_open = ? AND status IN {ACTIVE}"
         ),
         params![
             t.to_cursor,
@@ -237,7 +237,8 @@ fn apply_transition(tx: &Transaction<'_>, t: &Transition) -> rusqlite::Result<bo
             t.batch.as_ref().map(json),
             batch_open,
             t.run_id.to_string(),
-            t.from_cursor
+            t.from_cursor,
+            t.from_holding
         ],
     )?;
     if changed == 0 {

@@ -148,7 +148,9 @@ CREATE TABLE IF NOT EXISTS batches (
     count                  INTEGER NOT NULL,
     max_items              INTEGER,
     opened_at              INTEGER NOT NULL,
-    closes_at              INTEGER NOT NULL
+    closes_at              INTEGER NOT NULL,
+    -- Set by a flush; sliding joins move closes_at but never past this.
+    flushed_at             INTEGER
 );
 CREATE INDEX IF NOT EXISTS batches_by_status ON batches (status, seq);
 

@@ -115,7 +115,9 @@ impl Engine {
                     // The batch changed under us; unless the run itself moved on, look again.
                     match self.store.get_recipient_run(run.id).await? {
                         Some(now_run)
-                            if now_run.status.is_active() && now_run.cursor == run.cursor => {}
+                            if now_run.status.is_active()
+                                && now_run.cursor == run.cursor
+                                && now_run.batch == run.batch => {}
                         _ => return Ok(None),
                     }
                 }
@@ -300,13 +302,14 @@ impl Engine {
                 )));
             };
             if batch.status == BatchStatus::Open && batch.closes_at > now && !batch.is_full() {
-                // A sliding window moved: sleep until its new end (one wake-up at a time).
-                if run.wake_at == Some(batch.closes_at) && run.status == RunStatus::Paused {
-                    return Ok(Some(run));
-                }
+                // Woken early (a Scheduler wake-up comes up to a minute early; a sliding
+                // window moved): make sure the window's end is registered, then sleep on.
                 self.waker
                     .wake_at(run.workflow_run_id, batch.closes_at)
                     .await?;
+                if run.wake_at == Some(batch.closes_at) && run.status == RunStatus::Paused {
+                    return Ok(Some(run));
+                }
                 let change = Change::to(run.cursor, RunStatus::Paused).wake(batch.closes_at);
                 return self.apply(&run, change, now).await;
             }

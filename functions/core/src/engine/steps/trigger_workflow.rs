@@ -5,10 +5,11 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::definition::{TriggerWorkflowStep, Workflow};
+use crate::engine::execute::Change;
 use crate::engine::{Engine, TriggerRequest};
 use crate::error::EngineError;
 use crate::recipient::RecipientRef;
-use crate::run::{RecipientRun, RunEvent};
+use crate::run::{RecipientRun, RunEvent, RunStatus};
 use crate::template::Template;
 
 impl Engine {
@@ -41,6 +42,25 @@ impl Engine {
             );
             return self.continue_with(workflow, run, event, now).await;
         }
+        // First mark the step as under way: a cancel that returned before this mark means no
+        // child; one after it is, as in Knock, a cancel after the step (cancel the child
+        // with its own key). A crash after the mark retries with the same child id.
+        let run = if run.attempt == 0 {
+            match self
+                .apply(
+                    run,
+                    Change::to(run.cursor, RunStatus::Processing).attempt(1),
+                    now,
+                )
+                .await?
+            {
+                Some(marked) => marked,
+                None => return Ok(None),
+            }
+        } else {
+            run.clone()
+        };
+        let run = &run;
         let child = Uuid::new_v5(&run.id, format!("trigger:{}", step.step_ref).as_bytes());
         let request = match TriggerRequest::from_json(&body.1) {
             Ok(r) => r,
