@@ -125,6 +125,16 @@ impl World {
         }
     }
 
+    /// The recipient run of user `who` in `workflow_run`.
+    pub async fn run_of(&self, workflow_run: Uuid, who: &str) -> herald_core::run::RecipientRun {
+        let id = herald_core::ids::recipient_run_id(workflow_run, &RecipientRef::user(who));
+        self.store
+            .get_recipient_run(id)
+            .await
+            .expect("get")
+            .expect("run")
+    }
+
     /// The feed messages of user `who`, newest first, as markdown.
     pub async fn messages(&self, who: &str) -> Vec<String> {
         let q = MessageQuery {

@@ -35,13 +35,7 @@ fn comment(who: &str, key: &str, actor: &str) -> Value {
 }
 
 async fn run_status(w: &World, workflow_run: Uuid, who: &str) -> RunStatus {
-    let id = herald_core::ids::recipient_run_id(workflow_run, &RecipientRef::user(who));
-    w.store
-        .get_recipient_run(id)
-        .await
-        .expect("get")
-        .expect("run")
-        .status
+    w.run_of(workflow_run, who).await.status
 }
 
 #[tokio::test]

@@ -25,12 +25,7 @@ fn store() -> Arc<dyn Store> {
 }
 
 async fn run_of(w: &World, workflow_run: Uuid, who: &str) -> herald_core::run::RecipientRun {
-    let id = herald_core::ids::recipient_run_id(workflow_run, &RecipientRef::user(who));
-    w.store
-        .get_recipient_run(id)
-        .await
-        .expect("get")
-        .expect("run")
+    w.run_of(workflow_run, who).await
 }
 
 fn branching() -> Value {

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::codec::*;
 use super::expr::Expr;
-use super::ops::key;
+use super::ops::{applied, key};
 use super::paging::Listing;
 use super::DynamoStore;
 
@@ -255,12 +255,10 @@ impl DynamoStore {
             .set_expression_attribute_values(e.values())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(None),
-            Err(err) if super::ops::is_condition_failure(&err) => {
-                Box::pin(self.current_batch_of(group)).await
-            }
-            Err(err) => Err(sdk_error(err)),
+        if applied(result)? {
+            Ok(None)
+        } else {
+            Box::pin(self.current_batch_of(group)).await
         }
     }
 
@@ -364,11 +362,7 @@ impl DynamoStore {
             .set_expression_attribute_values(e.values())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if super::ops::is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(sdk_error(err)),
-        }
+        applied(result)
     }
 
     pub(super) async fn batches(

@@ -377,11 +377,7 @@ impl Directory for DynamoStore {
             .set_expression_attribute_values(e.values())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(sdk_error(err)),
-        }
+        applied(result)
     }
 
     async fn get_preference_set(

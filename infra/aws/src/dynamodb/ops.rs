@@ -50,6 +50,20 @@ pub(super) fn is_condition_failure<E: std::fmt::Debug>(
     format!("{e:?}").contains("ConditionalCheckFailed")
 }
 
+/// A conditional write's outcome: `true` if it was applied, `false` if its condition failed.
+pub(super) fn applied<T, E>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E>>,
+) -> Result<bool, StoreError>
+where
+    E: std::error::Error + std::fmt::Debug + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if is_condition_failure(&err) => Ok(false),
+        Err(err) => Err(sdk_error(err)),
+    }
+}
+
 /// A run's conditional update, ready for `UpdateItem` or a transaction.
 pub(super) struct RunUpdate {
     pub key: HashMap<String, AttributeValue>,

@@ -191,14 +191,7 @@ pub fn cancel_activities(tx: &Transaction<'_>, filter: &CancelFilter) -> rusqlit
         filter.cancellation_key.clone().into(),
     ];
     if let Some(recipients) = &filter.recipients {
-        let rows = vec!["(?, ?)"; recipients.len()].join(", ");
-        sql.push_str(&format!(
-            " AND (recipient_id, recipient_collection) IN (VALUES {rows})"
-        ));
-        for r in recipients {
-            params.push(r.id.clone().into());
-            params.push(collection(r).to_string().into());
-        }
+        recipients_in(&mut sql, &mut params, recipients);
     }
     tx.execute(&sql, rusqlite::params_from_iter(params))?;
     Ok(())

@@ -161,3 +161,20 @@ pub fn message_row(row: &Row<'_>) -> rusqlite::Result<(i64, Message)> {
         },
     ))
 }
+
+/// Narrows a statement to `recipients`: appends `AND (recipient_id, recipient_collection) IN
+/// (…)` and its parameters.
+pub fn recipients_in(
+    sql: &mut String,
+    params: &mut Vec<rusqlite::types::Value>,
+    recipients: &[RecipientRef],
+) {
+    let rows = vec!["(?, ?)"; recipients.len()].join(", ");
+    sql.push_str(&format!(
+        " AND (recipient_id, recipient_collection) IN (VALUES {rows})"
+    ));
+    for r in recipients {
+        params.push(r.id.clone().into());
+        params.push(collection(r).to_string().into());
+    }
+}

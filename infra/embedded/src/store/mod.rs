@@ -564,14 +564,7 @@ impl Store for SqliteStore {
                 if recipients.is_empty() {
                     return Ok(Vec::new());
                 }
-                let rows = vec!["(?, ?)"; recipients.len()].join(", ");
-                sql.push_str(&format!(
-                    " AND (recipient_id, recipient_collection) IN (VALUES {rows})"
-                ));
-                for r in recipients {
-                    params.push(r.id.clone().into());
-                    params.push(collection(r).to_string().into());
-                }
+                recipients_in(&mut sql, &mut params, recipients);
             }
             sql.push_str(" RETURNING id, workflow_run_id, wake_at");
             let cancelled: Vec<CancelledRun> = {
