@@ -48,7 +48,11 @@ async fn aws_request_budget_per_batch_operation() {
         counter.reset();
         w.engine.resume(run).await.expect("resume");
         resumes.push(counter.snapshot());
-        assert_eq!(counter.count("DynamoDB.TransactWriteItems"), 1, "one transaction each");
+        assert_eq!(
+            counter.count("DynamoDB.TransactWriteItems"),
+            1,
+            "one transaction each"
+        );
     }
     counter.reset();
     w.advance(Duration::minutes(10)).await;

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use super::codec::*;
 use super::expr::Expr;
-use super::ops::{is_condition_failure, key};
+use super::ops::{applied, key};
 use super::DynamoStore;
 
 fn object_pk(collection: &str) -> String {
