@@ -1,10 +1,8 @@
 //! Executing recipient runs: step by step, each step one conditional transition.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use uuid::Uuid;
-
-use serde_json::Map;
 
 use super::{scope, Engine};
 use crate::definition::{Step, Workflow};
@@ -94,8 +92,7 @@ impl Engine {
             return Ok(Outcome::Completed);
         };
         let mut first = true;
-        #[allow(clippy::type_complexity)]
-        let mut scope: Option<((Map<String, Value>, Option<RunBatch>), Value)> = None;
+        let mut scope: Option<Value> = None;
         loop {
             if !run.status.is_active() {
                 return Ok(if first {
@@ -131,24 +128,24 @@ impl Engine {
                 .await?
             } else {
                 // One read of recipient, actor and tenant per advance: its steps all run at
-                // the same instant, so they see the same recipient. Steps that change what the
-                // scope shows (data, a closed batch) make it be built again.
-                if scope.as_ref().is_none_or(|((data_of, batch_of), _)| {
-                    *data_of != run.data || *batch_of != run.batch
-                }) {
-                    let built = scope::build(self.store.as_ref(), &workflow, &run).await?;
-                    scope = Some(((run.data.clone(), run.batch.clone()), built));
-                }
-                let built = match &scope {
-                    Some((_, built)) => built,
-                    None => return Ok(Outcome::Untouched),
+                // the same instant, so they see the same recipient.
+                let built = match scope {
+                    Some(ref built) => built,
+                    None => scope.insert(scope::build(self.store.as_ref(), &workflow, &run).await?),
                 };
                 self.execute_step(&workflow, &run, built, now).await?
             };
             match applied {
                 Some(next) if next.status == RunStatus::Paused => return Ok(Outcome::Paused),
                 Some(next) if next.status == RunStatus::Completed => return Ok(Outcome::Completed),
-                Some(next) => run = next,
+                Some(next) => {
+                    // A step that changed what the scope shows (data, a closed batch) makes
+                    // it be built again.
+                    if next.data != run.data || next.batch != run.batch {
+                        scope = None;
+                    }
+                    run = next;
+                }
                 // Lost a race: a cancel stopped the run, or a concurrent resume advanced it and
                 // carries it on from there. Either way this resume is done with it.
                 None => return Ok(Outcome::Untouched),
