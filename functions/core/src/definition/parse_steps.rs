@@ -177,15 +177,7 @@ fn parse_step(step_ref: &str, obj: &Map<String, Value>, cx: &Context<'_>) -> Res
         Some("delay") => Step::Delay(parse_delay(step_ref, &s, conditions)?),
         Some("channel") => Step::Channel(parse_channel(step_ref, obj, cx, conditions)?),
         Some("batch") => Step::Batch(parse_batch(step_ref, &s, conditions)?),
-        Some("throttle") => Step::Throttle(ThrottleStep {
-            step_ref,
-            window: s.duration("throttle_window")?,
-            window_field_path: s.path("throttle_window_field_path")?,
-            limit: s.integer("throttle_limit", 1..=u32::MAX)?.unwrap_or(1),
-            key: s.key("throttle_key")?,
-            conditions,
-        })
-        .check_throttle()?,
+        Some("throttle") => Step::Throttle(parse_throttle(step_ref, &s, conditions)?),
         Some("http_fetch") => Step::Fetch(parse_fetch(step_ref, &s, conditions)?),
         Some("trigger_workflow") => Step::TriggerWorkflow(TriggerWorkflowStep {
             step_ref,
@@ -210,19 +202,6 @@ fn parse_step(step_ref: &str, obj: &Map<String, Value>, cx: &Context<'_>) -> Res
         Some(t) => return Err(format!("unknown step type `{t}`")),
         None => return Err("`type` is required".into()),
     })
-}
-
-impl Step {
-    fn check_throttle(self) -> Result<Self, String> {
-        if let Step::Throttle(t) = &self {
-            if t.window.is_none() && t.window_field_path.is_none() {
-                return Err(
-                    "a throttle needs `throttle_window` or `throttle_window_field_path`".into(),
-                );
-            }
-        }
-        Ok(self)
-    }
 }
 
 /// A step's `settings`, with typed getters whose errors name the field.
@@ -302,8 +281,11 @@ impl Settings<'_> {
                 .map_err(|e| format!("`{name}`: {e}"))
         } else if source.is_empty() {
             Ok(None)
-        } else {
+        } else if PATH_PREFIXES.iter().any(|x| source.starts_with(x)) {
             Ok(Some(BatchKey::Path(source.to_string())))
+        } else {
+            // Knock's bare field name is a field of the trigger's data.
+            Ok(Some(BatchKey::Path(format!("data.{source}"))))
         }
     }
 
@@ -346,6 +328,26 @@ fn parse_delay(
         step_ref,
         delay_for,
         delay_until_field_path,
+        conditions,
+    })
+}
+
+fn parse_throttle(
+    step_ref: String,
+    s: &Settings<'_>,
+    conditions: Option<Conditions>,
+) -> Result<ThrottleStep, String> {
+    let window = s.duration("throttle_window")?;
+    let window_field_path = s.path("throttle_window_field_path")?;
+    if window.is_none() && window_field_path.is_none() {
+        return Err("a throttle needs `throttle_window` or `throttle_window_field_path`".into());
+    }
+    Ok(ThrottleStep {
+        step_ref,
+        window,
+        window_field_path,
+        limit: s.integer("throttle_limit", 1..=u32::MAX)?.unwrap_or(1),
+        key: s.key("throttle_key")?,
         conditions,
     })
 }

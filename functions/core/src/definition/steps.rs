@@ -149,7 +149,7 @@ pub struct BatchStep {
 pub enum BatchKey {
     /// A Liquid template (`{{ data.page_id }}-{{ actor.id }}`).
     Template(Template),
-    /// A field path (`page_id` means `data.page_id`; `recipient.x` is read as it is).
+    /// A field path, in full (`page_id` in the definition is `data.page_id` here).
     Path(String),
 }
 

@@ -49,3 +49,17 @@ pub fn resolve_value(value: &Value, now: DateTime<Utc>, tz: Tz) -> Result<DateTi
         other => Err(format!("is not a time: `{other}`")),
     }
 }
+
+/// `end` if it is after `now`: a window that has already ended cannot be waited for.
+pub fn ahead(
+    end: Result<DateTime<Utc>, String>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, String> {
+    end.and_then(|t| {
+        if t > now {
+            Ok(t)
+        } else {
+            Err("the window is not in the future".into())
+        }
+    })
+}

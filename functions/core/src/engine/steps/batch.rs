@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::batch::{group_key, summarize, Batch, BatchActivity, BatchStatus};
 use crate::definition::{BatchKey, BatchStep, Workflow};
 use crate::engine::execute::Change;
-use crate::engine::window::{resolve_path, timezone};
+use crate::engine::window::{ahead, resolve_path, timezone};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::path;
@@ -21,21 +21,11 @@ pub(super) fn render_key(key: Option<&BatchKey>, scope: &Value) -> Result<String
     match key {
         None => Ok(String::new()),
         Some(BatchKey::Template(t)) => t.render(scope).map_err(|e| e.to_string()),
-        Some(BatchKey::Path(p)) => {
-            let full = if ["data.", "recipient.", "actor.", "tenant.", "vars."]
-                .iter()
-                .any(|x| p.starts_with(x))
-            {
-                p.clone()
-            } else {
-                format!("data.{p}")
-            };
-            Ok(match path::resolve(scope, &full) {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-            })
-        }
+        Some(BatchKey::Path(p)) => Ok(match path::resolve(scope, p) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        }),
     }
 }
 
@@ -205,12 +195,9 @@ impl Engine {
             (None, None, Some(w)) => w.add_to(now).ok_or_else(|| "the window overflows".into()),
             (None, None, None) => Err("no window".to_string()),
         };
-        let closes_at = match closes_at {
-            Ok(t) if t > now => t,
-            Ok(_) | Err(_) => {
-                let why = closes_at
-                    .err()
-                    .unwrap_or_else(|| "the window is not in the future".into());
+        let closes_at = match ahead(closes_at, now) {
+            Ok(t) => t,
+            Err(why) => {
                 let event = RunEvent::error("step_skipped", here, json!({"message": why}), now);
                 let next = self.continue_with(workflow, run, event, now).await?;
                 return Ok(Attempt::Done(next.map(Box::new)));
@@ -320,16 +307,16 @@ impl Engine {
             };
             let change = Change::to(run.cursor, RunStatus::Processing).batch(closed);
             let transition = self.transition(&run, change, now);
-            if batch.status == BatchStatus::Open {
-                if !self.store.close_batch(batch.id, &transition).await? {
-                    return Ok(None);
-                }
-                run = Self::applied(&run, transition);
-            } else if !self.store.transition(&transition).await? {
-                return Ok(None);
+            // Close it together with the link; if it is closed already, only the link is left.
+            let applied = if batch.status == BatchStatus::Open {
+                self.store.close_batch(batch.id, &transition).await?
             } else {
-                run = Self::applied(&run, transition);
+                self.store.transition(&transition).await?
+            };
+            if !applied {
+                return Ok(None);
             }
+            run = Self::applied(&run, transition);
         }
         // Closed: its activities no longer change, so reading them now is exact.
         let activities = self.store.batch_activities(link.id).await?;

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::batch::render_key;
 use crate::definition::{ThrottleStep, Workflow};
-use crate::engine::window::{resolve_path, timezone};
+use crate::engine::window::{ahead, resolve_path, timezone};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::run::{RecipientRun, RunEvent};
@@ -29,17 +29,8 @@ impl Engine {
             (None, None) => Err("no window".to_string()),
         };
         let key = render_key(step.key.as_ref(), scope);
-        let (window_ends, key) = match (window_ends, key) {
-            (Ok(w), Ok(k)) if w > now => (w, k),
-            (Ok(_), Ok(_)) => {
-                let event = RunEvent::error(
-                    "step_skipped",
-                    here,
-                    json!({"message": "the throttle window is not in the future"}),
-                    now,
-                );
-                return self.continue_with(workflow, run, event, now).await;
-            }
+        let (window_ends, key) = match (ahead(window_ends, now), key) {
+            (Ok(w), Ok(k)) => (w, k),
             (Err(why), _) | (_, Err(why)) => {
                 // Knock: an invalid window or key skips the step.
                 let event = RunEvent::error("step_skipped", here, json!({"message": why}), now);
