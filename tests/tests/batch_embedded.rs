@@ -230,12 +230,8 @@ async fn a_flush_closes_an_open_batch_now() {
     w.trigger_and_run("digest", comment("u", "k1", "a")).await;
     w.trigger_and_run("digest", comment("u", "k2", "a")).await;
     let open = w.open_batches("digest").await;
-    assert!(w.engine.flush_batch(open[0].id).await.expect("flush"));
+    assert!(w.engine.flush_batch(&open[0]).await.expect("flush"));
     w.advance(Duration::zero()).await;
     assert_eq!(w.messages("u").await, vec!["2 new comments from 1 people"]);
-    assert!(!w
-        .engine
-        .flush_batch(open[0].id)
-        .await
-        .expect("flush closed"));
+    assert!(!w.engine.flush_batch(&open[0]).await.expect("flush closed"));
 }

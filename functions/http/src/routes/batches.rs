@@ -47,15 +47,12 @@ pub async fn list(app: &App, q: &Query) -> Result<Reply, ApiError> {
 pub async fn flush(app: &App, id: &str) -> Result<Reply, ApiError> {
     let batch_id = uuid_param(id, "The batch")?;
     let store = app.engine.store();
-    if store.get_batch(batch_id).await?.is_none() {
-        return Err(ApiError::not_found(&format!("The batch `{id}`")));
-    }
-    if !app.engine.flush_batch(batch_id).await? {
+    let missing = || ApiError::not_found(&format!("The batch `{id}`"));
+    let batch = store.get_batch(batch_id).await?.ok_or_else(missing)?;
+    if !app.engine.flush_batch(&batch).await? {
         return Err(ApiError::invalid_param("id", "the batch is already closed"));
     }
-    let batch = store
-        .get_batch(batch_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(&format!("The batch `{id}`")))?;
+    // Read again: the view shows the window's new end.
+    let batch = store.get_batch(batch_id).await?.ok_or_else(missing)?;
     Ok(Reply::ok(views::batch(&batch)))
 }

@@ -340,14 +340,11 @@ impl Engine {
         self.apply(&run, change, now).await
     }
 
-    /// Closes the open batch `batch_id` now (the flush endpoint): the opener is woken and
-    /// continues with what the batch holds. Returns whether the batch was open.
-    pub async fn flush_batch(&self, batch_id: Uuid) -> Result<bool, EngineError> {
+    /// Closes the open `batch` now (the flush endpoint): its opener is woken and continues
+    /// with what the batch holds. Returns whether the batch was open.
+    pub async fn flush_batch(&self, batch: &Batch) -> Result<bool, EngineError> {
         let now = self.now();
-        let Some(batch) = self.store.get_batch(batch_id).await? else {
-            return Ok(false);
-        };
-        if !self.store.flush_batch(batch_id, now).await? {
+        if !self.store.flush_batch(batch.id, now).await? {
             return Ok(false);
         }
         self.waker
