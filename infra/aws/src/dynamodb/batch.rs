@@ -13,7 +13,7 @@
 //! checks the batch is still open, so an activity is either excluded before the batch closes
 //! or was part of it.
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use herald_core::batch::{Batch, BatchActivity, BatchStatus};
 use herald_core::error::StoreError;
@@ -154,27 +154,10 @@ fn activity_from(item: &Item) -> Result<BatchActivity, StoreError> {
 }
 
 impl DynamoStore {
-    fn put(
-        &self,
-        item: Item,
-        condition: Option<(&str, Expr)>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
-        if let Some((c, e)) = condition {
-            put = put
-                .condition_expression(c)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values());
-        }
-        Ok(TransactWriteItem::builder()
-            .put(put.build().map_err(build_error)?)
-            .build())
-    }
-
     /// The activity and, when its run can be cancelled by key, the marker a cancel finds.
     fn activity_puts(&self, a: &BatchActivity) -> Result<Vec<TransactWriteItem>, StoreError> {
         let expires = (a.inserted_at + LONGEST_WINDOW + self.retention).timestamp();
-        let mut items = vec![self.put(activity_item(a, expires), None)?];
+        let mut items = vec![self.transact_put(activity_item(a, expires), None)?];
         if let Some(k) = &a.cancellation_key {
             let mut marker = key(
                 runs_pk(&a.workflow_key, Some(k), a.workflow_run_id),
@@ -192,7 +175,7 @@ impl DynamoStore {
                 "expires_at".into(),
                 self.expiry(a.inserted_at + LONGEST_WINDOW),
             );
-            items.push(self.put(marker, None)?);
+            items.push(self.transact_put(marker, None)?);
         }
         Ok(items)
     }
@@ -282,11 +265,8 @@ impl DynamoStore {
             Some(old) => e.eq("batch_id", s(old.to_string())),
         };
         let mut items = vec![
-            self.put(pointer, Some((&condition, e)))?,
-            self.put(
-                batch_item(b),
-                Some(("attribute_not_exists(pk)", Expr::default())),
-            )?,
+            self.transact_put(pointer, Some((&condition, e)))?,
+            self.transact_put_new(batch_item(b))?,
         ];
         if let Some(a) = activity {
             items.extend(self.activity_puts(a)?);

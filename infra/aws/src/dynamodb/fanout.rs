@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
 use herald_core::error::StoreError;
 use herald_core::fanout::FanOut;
 use herald_core::ports::CancelFilter;
@@ -63,17 +63,7 @@ impl DynamoStore {
         item.insert("finished".into(), AttributeValue::Bool(f.is_finished()));
         [workflow_run, item, marker]
             .into_iter()
-            .map(|item| {
-                let mut e = Expr::default();
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression(format!("attribute_not_exists({})", e.name("pk")))
-                    .set_expression_attribute_names(e.names())
-                    .build()
-                    .map_err(build_error)?;
-                Ok(TransactWriteItem::builder().put(put).build())
-            })
+            .map(|item| self.transact_put_new(item))
             .collect()
     }
 
@@ -239,15 +229,7 @@ impl DynamoStore {
                 );
             }
             for r in runs.iter().filter(|r| !existing.contains(&r.id)) {
-                let mut e = Expr::default();
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(run_item(r)))
-                    .condition_expression(format!("attribute_not_exists({})", e.name("pk")))
-                    .set_expression_attribute_names(e.names())
-                    .build()
-                    .map_err(build_error)?;
-                items.push(TransactWriteItem::builder().put(put).build());
+                items.push(self.transact_put_new(run_item(r))?);
             }
             match self.transact(items).await {
                 Ok(()) => return Ok(true),

@@ -356,15 +356,32 @@ impl DynamoStore {
             .map_err(build_error)?;
         let mut items = vec![TransactWriteItem::builder().update(run_update).build()];
         if let Some(m) = &t.message {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(message_item(m, m.inserted_at + self.retention)))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(build_error)?;
-            items.push(TransactWriteItem::builder().put(put).build());
+            items.push(self.transact_put_new(message_item(m, m.inserted_at + self.retention))?);
         }
         Ok(items)
+    }
+
+    /// A transaction's `Put` of `item`, conditioned on `condition` (with its placeholders).
+    pub(super) fn transact_put(
+        &self,
+        item: Item,
+        condition: Option<(&str, Expr)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+        if let Some((c, e)) = condition {
+            put = put
+                .condition_expression(c)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values());
+        }
+        Ok(TransactWriteItem::builder()
+            .put(put.build().map_err(build_error)?)
+            .build())
+    }
+
+    /// A transaction's `Put` of an item that must not exist yet.
+    pub(super) fn transact_put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        self.transact_put(item, Some(("attribute_not_exists(pk)", Expr::default())))
     }
 
     /// Cancels the runs the cancel's query matched, each with a conditional `UpdateItem`;
