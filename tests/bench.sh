@@ -22,5 +22,5 @@ trap 'kill "$pid" 2>/dev/null || true' EXIT
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
   AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
 until curl -fs -o /dev/null -X POST "$AWS_ENDPOINT_URL/moto-api/reset"; do sleep 0.1; done
-cargo test -q -p herald-tests --test lambda_handlers aws_request_budgets -- --nocapture 2>&1 | grep '^budget:'
-cargo test -q -p herald-tests --test fanout_dynamodb aws_request_budget -- --nocapture 2>&1 | grep '^budget:'
+cargo test -q -p herald-tests --test herald lambda_handlers::aws_request_budgets -- --nocapture 2>&1 | grep '^budget:'
+cargo test -q -p herald-tests --test herald fanout_dynamodb::aws_request_budget -- --nocapture 2>&1 | grep '^budget:'

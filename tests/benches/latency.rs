@@ -14,6 +14,7 @@ use herald_core::{Engine, SystemClock};
 use herald_embedded::{run_worker, SqliteStore, TokioWaker};
 use herald_http::App;
 use serde_json::json;
+use tower::ServiceExt;
 
 fn workflows() -> WorkflowSet {
     let mut channels = Channels::default();
@@ -63,14 +64,18 @@ async fn main() {
     let waker: Arc<dyn Waker> = Arc::new(waker);
     let engine = Engine::new(store.clone(), waker, clock, Arc::new(workflows()));
     tokio::spawn(run_worker(engine.clone(), rx));
-    let app = App::new(engine, "sk_bench");
+    let router = herald_http::router(App::new(engine, "sk_bench"));
 
     for (recipients, rounds) in [(1usize, 200usize), (1_000, 20)] {
         let mut ms = Vec::with_capacity(rounds);
         for i in 0..rounds {
             let req = trigger_request(recipients, recipients * 1_000 + i);
             let start = Instant::now();
-            let resp = herald_http::handle(&app, req).await;
+            let resp = router
+                .clone()
+                .oneshot(req)
+                .await
+                .expect("the router is infallible");
             ms.push(start.elapsed().as_secs_f64() * 1e3);
             assert_eq!(resp.status(), 200);
         }

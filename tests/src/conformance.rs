@@ -6,14 +6,26 @@
 use chrono::Duration;
 use herald_core::message::Engagement;
 use herald_core::ports::{
-    ArchivedFilter, Bound, CancelFilter, EngagementFilter, MessageQuery, PageRequest, RunQuery,
-    Store,
+    ArchivedFilter, Bound, CancelFilter, EngagementFilter, MessageQuery, PageRequest, Recovery,
+    RunQuery, Store,
 };
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{RunEvent, RunStatus};
 use serde_json::{json, Value};
 
 use crate::fixtures::{message, run, t0, transition, unique};
+
+/// Generates one test per case of a store that wakes its own runs (the embedded one): `$make`
+/// yields an `Arc` of a type that is both a `Store` and a `Recovery`.
+#[macro_export]
+macro_rules! recovery_conformance {
+    ($make:expr) => {
+        $crate::store_conformance!(@recovery $make;
+            pending_runs_report_wakeups,
+            unfinished_fanouts_are_pending,
+        );
+    };
+}
 
 /// Generates one test per conformance case; `$make` is an async expression yielding an
 /// `Arc<dyn Store>` (or anything that derefs to a `Store`).
@@ -22,19 +34,20 @@ macro_rules! store_conformance {
     ($make:expr) => {
         $crate::store_conformance!(@cases $make;
             users_upsert_merges,
+            users_read_many_at_once,
             insert_run_is_idempotent,
             transition_is_conditional,
             message_is_created_once_per_step,
             cancel_matches_key_and_recipients,
             cancel_before_trigger_matches_nothing,
             cancelled_runs_take_no_transition,
-            pending_runs_report_wakeups,
             messages_filter_and_page,
             engagement_set_and_clear,
             recipient_runs_filter_and_page,
         );
         $crate::store_conformance!(@directory $make;
             objects_upsert_merge_list_and_delete,
+            objects_read_many_at_once,
             subscriptions_upsert_page_and_delete,
             preference_sets_write_conditionally,
             fanout_steps_are_conditional,
@@ -44,6 +57,15 @@ macro_rules! store_conformance {
             cancels_reach_open_batch_activities_only,
             throttles_admit_up_to_the_limit_per_window,
         );
+    };
+    (@recovery $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make;
+                $crate::conformance::$case(&*store, &*store).await;
+            }
+        )*
     };
     (@batch $make:expr; $($case:ident),* $(,)?) => {
         $(
@@ -97,6 +119,39 @@ pub async fn users_upsert_merges(store: &dyn Store) {
     assert_eq!(stored.updated_at, later);
 }
 
+/// A page's users in one call: the existing ones, each once, whatever the order or repeats.
+pub async fn users_read_many_at_once(store: &dyn Store) {
+    let ids: Vec<String> = (0..120).map(|i| unique(&format!("user{i}"))).collect();
+    for (i, id) in ids.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+        let props = json!({"n": i});
+        store
+            .upsert_user(id, props.as_object().unwrap(), t0())
+            .await
+            .unwrap();
+    }
+    // More than one request's worth of keys, with a repeat and an unknown id.
+    let mut asked = ids.clone();
+    asked.push(ids[0].clone());
+    asked.push(unique("nobody"));
+    let mut found: Vec<(String, Value)> = store
+        .get_users(&asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.id.clone(), u.properties["n"].clone()))
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected: Vec<(String, Value)> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(i, id)| (id.clone(), json!(i)))
+        .collect();
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(found, expected);
+    assert!(store.get_users(&[]).await.unwrap().is_empty());
+}
+
 pub async fn insert_run_is_idempotent(store: &dyn Store) {
     let key = unique("wf");
     let recipients = [
@@ -125,9 +180,9 @@ pub async fn transition_is_conditional(store: &dyn Store) {
         Value::Null,
         t0(),
     ));
-    assert!(store.transition(&pause).await.unwrap());
+    assert!(store.transition(&pause).await.unwrap().applied());
     assert!(
-        !store.transition(&pause).await.unwrap(),
+        !store.transition(&pause).await.unwrap().applied(),
         "a stale cursor must not apply"
     );
     let got = store.get_recipient_run(r.id).await.unwrap().unwrap();
@@ -142,12 +197,13 @@ pub async fn transition_is_conditional(store: &dyn Store) {
         json!({"m": 1}),
         t0(),
     ));
-    assert!(store.transition(&fail).await.unwrap());
+    assert!(store.transition(&fail).await.unwrap().applied());
     assert!(
         !store
             .transition(&transition(r, 2, 3, RunStatus::Processing, t0()))
             .await
-            .unwrap(),
+            .unwrap()
+            .applied(),
         "a completed run takes no transition"
     );
     let got = store.get_recipient_run(r.id).await.unwrap().unwrap();
@@ -175,7 +231,7 @@ pub async fn message_is_created_once_per_step(store: &dyn Store) {
     let (a, b) = tokio::join!(store.transition(&send), store.transition(&send));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(
-        [a, b].iter().filter(|x| **x).count(),
+        [a, b].iter().filter(|x| x.applied()).count(),
         1,
         "exactly one of two racing transitions applies"
     );
@@ -215,10 +271,11 @@ pub async fn cancel_matches_key_and_recipients(store: &dyn Store) {
     assert!(store
         .transition(&transition(&runs[1], 0, 1, RunStatus::Completed, t0()))
         .await
-        .unwrap());
+        .unwrap()
+        .applied());
     let mut pause = transition(&runs[2], 0, 1, RunStatus::Paused, t0());
     pause.wake_at = Some(t0() + Duration::hours(1));
-    assert!(store.transition(&pause).await.unwrap());
+    assert!(store.transition(&pause).await.unwrap().applied());
 
     let only_a = CancelFilter {
         workflow_key: key.clone(),
@@ -296,7 +353,7 @@ pub async fn cancelled_runs_take_no_transition(store: &dyn Store) {
     assert_eq!(store.cancel(&filter, t0()).await.unwrap().len(), 1);
     let mut send = transition(&runs[0], 0, 1, RunStatus::Processing, t0());
     send.message = Some(message(&runs[0], "feed", t0()));
-    assert!(!store.transition(&send).await.unwrap());
+    assert!(!store.transition(&send).await.unwrap().applied());
     let q = MessageQuery {
         recipient_run_id: Some(runs[0].id),
         ..Default::default()
@@ -320,7 +377,7 @@ pub async fn cancelled_runs_take_no_transition(store: &dyn Store) {
         .is_empty());
 }
 
-pub async fn pending_runs_report_wakeups(store: &dyn Store) {
+pub async fn pending_runs_report_wakeups(store: &dyn Store, recovery: &dyn Recovery) {
     let (queued, queued_runs) = run(&unique("wf"), None, &[RecipientRef::user("u")], t0());
     let (paused, paused_runs) = run(
         &unique("wf"),
@@ -333,15 +390,29 @@ pub async fn pending_runs_report_wakeups(store: &dyn Store) {
     for (i, r) in paused_runs.iter().enumerate() {
         let mut t = transition(r, 0, 1, RunStatus::Paused, t0());
         t.wake_at = Some(t0() + Duration::minutes(10 - i as i64));
-        assert!(store.transition(&t).await.unwrap());
+        assert!(store.transition(&t).await.unwrap().applied());
     }
-    let pending = store.pending_runs().await.unwrap();
+    let pending = recovery.pending_runs().await.unwrap();
     let find = |id| pending.iter().find(|p| p.workflow_run_id == id).cloned();
     assert_eq!(find(queued.id).map(|p| p.wake_at), Some(None));
     assert_eq!(
         find(paused.id).map(|p| p.wake_at),
         Some(Some(t0() + Duration::minutes(9)))
     );
+}
+
+/// A workflow run whose fan-out has not finished must run now after a restart.
+pub async fn unfinished_fanouts_are_pending(store: &dyn Store, recovery: &dyn Recovery) {
+    let key = unique("wf");
+    let (wf, runs, fanout) = crate::fixtures::object_fanout(&key);
+    store.insert_run(&wf, &runs, Some(&fanout)).await.unwrap();
+    store.insert_run(&wf, &runs, Some(&fanout)).await.unwrap(); // a retried trigger
+    assert!(recovery
+        .pending_runs()
+        .await
+        .unwrap()
+        .iter()
+        .any(|p| p.workflow_run_id == wf.id && p.wake_at.is_none()));
 }
 
 async fn seed_messages(store: &dyn Store, user: &RecipientRef, n: usize) -> Vec<uuid::Uuid> {
@@ -352,7 +423,7 @@ async fn seed_messages(store: &dyn Store, user: &RecipientRef, n: usize) -> Vec<
         store.insert_run(&wf, &runs, None).await.unwrap();
         let mut t = transition(&runs[0], 0, 1, RunStatus::Processing, at);
         t.message = Some(message(&runs[0], "feed", at));
-        assert!(store.transition(&t).await.unwrap());
+        assert!(store.transition(&t).await.unwrap().applied());
         ids.push(herald_core::ids::message_id(runs[0].id, "feed"));
     }
     ids
@@ -560,7 +631,8 @@ pub async fn recipient_runs_filter_and_page(store: &dyn Store) {
     assert!(store
         .transition(&transition(&runs[0], 0, 1, RunStatus::Completed, t0()))
         .await
-        .unwrap());
+        .unwrap()
+        .applied());
     let by_key = RunQuery {
         workflow_key: Some(key.clone()),
         ..Default::default()

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use herald_core::batch::{group_key, Batch, BatchActivity, BatchStatus};
-use herald_core::ports::{BatchQuery, CancelFilter, PageRequest, Store};
+use herald_core::ports::{Admission, BatchQuery, CancelFilter, PageRequest, Store};
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{RecipientRun, RunBatch, RunStatus, Transition};
 use uuid::Uuid;
@@ -101,7 +101,8 @@ pub async fn batches_open_join_and_close_conditionally(store: &dyn Store) {
             &hold(&runs[0], &b, t0())
         )
         .await
-        .expect("open"));
+        .expect("open")
+        .applied());
     // A second opener racing for the same group loses, and its run stays untouched.
     let rival = batch(&group, &runs[1], Some(3), t0());
     assert!(!store
@@ -112,7 +113,8 @@ pub async fn batches_open_join_and_close_conditionally(store: &dyn Store) {
             &hold(&runs[1], &rival, t0())
         )
         .await
-        .expect("rival open"));
+        .expect("rival open")
+        .applied());
     let current = store
         .current_batch(&group)
         .await
@@ -143,7 +145,8 @@ pub async fn batches_open_join_and_close_conditionally(store: &dyn Store) {
         assert!(store
             .join_batch(&activity(&b, r, at), Some(later), &joined(r, at))
             .await
-            .expect("join"));
+            .expect("join")
+            .applied());
     }
     let full = store.get_batch(b.id).await.expect("get").expect("batch");
     assert_eq!((full.count, full.closes_at), (3, later));
@@ -151,7 +154,8 @@ pub async fn batches_open_join_and_close_conditionally(store: &dyn Store) {
     assert!(!store
         .join_batch(&activity(&b, &runs[3], t0()), None, &joined(&runs[3], t0()))
         .await
-        .expect("join full"));
+        .expect("join full")
+        .applied());
     assert_eq!(
         store
             .get_recipient_run(runs[3].id)
@@ -166,11 +170,13 @@ pub async fn batches_open_join_and_close_conditionally(store: &dyn Store) {
     assert!(store
         .close_batch(b.id, &release(&runs[0], &b, t0()))
         .await
-        .expect("close"));
+        .expect("close")
+        .applied());
     assert!(!store
         .close_batch(b.id, &release(&runs[0], &b, t0()))
         .await
-        .expect("close again"));
+        .expect("close again")
+        .applied());
     let acts = store.batch_activities(b.id).await.expect("activities");
     let order: Vec<Uuid> = acts.iter().map(|a| a.run_id).collect();
     assert_eq!(order, vec![runs[0].id, runs[1].id, runs[2].id]);
@@ -186,7 +192,8 @@ pub async fn batches_open_join_and_close_conditionally(store: &dyn Store) {
             &hold(&runs[3], &next, t0())
         )
         .await
-        .expect("stale replace"));
+        .expect("stale replace")
+        .applied());
     assert!(store
         .open_batch(
             &next,
@@ -195,7 +202,8 @@ pub async fn batches_open_join_and_close_conditionally(store: &dyn Store) {
             &hold(&runs[3], &next, t0())
         )
         .await
-        .expect("replace"));
+        .expect("replace")
+        .applied());
     assert_eq!(
         store
             .current_batch(&group)
@@ -207,7 +215,11 @@ pub async fn batches_open_join_and_close_conditionally(store: &dyn Store) {
 
     // Flushing moves an open batch's end; a closed one is not flushed.
     let now = t0() + Duration::seconds(30);
-    assert!(store.flush_batch(next.id, now).await.expect("flush"));
+    assert!(store
+        .flush_batch(next.id, now)
+        .await
+        .expect("flush")
+        .applied());
     assert_eq!(
         store
             .get_batch(next.id)
@@ -216,7 +228,11 @@ pub async fn batches_open_join_and_close_conditionally(store: &dyn Store) {
             .map(|x| x.closes_at),
         Some(now)
     );
-    assert!(!store.flush_batch(b.id, now).await.expect("flush closed"));
+    assert!(!store
+        .flush_batch(b.id, now)
+        .await
+        .expect("flush closed")
+        .applied());
     // A sliding join after the flush does not move the end again.
     assert!(store
         .join_batch(
@@ -225,7 +241,8 @@ pub async fn batches_open_join_and_close_conditionally(store: &dyn Store) {
             &joined(&runs[4], now)
         )
         .await
-        .expect("join after flush"));
+        .expect("join after flush")
+        .applied());
     assert_eq!(
         store
             .get_batch(next.id)
@@ -267,12 +284,14 @@ pub async fn cancels_reach_open_batch_activities_only(store: &dyn Store) {
             &hold(&runs[0], &b, t0())
         )
         .await
-        .expect("open"));
+        .expect("open")
+        .applied());
     for r in &runs[1..3] {
         assert!(store
             .join_batch(&activity(&b, r, t0()), None, &joined(r, t0()))
             .await
-            .expect("join"));
+            .expect("join")
+            .applied());
     }
     let cancel = |key: &str| CancelFilter {
         workflow_key: wf.clone(),
@@ -312,7 +331,8 @@ pub async fn cancels_reach_open_batch_activities_only(store: &dyn Store) {
     assert!(store
         .close_batch(b.id, &release(&runs[0], &b, t0()))
         .await
-        .expect("close"));
+        .expect("close")
+        .applied());
     assert!(store
         .cancel(&cancel("late"), t0())
         .await
@@ -342,29 +362,48 @@ pub async fn cancels_reach_open_batch_activities_only(store: &dyn Store) {
             &hold(&runs[3], &next, t0())
         )
         .await
-        .expect("open by a cancelled run"));
+        .expect("open by a cancelled run")
+        .applied());
 }
 
 pub async fn throttles_admit_up_to_the_limit_per_window(store: &dyn Store) {
     let key = unique("throttle");
     let ends = t0() + Duration::hours(1);
     let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-    assert!(store.throttle(&key, a, 2, ends, t0()).await.expect("a"));
-    assert!(store.throttle(&key, b, 2, ends, t0()).await.expect("b"));
-    assert!(!store.throttle(&key, c, 2, ends, t0()).await.expect("c"));
+    assert_eq!(
+        store.throttle(&key, a, 2, ends, t0()).await.expect("a"),
+        Admission::Admitted
+    );
+    assert_eq!(
+        store.throttle(&key, b, 2, ends, t0()).await.expect("b"),
+        Admission::Admitted
+    );
+    assert_eq!(
+        store.throttle(&key, c, 2, ends, t0()).await.expect("c"),
+        Admission::Throttled
+    );
     // Asking again for an admitted run (a retried step) admits it again.
-    assert!(store
-        .throttle(&key, a, 2, ends, t0())
-        .await
-        .expect("a again"));
+    assert_eq!(
+        store
+            .throttle(&key, a, 2, ends, t0())
+            .await
+            .expect("a again"),
+        Admission::Admitted
+    );
     // Once the window ended, a new one opens.
     let later = ends + Duration::seconds(1);
-    assert!(store
-        .throttle(&key, c, 2, later + Duration::hours(1), later)
-        .await
-        .expect("c later"));
-    assert!(!store
-        .throttle(&key, a, 1, later + Duration::hours(1), later)
-        .await
-        .expect("a later, limit 1"));
+    assert_eq!(
+        store
+            .throttle(&key, c, 2, later + Duration::hours(1), later)
+            .await
+            .expect("c later"),
+        Admission::Admitted
+    );
+    assert_eq!(
+        store
+            .throttle(&key, a, 1, later + Duration::hours(1), later)
+            .await
+            .expect("a later, limit 1"),
+        Admission::Throttled
+    );
 }

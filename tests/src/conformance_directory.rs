@@ -15,6 +15,40 @@ fn first_page(size: usize) -> PageRequest {
     }
 }
 
+/// A page's objects in one call, across collections: the existing ones, each once.
+pub async fn objects_read_many_at_once(store: &dyn Store) {
+    let (a, b) = (unique("projects"), unique("teams"));
+    let props = json!({"name": "x"});
+    for (c, id) in [(&a, "1"), (&a, "2"), (&b, "1")] {
+        store
+            .upsert_object(c, id, props.as_object().unwrap(), t0())
+            .await
+            .unwrap();
+    }
+    let asked = [
+        RecipientRef::object(a.clone(), "1"),
+        RecipientRef::object(a.clone(), "2"),
+        RecipientRef::object(b.clone(), "1"),
+        RecipientRef::object(b.clone(), "2"),
+        RecipientRef::object(a.clone(), "1"),
+    ];
+    let mut found: Vec<(String, String)> = store
+        .get_objects(&asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.collection, o.id))
+        .collect();
+    found.sort();
+    let mut expected = vec![
+        (a.clone(), "1".to_string()),
+        (a.clone(), "2".to_string()),
+        (b.clone(), "1".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
 pub async fn objects_upsert_merge_list_and_delete(store: &dyn Store) {
     let collection = unique("projects");
     assert!(store.get_object(&collection, "p1").await.unwrap().is_none());
@@ -54,8 +88,16 @@ pub async fn objects_upsert_merge_list_and_delete(store: &dyn Store) {
         }
     }
     assert_eq!(ids, ["p1", "p2", "p3", "p4"]);
-    assert!(store.delete_object(&collection, "p1").await.unwrap());
-    assert!(!store.delete_object(&collection, "p1").await.unwrap());
+    assert!(store
+        .delete_object(&collection, "p1")
+        .await
+        .unwrap()
+        .removed());
+    assert!(!store
+        .delete_object(&collection, "p1")
+        .await
+        .unwrap()
+        .removed());
     assert!(store.get_object(&collection, "p1").await.unwrap().is_none());
 }
 
@@ -135,11 +177,13 @@ pub async fn preference_sets_write_conditionally(store: &dyn Store) {
     assert!(store
         .put_preference_set(&owner, "default", &v1, WriteIf::Absent, t0())
         .await
-        .unwrap());
+        .unwrap()
+        .applied());
     assert!(!store
         .put_preference_set(&owner, "default", &v1, WriteIf::Absent, t0())
         .await
-        .unwrap());
+        .unwrap()
+        .applied());
     let stored = store
         .get_preference_set(&owner, "default")
         .await
@@ -157,7 +201,8 @@ pub async fn preference_sets_write_conditionally(store: &dyn Store) {
             t0()
         )
         .await
-        .unwrap());
+        .unwrap()
+        .applied());
     assert!(store
         .put_preference_set(
             &owner,
@@ -167,7 +212,8 @@ pub async fn preference_sets_write_conditionally(store: &dyn Store) {
             t0()
         )
         .await
-        .unwrap());
+        .unwrap()
+        .applied());
     let now = store
         .get_preference_set(&owner, "default")
         .await
@@ -179,7 +225,8 @@ pub async fn preference_sets_write_conditionally(store: &dyn Store) {
     assert!(store
         .put_preference_set(&owner, "acme", &tenant_set, WriteIf::Always, t0())
         .await
-        .unwrap());
+        .unwrap()
+        .applied());
     let all = store.list_preference_sets(&owner).await.unwrap();
     let ids: Vec<&str> = all.iter().map(|s| s.set_id.as_str()).collect();
     assert_eq!(ids, ["acme", "default"]);
@@ -190,48 +237,26 @@ pub async fn preference_sets_write_conditionally(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
-    assert!(store.delete_preference_set(&owner, "acme").await.unwrap());
-    assert!(!store.delete_preference_set(&owner, "acme").await.unwrap());
+    assert!(store
+        .delete_preference_set(&owner, "acme")
+        .await
+        .unwrap()
+        .removed());
+    assert!(!store
+        .delete_preference_set(&owner, "acme")
+        .await
+        .unwrap()
+        .removed());
 }
 
 pub async fn fanout_steps_are_conditional(store: &dyn Store) {
-    use herald_core::fanout::{FanOut, Source};
     use herald_core::ports::CancelFilter;
-    use herald_core::run::RunSettings;
 
     let key = unique("wf");
-    let (wf, mut runs) = crate::fixtures::run(
-        &key,
-        Some("k"),
-        &[RecipientRef::object("projects", "p1")],
-        t0(),
-    );
-    let fanout = FanOut {
-        workflow_run_id: wf.id,
-        workflow_key: key.clone(),
-        cancellation_key: Some("k".into()),
-        actor: None,
-        tenant: None,
-        data: Default::default(),
-        settings: RunSettings::default(),
-        queue: vec![Source {
-            object: RecipientRef::object("projects", "p1"),
-            depth: 1,
-        }],
-        after: None,
-        excluded: Vec::new(),
-        cancelled: false,
-        version: 1,
-    };
+    let (wf, mut runs, fanout) = crate::fixtures::object_fanout(&key);
     store.insert_run(&wf, &runs, Some(&fanout)).await.unwrap();
     store.insert_run(&wf, &runs, Some(&fanout)).await.unwrap(); // a retried trigger
     assert_eq!(store.get_fanout(wf.id).await.unwrap(), Some(fanout.clone()));
-    assert!(store
-        .pending_runs()
-        .await
-        .unwrap()
-        .iter()
-        .any(|p| p.workflow_run_id == wf.id && p.wake_at.is_none()));
 
     // A step stores new runs, skips existing ones, and moves the progress on.
     let (_, more) = crate::fixtures::run(&key, Some("k"), &[RecipientRef::user("u1")], t0());
@@ -243,9 +268,9 @@ pub async fn fanout_steps_are_conditional(store: &dyn Store) {
     next.version = 2;
     next.after = Some("cursor".into());
     runs.push(subscriber.clone());
-    assert!(store.advance_fanout(&next, &runs).await.unwrap());
+    assert!(store.advance_fanout(&next, &runs).await.unwrap().applied());
     // The same step again (a stale version) is refused.
-    assert!(!store.advance_fanout(&next, &runs).await.unwrap());
+    assert!(!store.advance_fanout(&next, &runs).await.unwrap().applied());
     let stored = store
         .get_recipient_run(subscriber.id)
         .await
@@ -273,5 +298,9 @@ pub async fn fanout_steps_are_conditional(store: &dyn Store) {
     assert!(stopped.cancelled);
     let mut after_cancel = stopped.clone();
     after_cancel.version += 1;
-    assert!(!store.advance_fanout(&after_cancel, &[]).await.unwrap());
+    assert!(!store
+        .advance_fanout(&after_cancel, &[])
+        .await
+        .unwrap()
+        .applied());
 }

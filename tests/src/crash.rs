@@ -12,8 +12,9 @@ use herald_core::fanout::FanOut;
 use herald_core::message::{Engagement, Message};
 use herald_core::object::Object;
 use herald_core::ports::{
-    BatchQuery, CancelFilter, Directory, MessageQuery, Page, PageRequest, PendingRun, RunQuery,
-    Store, StoredPreferenceSet, Waker, WriteIf,
+    Admission, BatchQuery, Batches, CancelFilter, Directory, FanOuts, MessageQuery, Messages, Page,
+    PageRequest, Removal, RunQuery, Runs, Store, StoredPreferenceSet, Throttles, Users, Waker,
+    Write, WriteIf,
 };
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
@@ -79,11 +80,11 @@ pub struct CrashingStore {
 }
 
 fn crash() -> StoreError {
-    StoreError::Backend("injected crash".into())
+    StoreError::backend("injected crash")
 }
 
 #[async_trait]
-impl Store for CrashingStore {
+impl Users for CrashingStore {
     async fn upsert_user(
         &self,
         id: &str,
@@ -97,6 +98,13 @@ impl Store for CrashingStore {
     async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
         self.inner.get_user(id).await
     }
+    async fn get_users(&self, ids: &[String]) -> Result<Vec<User>, StoreError> {
+        self.inner.get_users(ids).await
+    }
+}
+
+#[async_trait]
+impl Runs for CrashingStore {
     async fn insert_run(
         &self,
         run: &WorkflowRun,
@@ -105,14 +113,6 @@ impl Store for CrashingStore {
     ) -> Result<(), StoreError> {
         self.fuse
             .write(crash(), self.inner.insert_run(run, r, f))
-            .await
-    }
-    async fn get_fanout(&self, id: Uuid) -> Result<Option<FanOut>, StoreError> {
-        self.inner.get_fanout(id).await
-    }
-    async fn advance_fanout(&self, f: &FanOut, r: &[RecipientRun]) -> Result<bool, StoreError> {
-        self.fuse
-            .write(crash(), self.inner.advance_fanout(f, r))
             .await
     }
     async fn get_recipient_run(&self, id: Uuid) -> Result<Option<RecipientRun>, StoreError> {
@@ -131,9 +131,32 @@ impl Store for CrashingStore {
     ) -> Result<Page<RecipientRun>, StoreError> {
         self.inner.list_recipient_runs(q, p).await
     }
-    async fn transition(&self, t: &Transition) -> Result<bool, StoreError> {
+    async fn transition(&self, t: &Transition) -> Result<Write, StoreError> {
         self.fuse.write(crash(), self.inner.transition(t)).await
     }
+    async fn cancel(
+        &self,
+        f: &CancelFilter,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<CancelledRun>, StoreError> {
+        self.fuse.write(crash(), self.inner.cancel(f, at)).await
+    }
+}
+
+#[async_trait]
+impl FanOuts for CrashingStore {
+    async fn get_fanout(&self, id: Uuid) -> Result<Option<FanOut>, StoreError> {
+        self.inner.get_fanout(id).await
+    }
+    async fn advance_fanout(&self, f: &FanOut, r: &[RecipientRun]) -> Result<Write, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.advance_fanout(f, r))
+            .await
+    }
+}
+
+#[async_trait]
+impl Batches for CrashingStore {
     async fn current_batch(&self, group: &str) -> Result<Option<Batch>, StoreError> {
         self.inner.current_batch(group).await
     }
@@ -146,7 +169,7 @@ impl Store for CrashingStore {
         replaces: Option<Uuid>,
         a: Option<&BatchActivity>,
         t: &Transition,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Write, StoreError> {
         self.fuse
             .write(crash(), self.inner.open_batch(b, replaces, a, t))
             .await
@@ -156,12 +179,12 @@ impl Store for CrashingStore {
         a: &BatchActivity,
         closes_at: Option<DateTime<Utc>>,
         t: &Transition,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Write, StoreError> {
         self.fuse
             .write(crash(), self.inner.join_batch(a, closes_at, t))
             .await
     }
-    async fn close_batch(&self, id: Uuid, t: &Transition) -> Result<bool, StoreError> {
+    async fn close_batch(&self, id: Uuid, t: &Transition) -> Result<Write, StoreError> {
         self.fuse
             .write(crash(), self.inner.close_batch(id, t))
             .await
@@ -169,7 +192,7 @@ impl Store for CrashingStore {
     async fn batch_activities(&self, id: Uuid) -> Result<Vec<BatchActivity>, StoreError> {
         self.inner.batch_activities(id).await
     }
-    async fn flush_batch(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn flush_batch(&self, id: Uuid, at: DateTime<Utc>) -> Result<Write, StoreError> {
         self.fuse
             .write(crash(), self.inner.flush_batch(id, at))
             .await
@@ -181,6 +204,10 @@ impl Store for CrashingStore {
     ) -> Result<Page<Batch>, StoreError> {
         self.inner.list_batches(q, p).await
     }
+}
+
+#[async_trait]
+impl Throttles for CrashingStore {
     async fn throttle(
         &self,
         key: &str,
@@ -188,21 +215,15 @@ impl Store for CrashingStore {
         limit: u32,
         ends: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Admission, StoreError> {
         self.fuse
             .write(crash(), self.inner.throttle(key, run, limit, ends, now))
             .await
     }
-    async fn cancel(
-        &self,
-        f: &CancelFilter,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<CancelledRun>, StoreError> {
-        self.fuse.write(crash(), self.inner.cancel(f, at)).await
-    }
-    async fn pending_runs(&self) -> Result<Vec<PendingRun>, StoreError> {
-        self.inner.pending_runs().await
-    }
+}
+
+#[async_trait]
+impl Messages for CrashingStore {
     async fn get_message(&self, id: Uuid) -> Result<Option<Message>, StoreError> {
         self.inner.get_message(id).await
     }
@@ -243,8 +264,10 @@ fn wake_crash() -> WakeError {
 
 #[async_trait]
 impl Waker for CrashingWaker {
-    async fn run_now(&self, id: Uuid) -> Result<(), WakeError> {
-        self.fuse.write(wake_crash(), self.inner.run_now(id)).await
+    async fn start_new_run(&self, id: Uuid) -> Result<(), WakeError> {
+        self.fuse
+            .write(wake_crash(), self.inner.start_new_run(id))
+            .await
     }
     async fn wake_at(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
         self.fuse
@@ -274,7 +297,10 @@ impl Directory for CrashingStore {
     async fn get_object(&self, c: &str, id: &str) -> Result<Option<Object>, StoreError> {
         self.inner.get_object(c, id).await
     }
-    async fn delete_object(&self, c: &str, id: &str) -> Result<bool, StoreError> {
+    async fn get_objects(&self, refs: &[RecipientRef]) -> Result<Vec<Object>, StoreError> {
+        self.inner.get_objects(refs).await
+    }
+    async fn delete_object(&self, c: &str, id: &str) -> Result<Removal, StoreError> {
         self.fuse
             .write(crash(), self.inner.delete_object(c, id))
             .await
@@ -323,7 +349,7 @@ impl Directory for CrashingStore {
         set: &Value,
         w: WriteIf,
         at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Write, StoreError> {
         self.fuse
             .write(crash(), self.inner.put_preference_set(o, id, set, w, at))
             .await
@@ -341,7 +367,11 @@ impl Directory for CrashingStore {
     ) -> Result<Vec<StoredPreferenceSet>, StoreError> {
         self.inner.list_preference_sets(o).await
     }
-    async fn delete_preference_set(&self, o: &RecipientRef, id: &str) -> Result<bool, StoreError> {
+    async fn delete_preference_set(
+        &self,
+        o: &RecipientRef,
+        id: &str,
+    ) -> Result<Removal, StoreError> {
         self.fuse
             .write(crash(), self.inner.delete_preference_set(o, id))
             .await

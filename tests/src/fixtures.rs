@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use herald_core::definition::ChannelType;
+use herald_core::fanout::{FanOut, Source};
 use herald_core::ids;
 use herald_core::message::{DeliveryStatus, Message, MessageContent};
 use herald_core::recipient::RecipientRef;
@@ -115,4 +116,33 @@ pub fn transition(
         attempt: 0,
         at,
     }
+}
+
+/// A trigger of `key` (cancellation key `k`) to the object `projects/p1`, with the fan-out to
+/// its subscribers not yet started.
+pub fn object_fanout(key: &str) -> (WorkflowRun, Vec<RecipientRun>, FanOut) {
+    let (wf, runs) = run(
+        key,
+        Some("k"),
+        &[RecipientRef::object("projects", "p1")],
+        t0(),
+    );
+    let fanout = FanOut {
+        workflow_run_id: wf.id,
+        workflow_key: key.to_string(),
+        cancellation_key: Some("k".into()),
+        actor: None,
+        tenant: None,
+        data: Default::default(),
+        settings: RunSettings::default(),
+        queue: vec![Source {
+            object: RecipientRef::object("projects", "p1"),
+            depth: 1,
+        }],
+        after: None,
+        excluded: Vec::new(),
+        cancelled: false,
+        version: 1,
+    };
+    (wf, runs, fanout)
 }

@@ -8,7 +8,7 @@ use herald_core::error::WakeError;
 use herald_core::ports::Waker;
 use uuid::Uuid;
 
-/// Records `run_now` and `wake_at` calls.
+/// Records `start_new_run` and `wake_at` calls.
 #[derive(Default)]
 pub struct RecordingWaker {
     /// Workflow runs asked to run now.
@@ -33,7 +33,7 @@ impl RecordingWaker {
 
 #[async_trait]
 impl Waker for RecordingWaker {
-    async fn run_now(&self, workflow_run_id: Uuid) -> Result<(), WakeError> {
+    async fn start_new_run(&self, workflow_run_id: Uuid) -> Result<(), WakeError> {
         self.started
             .lock()
             .map_err(|_| WakeError("poisoned".into()))?

@@ -2,15 +2,50 @@
 
 use thiserror::Error;
 
-/// A failure of a storage adapter.
+/// The error a backend's client returned, kept as the source of a [`StoreError`].
+pub type BackendSource = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A failure of a storage adapter. A lost race is not one: conditional writes answer with
+/// [`crate::ports::Write`].
 #[derive(Debug, Error)]
 pub enum StoreError {
     /// The backend failed or could not be reached.
-    #[error("storage backend error: {0}")]
-    Backend(String),
+    #[error("storage backend error: {message}")]
+    Backend {
+        /// What failed.
+        message: String,
+        /// The backend client's own error, when there is one.
+        #[source]
+        source: Option<BackendSource>,
+    },
+    /// Concurrent writers kept conflicting and the write was given up after retries; nothing
+    /// was written, and trying again later is safe.
+    #[error("storage contention: {0}")]
+    Contention(String),
     /// A stored item could not be decoded.
     #[error("corrupt stored item: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// A backend failure described by `message` alone.
+    pub fn backend(message: impl Into<String>) -> Self {
+        Self::Backend {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A backend failure caused by the client error `source`.
+    pub fn backend_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Backend {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
 }
 
 /// A failure of a wake-up adapter.

@@ -2,19 +2,17 @@
 //!
 //! This crate is the pure core of Herald: workflow definitions (Knock's `workflow.json`), runs,
 //! recipients, cancellation and templates. It knows nothing of AWS or HTTP; storage, wake-ups and
-//! time reach it through the traits in [`ports`] and [`clock`], whose adapters live under `infra/`.
+//! time reach it through the traits in [`ports`], whose adapters live under `infra/`.
 //!
 //! The entry point is [`Engine`]: [`Engine::trigger`] stores runs, [`Engine::resume`] advances the
 //! runs of one workflow run as far as they can go, and [`Engine::cancel`] stops them.
 
 pub mod batch;
-pub mod clock;
 pub mod condition;
 pub mod definition;
 pub mod engine;
 pub mod error;
 pub mod fanout;
-pub mod fetch;
 pub mod ids;
 pub mod message;
 pub mod object;
@@ -28,6 +26,6 @@ pub mod template;
 pub mod user;
 pub mod window_rule;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::Engine;
 pub use error::{EngineError, StoreError};
+pub use ports::{Clock, ManualClock, SystemClock};

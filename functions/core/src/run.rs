@@ -51,12 +51,13 @@ impl RunStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
+    /// The statuses of a run that can still change (and so be cancelled).
+    pub const ACTIVE: [RunStatus; 3] =
+        [RunStatus::Queued, RunStatus::Processing, RunStatus::Paused];
+
     /// Whether the run can still change (and so be cancelled).
     pub fn is_active(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Queued | RunStatus::Processing | RunStatus::Paused
-        )
+        Self::ACTIVE.contains(&self)
     }
 }
 
@@ -239,6 +240,17 @@ pub struct Transition {
     pub events: Vec<RunEvent>,
     /// When the change happens.
     pub at: DateTime<Utc>,
+}
+
+impl Transition {
+    /// How many of its events are errors: what it adds to the run's `error_count`.
+    pub fn error_count(&self) -> u32 {
+        let errors = self
+            .events
+            .iter()
+            .filter(|e| e.status == EventStatus::Error);
+        u32::try_from(errors.count()).unwrap_or(u32::MAX)
+    }
 }
 
 /// A recipient run that a cancel stopped.

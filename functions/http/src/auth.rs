@@ -1,13 +1,12 @@
 //! `Authorization: Bearer <secret key>`.
 
-use lambda_http::Request;
+use axum::http::HeaderMap;
 
 use crate::error::ApiError;
 
 /// Checks the request's bearer token against `api_key`.
-pub fn check(req: &Request, api_key: &str) -> Result<(), ApiError> {
-    let header = req
-        .headers()
+pub fn check(headers: &HeaderMap, api_key: &str) -> Result<(), ApiError> {
+    let header = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();

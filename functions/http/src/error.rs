@@ -1,7 +1,8 @@
 //! Knock's error body: `{code, message, status, type}`, plus `errors` on a 422.
 
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use herald_core::error::{EngineError, StoreError};
-use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 
 /// An API error, rendered as Knock renders errors.
@@ -104,11 +105,20 @@ impl ApiError {
         }
         body
     }
+}
 
-    /// The HTTP response.
-    pub fn into_response(self) -> crate::response::Reply {
+/// A server error's message, carried from the response to the log line of its request.
+#[derive(Debug, Clone)]
+pub struct Failure(pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        crate::response::Reply::json(status, self.body())
+        let mut resp = crate::response::Reply::json(status, self.body()).into_response();
+        if status.is_server_error() {
+            resp.extensions_mut().insert(Failure(self.message));
+        }
+        resp
     }
 }
 

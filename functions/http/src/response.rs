@@ -1,10 +1,10 @@
-//! Building responses without panicking.
+//! A successful answer: a status and a JSON body (or none).
 
-use lambda_http::http::{HeaderValue, StatusCode};
-use lambda_http::{Body, Response};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-/// A response before the common headers are added.
+/// A response of a route.
 pub struct Reply {
     status: StatusCode,
     body: Option<Value>,
@@ -33,31 +33,16 @@ impl Reply {
     }
 }
 
-/// Renders `reply`, adding `content-type` and `x-request-id`.
-pub fn finish(reply: Reply, request_id: &str) -> Response<Body> {
-    let body = match &reply.body {
-        Some(v) => Body::Text(v.to_string()),
-        None => Body::Empty,
-    };
-    let mut resp = Response::new(body);
-    *resp.status_mut() = reply.status;
-    let headers = resp.headers_mut();
-    if reply.body.is_some() {
-        headers.insert(
-            "content-type",
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let Some(body) = self.body else {
+            return self.status.into_response();
+        };
+        let mut resp = (self.status, body.to_string()).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
+        resp
     }
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert("x-request-id", id);
-    }
-    if reply.status.is_client_error() {
-        // Knock's SDKs retry 408/409/429 unless told otherwise; a bad request stays bad.
-        let retry = matches!(reply.status.as_u16(), 408 | 429);
-        headers.insert(
-            "x-should-retry",
-            HeaderValue::from_static(if retry { "true" } else { "false" }),
-        );
-    }
-    resp
 }

@@ -1,12 +1,7 @@
 //! The functions' settings, read from the environment once per cold start.
 
 use herald_aws::WakerConfig;
-use thiserror::Error;
-
-/// A missing or invalid setting; the function fails at init, not per request.
-#[derive(Debug, Error)]
-#[error("environment variable {0} is missing or invalid")]
-pub struct ConfigError(pub &'static str);
+use herald_config::{ConfigError, Env};
 
 /// Everything a function needs to know about its stack.
 #[derive(Debug, Clone)]
@@ -24,34 +19,27 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the environment.
+    /// Reads the process environment; the function fails at init, not per request.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let var = |name: &'static str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError(name))
-        };
+        Self::from(&Env::process())
+    }
+
+    /// Reads `env`.
+    pub fn from(env: &Env) -> Result<Self, ConfigError> {
+        let common = env.common()?;
         Ok(Self {
-            table: var("TABLE_NAME")?,
-            retention_days: match std::env::var("RETENTION_DAYS") {
-                Ok(v) => v.parse().map_err(|_| ConfigError("RETENTION_DAYS"))?,
-                Err(_) => 30,
-            },
-            api_key: var("HERALD_API_KEY")?,
-            default_timezone: match var("HERALD_DEFAULT_TIMEZONE") {
-                Ok(name) => Some(
-                    herald_core::window_rule::parse_timezone(&name)
-                        .ok_or(ConfigError("HERALD_DEFAULT_TIMEZONE"))?,
-                ),
-                Err(_) => None,
-            },
+            table: env.required("TABLE_NAME")?,
+            retention_days: env.parsed("RETENTION_DAYS", 30)?,
+            api_key: common
+                .api_key
+                .ok_or(ConfigError::Missing("HERALD_API_KEY"))?,
+            default_timezone: common.default_timezone,
             waker: WakerConfig {
-                schedule_group: var("SCHEDULE_GROUP")?,
-                target_arn: var("STEP_RESUME_ARN")?,
-                role_arn: var("SCHEDULER_ROLE_ARN")?,
-                dead_letter_arn: var("SCHEDULER_DLQ_ARN")?,
-                queue_url: var("WAKE_QUEUE_URL")?,
+                schedule_group: env.required("SCHEDULE_GROUP")?,
+                target_arn: env.required("STEP_RESUME_ARN")?,
+                role_arn: env.required("SCHEDULER_ROLE_ARN")?,
+                dead_letter_arn: env.required("SCHEDULER_DLQ_ARN")?,
+                queue_url: env.required("WAKE_QUEUE_URL")?,
             },
         })
     }

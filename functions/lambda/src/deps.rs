@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use herald_aws::{AwsWaker, DynamoStore};
-use herald_core::definition::{load_dir, WorkflowSet};
+use herald_core::definition::{load_files, WorkflowFiles, WorkflowSet};
 use herald_core::{Clock, Engine, SystemClock};
 use herald_fetch::ReqwestFetcher;
 use herald_http::App;
@@ -75,28 +75,18 @@ impl Deps {
     }
 }
 
-/// Loads the compiled-in workflows (written to a temporary folder, then read like a local one).
+/// Loads the compiled-in workflows straight from the binary.
 pub fn bundled_workflows() -> Result<WorkflowSet, Box<dyn std::error::Error + Send + Sync>> {
-    let dir = std::env::temp_dir().join(format!(
-        "herald-workflows-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    write_dir(&WORKFLOWS, &dir)?;
-    let workflows = load_dir(&dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(workflows?)
+    let mut files = WorkflowFiles::new("workflows");
+    add_files(&WORKFLOWS, &mut files);
+    Ok(load_files(&files)?)
 }
 
-fn write_dir(embedded: &Dir<'_>, root: &std::path::Path) -> std::io::Result<()> {
-    for file in embedded.files() {
-        let path = root.join(file.path());
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(path, file.contents())?;
+fn add_files(dir: &Dir<'_>, files: &mut WorkflowFiles) {
+    for file in dir.files() {
+        files.insert(file.path(), file.contents());
     }
-    for sub in embedded.dirs() {
-        write_dir(sub, root)?;
+    for sub in dir.dirs() {
+        add_files(sub, files);
     }
-    Ok(())
 }

@@ -6,19 +6,16 @@ mod config;
 mod deps;
 mod resume;
 
-pub use config::{Config, ConfigError};
+pub use config::Config;
 pub use deps::{bundled_workflows, Deps};
+pub use herald_config::ConfigError;
 pub use resume::{handle_resume_event, ResumeError};
 
 /// Serves API Gateway HTTP API events with Knock's routes (the trigger, cancel and api functions).
 pub async fn run_http() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let deps = Deps::from_env().await?;
-    let app = &deps.app;
-    lambda_http::run(lambda_http::service_fn(move |req| async move {
-        Ok::<_, std::convert::Infallible>(herald_http::handle(app, req).await)
-    }))
-    .await
+    lambda_http::run(herald_http::router(deps.app)).await
 }
 
 /// Serves step-resume events: table stream records of new runs, SQS wake-ups and Scheduler

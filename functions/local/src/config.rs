@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use herald_config::Env;
 use rand::Rng;
 
 /// The local server's settings.
@@ -22,29 +23,27 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the environment.
+    /// Reads the process environment.
     pub fn from_env() -> Result<Self, String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let addr = var("HERALD_ADDR")
-            .unwrap_or_else(|| "127.0.0.1:8080".into())
-            .parse()
-            .map_err(|e| format!("HERALD_ADDR is not an address: {e}"))?;
-        let data_dir = PathBuf::from(var("HERALD_DATA_DIR").unwrap_or_else(|| ".herald".into()));
-        let workflows_dir =
-            PathBuf::from(var("HERALD_WORKFLOWS_DIR").unwrap_or_else(|| "workflows".into()));
-        let (api_key, generated_key) = match var("HERALD_API_KEY") {
+        let env = Env::process();
+        let common = env.common().map_err(|e| e.to_string())?;
+        let addr = env
+            .parsed("HERALD_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))
+            .map_err(|e| e.to_string())?;
+        let data_dir = PathBuf::from(
+            env.get("HERALD_DATA_DIR")
+                .unwrap_or_else(|| ".herald".into()),
+        );
+        let workflows_dir = PathBuf::from(
+            env.get("HERALD_WORKFLOWS_DIR")
+                .unwrap_or_else(|| "workflows".into()),
+        );
+        let (api_key, generated_key) = match common.api_key {
             Some(key) => (key, false),
             None => (local_key(&data_dir)?, true),
         };
-        let default_timezone =
-            match var("HERALD_DEFAULT_TIMEZONE") {
-                Some(name) => Some(herald_core::window_rule::parse_timezone(&name).ok_or_else(
-                    || format!("HERALD_DEFAULT_TIMEZONE: unknown time zone `{name}`"),
-                )?),
-                None => None,
-            };
         Ok(Self {
-            default_timezone,
+            default_timezone: common.default_timezone,
             addr,
             data_dir,
             workflows_dir,

@@ -170,7 +170,7 @@ impl AwsWaker {
 
 #[async_trait]
 impl Waker for AwsWaker {
-    async fn run_now(&self, _workflow_run_id: Uuid) -> Result<(), WakeError> {
+    async fn start_new_run(&self, _workflow_run_id: Uuid) -> Result<(), WakeError> {
         // The table stream delivers the new workflow-run item to step-resume: nothing to do, and
         // no second write that a crash could separate from the first.
         Ok(())

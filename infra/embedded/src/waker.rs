@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_core::error::{EngineError, WakeError};
-use herald_core::ports::Store;
+use herald_core::ports::Recovery;
 use herald_core::{Clock, Engine};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -44,7 +44,7 @@ impl TokioWaker {
 
 #[async_trait]
 impl herald_core::ports::Waker for TokioWaker {
-    async fn run_now(&self, workflow_run_id: Uuid) -> Result<(), WakeError> {
+    async fn start_new_run(&self, workflow_run_id: Uuid) -> Result<(), WakeError> {
         self.send(workflow_run_id)
     }
 
@@ -117,13 +117,13 @@ pub async fn run_worker(engine: Engine, mut rx: mpsc::UnboundedReceiver<Uuid>) {
 /// Re-arms every stored run after a restart: queued and processing runs start now, paused runs
 /// get their timers back. Returns how many workflow runs were re-armed.
 pub async fn recover(
-    store: &dyn Store,
+    store: &dyn Recovery,
     waker: &dyn herald_core::ports::Waker,
 ) -> Result<usize, EngineError> {
     let pending = store.pending_runs().await?;
     for run in &pending {
         match run.wake_at {
-            None => waker.run_now(run.workflow_run_id).await?,
+            None => waker.start_new_run(run.workflow_run_id).await?,
             Some(at) => waker.wake_at(run.workflow_run_id, at).await?,
         }
     }

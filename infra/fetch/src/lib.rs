@@ -2,7 +2,7 @@
 //! functions. One client per process keeps connections pooled across fetch steps.
 
 use async_trait::async_trait;
-use herald_core::fetch::{FetchError, FetchRequest, FetchResponse, Fetcher};
+use herald_core::ports::fetcher::{FetchError, FetchRequest, FetchResponse, Fetcher};
 
 /// Sends `http_fetch` requests with one pooled client.
 #[derive(Debug, Clone)]

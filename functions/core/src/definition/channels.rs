@@ -69,7 +69,12 @@ impl Channels {
         }
         let text = std::fs::read_to_string(file)
             .map_err(|e| DefinitionError::file(file, format!("cannot read: {e}")))?;
-        let parsed: ChannelsFile = serde_json::from_str(&text)
+        Self::parse(&text, file)
+    }
+
+    /// Parses the text of a channels file; `file` names it in errors.
+    pub fn parse(text: &str, file: &Path) -> Result<Self, DefinitionError> {
+        let parsed: ChannelsFile = serde_json::from_str(text)
             .map_err(|e| DefinitionError::file(file, format!("invalid channels file: {e}")))?;
         let mut by_key = HashMap::new();
         for entry in parsed.channels {

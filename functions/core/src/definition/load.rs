@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::files::WorkflowFiles;
 use super::{parse_workflow, Channels, DefinitionError, Workflow};
 use crate::preference::PreferenceSet;
 
@@ -65,42 +66,37 @@ impl WorkflowSet {
 /// environment default preference set from `<dir>/preferences.json` if present. The first
 /// invalid workflow fails the whole load: a half-loaded environment would drop triggers silently.
 pub fn load_dir(dir: &Path) -> Result<WorkflowSet, DefinitionError> {
-    let channels = Channels::load(&dir.join("channels.json"))?;
-    let parser =
-        crate::template::parser().map_err(|e| DefinitionError::file(dir, e.to_string()))?;
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| DefinitionError::file(dir, format!("cannot read: {e}")))?;
+    load_files(&WorkflowFiles::read_dir(dir)?)
+}
+
+/// Loads the workflows of a folder's files (see [`load_dir`]), wherever they were read from.
+pub fn load_files(files: &WorkflowFiles) -> Result<WorkflowSet, DefinitionError> {
+    let channels_file = Path::new("channels.json");
+    let channels = match files.text(channels_file) {
+        Some(text) => Channels::parse(&text?, &files.display(channels_file))?,
+        None => Channels::default(),
+    };
+    let parser = crate::template::parser()
+        .map_err(|e| DefinitionError::file(files.display(Path::new("")), e.to_string()))?;
     let mut workflows = Vec::new();
-    let mut folders: Vec<_> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    folders.sort();
-    for folder in folders {
-        let file = folder.join("workflow.json");
-        if !file.exists() {
+    for key in files.workflow_folders() {
+        let rel = Path::new(&key).join("workflow.json");
+        let file = files.display(&rel);
+        let Some(text) = files.text(&rel) else {
             continue;
-        }
-        let key = folder
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| DefinitionError::file(&folder, "folder name is not UTF-8"))?;
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| DefinitionError::file(&file, format!("cannot read: {e}")))?;
-        let mut value: Value = serde_json::from_str(&text)
+        };
+        let mut value: Value = serde_json::from_str(&text?)
             .map_err(|e| DefinitionError::file(&file, format!("invalid JSON: {e}")))?;
-        inline_file_refs(&mut value, &folder, &file)?;
-        workflows.push(parse_workflow(key, &value, &file, &channels, &parser)?);
+        inline_file_refs(&mut value, files, Path::new(&key), &file)?;
+        workflows.push(parse_workflow(&key, &value, &file, &channels, &parser)?);
     }
     let set = WorkflowSet::new(workflows);
-    let preferences = dir.join("preferences.json");
-    if !preferences.exists() {
+    let preferences_file = Path::new("preferences.json");
+    let Some(text) = files.text(preferences_file) else {
         return Ok(set);
-    }
-    let text = std::fs::read_to_string(&preferences)
-        .map_err(|e| DefinitionError::file(&preferences, format!("cannot read: {e}")))?;
-    let value: Value = serde_json::from_str(&text)
+    };
+    let preferences = files.display(preferences_file);
+    let value: Value = serde_json::from_str(&text?)
         .map_err(|e| DefinitionError::file(&preferences, format!("invalid JSON: {e}")))?;
     let (default, _) = PreferenceSet::parse_request("default", &value).map_err(|errors| {
         let list: Vec<String> = errors
@@ -114,7 +110,12 @@ pub fn load_dir(dir: &Path) -> Result<WorkflowSet, DefinitionError> {
 
 /// Replaces every `"field@": "relative/path"` with `"field": <file contents>`, as the Knock CLI
 /// does; paths may not leave the workflow's folder.
-fn inline_file_refs(value: &mut Value, folder: &Path, file: &Path) -> Result<(), DefinitionError> {
+fn inline_file_refs(
+    value: &mut Value,
+    files: &WorkflowFiles,
+    folder: &Path,
+    file: &Path,
+) -> Result<(), DefinitionError> {
     match value {
         Value::Object(map) => {
             let refs: Vec<(String, String)> = map
@@ -139,19 +140,25 @@ fn inline_file_refs(value: &mut Value, folder: &Path, file: &Path) -> Result<(),
                         format!("`{field}@` must be a relative path inside the workflow folder, got `{rel}`"),
                     ));
                 }
-                let contents = std::fs::read_to_string(folder.join(rel_path)).map_err(|e| {
-                    DefinitionError::file(file, format!("`{field}@` refers to `{rel}`: {e}"))
-                })?;
+                let contents = match files.text(&folder.join(rel_path)) {
+                    Some(text) => text?,
+                    None => {
+                        return Err(DefinitionError::file(
+                            file,
+                            format!("`{field}@` refers to `{rel}`: no such file"),
+                        ))
+                    }
+                };
                 map.remove(&format!("{field}@"));
                 map.insert(field, Value::String(contents));
             }
             for v in map.values_mut() {
-                inline_file_refs(v, folder, file)?;
+                inline_file_refs(v, files, folder, file)?;
             }
         }
         Value::Array(items) => {
             for v in items {
-                inline_file_refs(v, folder, file)?;
+                inline_file_refs(v, files, folder, file)?;
             }
         }
         _ => {}

@@ -1,4 +1,5 @@
-//! Workflow definitions in Knock's `workflow.json` format, and loading them from a directory.
+//! Workflow definitions in Knock's `workflow.json` format, and loading them from a folder's
+//! files (read from disk, or compiled into the functions).
 //!
 //! Layout, as the Knock CLI writes it: `<dir>/<workflow-key>/workflow.json`, where any string
 //! field may be moved to a file by suffixing its key with `@` (`"markdown_body@":
@@ -8,6 +9,7 @@
 mod channels;
 mod duration;
 mod error;
+mod files;
 mod load;
 mod parse_steps;
 pub mod steps;
@@ -16,7 +18,8 @@ mod workflow;
 pub use channels::{ChannelType, Channels};
 pub use duration::{Duration, DurationUnit};
 pub use error::DefinitionError;
-pub use load::{from_json, load_dir, WorkflowSet};
+pub use files::WorkflowFiles;
+pub use load::{from_json, load_dir, load_files, WorkflowSet};
 pub use steps::{
     BatchKey, BatchOrder, BatchStep, Branch, BranchStep, ChannelStep, DelayStep, FetchStep, Pair,
     Step, ThrottleStep, TriggerWorkflowStep,

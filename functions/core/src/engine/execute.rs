@@ -4,10 +4,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::steps::StepContext;
 use super::{scope, Engine};
 use crate::definition::{Step, Workflow};
 use crate::error::EngineError;
 use crate::message::Message;
+use crate::ports::Write;
 use crate::run::{RecipientRun, RunBatch, RunEvent, RunStatus, Transition};
 
 /// Recipient runs one resume advances at most before handing the rest to another pass.
@@ -64,9 +66,7 @@ impl Engine {
         }
         if more_fanout || more_runs {
             report.more = true;
-            // A wake-up due now, not `run_now`: on AWS `run_now` leaves new runs to the table
-            // stream, which never sees an existing run again.
-            self.waker.wake_at(workflow_run_id, self.now()).await?;
+            self.wake_now(workflow_run_id).await?;
         }
         Ok(report)
     }
@@ -198,17 +198,26 @@ impl Engine {
                 return self.continue_with(workflow, run, event, now).await;
             }
         }
+        // One context per step type (a closure could not be generic over it).
+        macro_rules! cx {
+            ($step:expr) => {
+                StepContext {
+                    workflow,
+                    step: $step,
+                    run,
+                    scope,
+                    now,
+                }
+            };
+        }
         match step {
-            Step::Delay(delay) => self.delay_step(workflow, delay, run, scope, now).await,
-            Step::Channel(channel) => self.channel_step(workflow, channel, run, scope, now).await,
-            Step::Batch(batch) => self.batch_step(workflow, batch, run, scope, now).await,
-            Step::Throttle(throttle) => {
-                self.throttle_step(workflow, throttle, run, scope, now)
-                    .await
-            }
-            Step::Branch(branch) => self.branch_step(workflow, branch, run, scope, now).await,
-            Step::Fetch(fetch) => self.fetch_step(workflow, fetch, run, scope, now).await,
-            Step::TriggerWorkflow(t) => self.trigger_step(workflow, t, run, scope, now).await,
+            Step::Delay(delay) => self.delay_step(cx!(delay)).await,
+            Step::Channel(channel) => self.channel_step(cx!(channel)).await,
+            Step::Batch(batch) => self.batch_step(cx!(batch)).await,
+            Step::Throttle(throttle) => self.throttle_step(cx!(throttle)).await,
+            Step::Branch(branch) => self.branch_step(cx!(branch)).await,
+            Step::Fetch(fetch) => self.fetch_step(cx!(fetch)).await,
+            Step::TriggerWorkflow(t) => self.trigger_step(cx!(t)).await,
             Step::Jump(_) => Ok(None),
         }
     }
@@ -274,11 +283,7 @@ impl Engine {
 
     /// The run as it is after `transition` was applied to it.
     pub(super) fn applied(run: &RecipientRun, t: Transition) -> RecipientRun {
-        let errors = t
-            .events
-            .iter()
-            .filter(|e| e.status == crate::run::EventStatus::Error)
-            .count() as u32;
+        let errors = t.error_count();
         let mut next = run.clone();
         next.cursor = t.to_cursor;
         next.status = t.status;
@@ -303,7 +308,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Option<RecipientRun>, EngineError> {
         let transition = self.transition(run, change, now);
-        if !self.store.transition(&transition).await? {
+        if self.store.transition(&transition).await? == Write::LostRace {
             return Ok(None);
         }
         Ok(Some(Self::applied(run, transition)))

@@ -109,7 +109,7 @@ impl Engine {
             }
             // A lost race (a cancel, or a concurrent resume's step) changes nothing here: the
             // next loop reads the fan-out as it now is.
-            let applied = self.store.advance_fanout(&next, &runs).await?;
+            let applied = self.store.advance_fanout(&next, &runs).await?.applied();
             tracing::debug!(%workflow_run_id, applied, created = runs.len(), "fan-out step");
         }
         Ok(self

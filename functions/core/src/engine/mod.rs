@@ -24,9 +24,9 @@ pub use trigger::{TriggerRequest, MAX_RECIPIENTS};
 
 use chrono_tz::Tz;
 
-use crate::clock::Clock;
 use crate::definition::WorkflowSet;
-use crate::fetch::Fetcher;
+use crate::ports::clock::Clock;
+use crate::ports::fetcher::Fetcher;
 use crate::ports::{Store, Waker};
 
 /// How much one [`Engine::resume`] does before handing the rest to another pass.
@@ -81,7 +81,7 @@ impl Engine {
             workflows,
             budget: ResumeBudget::FUNCTION,
             fetcher: None,
-            fetch_timeout: crate::fetch::FETCH_TIMEOUT,
+            fetch_timeout: crate::ports::fetcher::FETCH_TIMEOUT,
             default_timezone: None,
         }
     }
@@ -125,6 +125,15 @@ impl Engine {
     /// engine hands to a waker equals the one a store gives back.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6)
+    }
+
+    /// Wakes an existing workflow run as soon as possible: a wake-up due now (not
+    /// [`Waker::start_new_run`], which on AWS leaves new runs to the table stream).
+    pub(crate) async fn wake_now(
+        &self,
+        workflow_run_id: uuid::Uuid,
+    ) -> Result<(), crate::error::WakeError> {
+        self.waker.wake_at(workflow_run_id, self.now()).await
     }
 
     /// The loaded workflows.

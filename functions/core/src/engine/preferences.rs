@@ -47,7 +47,9 @@ impl Engine {
             PreferenceSet::parse_request(set_id, body).map_err(EngineError::InvalidParams)?;
         match persistence {
             Persistence::Replace => {
-                self.store
+                // An unconditional write has no race to lose.
+                let _always: crate::ports::Write = self
+                    .store
                     .put_preference_set(owner, set_id, &set.to_wire(), WriteIf::Always, self.now())
                     .await?;
                 Ok(set)
@@ -77,11 +79,12 @@ impl Engine {
                 .store
                 .put_preference_set(owner, &set.id, &merged.to_wire(), condition, at)
                 .await?
+                .applied()
             {
                 return Ok(merged);
             }
         }
-        Err(StoreError::Backend(format!(
+        Err(StoreError::Contention(format!(
             "preference set `{}` kept changing during a merge",
             set.id
         )))
@@ -143,6 +146,15 @@ impl Engine {
             Some(stored) => Ok(Some(decode(&stored)?)),
             None => Ok(None),
         }
+    }
+
+    /// Deletes a preference set of `owner`.
+    pub async fn delete_preferences(
+        &self,
+        owner: &RecipientRef,
+        set_id: &str,
+    ) -> Result<crate::ports::Removal, EngineError> {
+        Ok(self.store.delete_preference_set(owner, set_id).await?)
     }
 
     /// Every preference set of `owner`.

@@ -1,12 +1,14 @@
 //! The recipient directory through the engine: identify users, objects and tenants (inline
-//! preferences included) and manage subscriptions.
+//! preferences included), delete them, manage subscriptions and record engagement.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::Engine;
 use crate::error::{EngineError, FieldError};
+use crate::message::{Engagement, Message};
 use crate::object::{Object, TENANTS};
+use crate::ports::Removal;
 use crate::preference::PreferenceSet;
 use crate::recipient::{RecipientRef, RecipientRequest};
 use crate::subscription::{Subscription, MAX_SUBSCRIPTIONS_PER_CALL};
@@ -36,6 +38,25 @@ fn check_key(value: &str, field: &str) -> Result<(), EngineError> {
 }
 
 impl Engine {
+    /// Deletes an object (a tenant, in `$tenants`) with its subscriptions and preference sets.
+    pub async fn delete_object(&self, collection: &str, id: &str) -> Result<Removal, EngineError> {
+        Ok(self.store.delete_object(collection, id).await?)
+    }
+
+    /// Sets (`present`) or clears an engagement of a message now; `None` for no such message.
+    pub async fn set_engagement(
+        &self,
+        id: uuid::Uuid,
+        engagement: Engagement,
+        present: bool,
+    ) -> Result<Option<Message>, EngineError> {
+        let now = self.now();
+        Ok(self
+            .store
+            .set_engagement(id, engagement, present, now)
+            .await?)
+    }
+
     /// Identifies a user (merge), applying inline `preferences` as merges into its sets.
     pub async fn identify_user(&self, id: &str, body: &Value) -> Result<User, EngineError> {
         check_key(id, "user_id")?;

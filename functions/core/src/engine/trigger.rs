@@ -279,7 +279,7 @@ impl Engine {
         self.store.insert_run(&run, &runs, fanout.as_ref()).await?;
         // The runs are durable now; a failed start is recovered by the adapter (a restart scan
         // locally, the table stream on AWS), so it must not fail the trigger.
-        if let Err(e) = self.waker.run_now(workflow_run_id).await {
+        if let Err(e) = self.waker.start_new_run(workflow_run_id).await {
             tracing::warn!(%workflow_run_id, error = %e, "could not start the run at once; it will be recovered");
         }
         Ok(workflow_run_id)

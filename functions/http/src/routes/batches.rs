@@ -2,6 +2,9 @@
 //! closed early or listed): `GET /v1/batches` lists batches, `POST /v1/batches/{id}/flush`
 //! closes an open one now.
 
+use std::sync::Arc;
+
+use axum::extract::State;
 use herald_core::batch::BatchStatus;
 use herald_core::ports::BatchQuery;
 use herald_core::recipient::RecipientRef;
@@ -9,12 +12,13 @@ use serde_json::json;
 
 use super::uuid_param;
 use crate::error::ApiError;
+use crate::extract::KnockPath;
 use crate::query::Query;
 use crate::response::Reply;
 use crate::{views, App};
 
 /// `GET /v1/batches?status=open|closed&workflow=&recipient=`, newest first.
-pub async fn list(app: &App, q: &Query) -> Result<Reply, ApiError> {
+pub async fn list(State(app): State<Arc<App>>, q: Query) -> Result<Reply, ApiError> {
     let page = q.page()?;
     let status = match q.get("status") {
         None => None,
@@ -44,8 +48,11 @@ pub async fn list(app: &App, q: &Query) -> Result<Reply, ApiError> {
 
 /// `POST /v1/batches/{id}/flush`: the batch's window closes now and its opening run continues
 /// with what it holds. 404 for an unknown batch, 422 for one already closed.
-pub async fn flush(app: &App, id: &str) -> Result<Reply, ApiError> {
-    let batch_id = uuid_param(id, "The batch")?;
+pub async fn flush(
+    State(app): State<Arc<App>>,
+    KnockPath(id): KnockPath<String>,
+) -> Result<Reply, ApiError> {
+    let batch_id = uuid_param(&id, "The batch")?;
     let store = app.engine.store();
     let missing = || ApiError::not_found(&format!("The batch `{id}`"));
     let batch = store.get_batch(batch_id).await?.ok_or_else(missing)?;

@@ -1,20 +1,30 @@
 //! `GET /v1/users/{id}/feeds/{channel_id}`: the in-app feed, with `meta` counts. The channel is
 //! named by the `channel_key` the workflows use.
 
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use axum::extract::State;
 use herald_core::message::{Engagement, Message};
-use herald_core::ports::{ArchivedFilter, EngagementFilter, MessageQuery, Store};
+use herald_core::ports::{ArchivedFilter, EngagementFilter, MessageQuery};
 use herald_core::recipient::RecipientRef;
+use herald_core::user::User;
 use serde_json::{json, Map, Value};
 
 use super::messages::engagement_filter;
 use crate::error::ApiError;
+use crate::extract::KnockPath;
 use crate::query::Query;
 use crate::response::Reply;
 use crate::{views, App};
 
 const UNSUPPORTED: &[&str] = &["trigger_data"];
 
-pub async fn list(app: &App, user_id: &str, channel: &str, q: &Query) -> Result<Reply, ApiError> {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    KnockPath((user_id, channel)): KnockPath<(String, String)>,
+    q: Query,
+) -> Result<Reply, ApiError> {
     q.refuse(UNSUPPORTED)?;
     let page = q.page()?;
     let archived = match q.get("archived") {
@@ -30,13 +40,13 @@ pub async fn list(app: &App, user_id: &str, channel: &str, q: &Query) -> Result<
     };
     let mut base = MessageQuery {
         recipient: Some(RecipientRef::user(user_id)),
-        channel_key: Some(channel.to_string()),
+        channel_key: Some(channel),
         workflow_key: q.get("source").map(str::to_string),
         tenant: q.get("tenant").map(str::to_string),
         archived: Some(archived),
         ..Default::default()
     };
-    super::messages::shared_filters(q, &mut base)?;
+    super::messages::shared_filters(&q, &mut base)?;
     let mut listed = base.clone();
     match q.get("status") {
         None | Some("all") => {}
@@ -66,10 +76,23 @@ pub async fn list(app: &App, user_id: &str, channel: &str, q: &Query) -> Result<
     let unseen_count = store
         .count_messages(&count_without(Engagement::Seen))
         .await?;
-    let mut entries = Vec::with_capacity(result.items.len());
-    for m in &result.items {
-        entries.push(item(store, m).await?);
-    }
+    // The page's actors and recipients, read in one call for the whole page.
+    let ids: Vec<String> = result
+        .items
+        .iter()
+        .flat_map(|m| m.actors.iter().chain(std::iter::once(&m.recipient)))
+        .filter(|r| r.is_user())
+        .map(|r| r.id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let users: HashMap<String, User> = store
+        .get_users(&ids)
+        .await?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect();
+    let entries: Vec<Value> = result.items.iter().map(|m| item(&users, m)).collect();
     Ok(Reply::ok(json!({
         "entries": entries,
         "meta": {
@@ -83,20 +106,16 @@ pub async fn list(app: &App, user_id: &str, channel: &str, q: &Query) -> Result<
     })))
 }
 
-async fn item(store: &dyn Store, m: &Message) -> Result<Value, ApiError> {
-    let mut actors = Vec::with_capacity(m.actors.len());
-    for a in &m.actors {
-        actors.push(entity(store, a).await?);
-    }
-    let recipient = entity(store, &m.recipient).await?;
-    Ok(views::feed_item(m, &actors, &recipient))
+fn item(users: &HashMap<String, User>, m: &Message) -> Value {
+    let actors: Vec<Value> = m.actors.iter().map(|a| entity(users, a)).collect();
+    views::feed_item(m, &actors, &entity(users, &m.recipient))
 }
 
 /// A recipient as a full record: the stored user, or a bare `{id}` if it was never identified.
-async fn entity(store: &dyn Store, r: &RecipientRef) -> Result<Value, ApiError> {
+fn entity(users: &HashMap<String, User>, r: &RecipientRef) -> Value {
     if r.is_user() {
-        if let Some(u) = store.get_user(&r.id).await? {
-            return Ok(views::user(&u));
+        if let Some(u) = users.get(&r.id) {
+            return views::user(u);
         }
     }
     let mut map = Map::new();
@@ -107,5 +126,5 @@ async fn entity(store: &dyn Store, r: &RecipientRef) -> Result<Value, ApiError> 
     } else {
         map.insert("__typename".into(), json!("User"));
     }
-    Ok(Value::Object(map))
+    Value::Object(map)
 }

@@ -1,13 +1,16 @@
 //! `GET /v1/messages`, `GET /v1/users/{id}/messages`, `GET /v1/messages/{id}` and the
 //! engagement updates `PUT|DELETE /v1/messages/{id}/{seen|read|interacted|archived}`.
 
+use std::sync::Arc;
+
+use axum::extract::State;
 use herald_core::message::{DeliveryStatus, Engagement};
 use herald_core::ports::{EngagementFilter, MessageQuery};
-use herald_core::recipient::RecipientRef;
 use serde_json::json;
 
 use super::uuid_param;
 use crate::error::ApiError;
+use crate::extract::{JsonBody, KnockPath, Owner};
 use crate::query::Query;
 use crate::response::Reply;
 use crate::{views, App};
@@ -30,11 +33,13 @@ pub fn shared_filters(q: &Query, query: &mut MessageQuery) -> Result<(), ApiErro
     Ok(())
 }
 
+/// `GET /v1/messages`, or the messages of the user or object the path names.
 pub async fn list(
-    app: &App,
-    recipient: Option<RecipientRef>,
-    q: &Query,
+    State(app): State<Arc<App>>,
+    owner: Option<Owner>,
+    q: Query,
 ) -> Result<Reply, ApiError> {
+    let recipient = owner.map(|Owner(r)| r);
     q.refuse(UNSUPPORTED)?;
     let page = q.page()?;
     let mut query = MessageQuery {
@@ -70,7 +75,7 @@ pub async fn list(
                 .map_err(|_| ApiError::invalid_param("message_ids", "must be message ids"))?,
         );
     }
-    shared_filters(q, &mut query)?;
+    shared_filters(&q, &mut query)?;
     if let Some(id) = q.get("workflow_recipient_run_id") {
         query.recipient_run_id = Some(uuid_param(id, "The workflow recipient run")?);
     }
@@ -93,18 +98,42 @@ pub fn engagement_filter(name: &str) -> Option<EngagementFilter> {
     })
 }
 
-pub async fn get(app: &App, id: &str) -> Result<Reply, ApiError> {
+pub async fn get(
+    State(app): State<Arc<App>>,
+    KnockPath(id): KnockPath<String>,
+) -> Result<Reply, ApiError> {
     let what = format!("The message `{id}`");
     let message = app
         .engine
         .store()
-        .get_message(uuid_param(id, "The message")?)
+        .get_message(uuid_param(&id, "The message")?)
         .await?
         .ok_or_else(|| ApiError::not_found(&what))?;
     Ok(Reply::ok(views::message(&message)))
 }
 
-pub async fn engage(app: &App, id: &str, status: &str, present: bool) -> Result<Reply, ApiError> {
+/// `PUT /v1/messages/{id}/{status}`.
+pub async fn engage(
+    State(app): State<Arc<App>>,
+    KnockPath((id, status)): KnockPath<(String, String)>,
+) -> Result<Reply, ApiError> {
+    set_engagement(&app, &id, &status, true).await
+}
+
+/// `DELETE /v1/messages/{id}/{status}`.
+pub async fn disengage(
+    State(app): State<Arc<App>>,
+    KnockPath((id, status)): KnockPath<(String, String)>,
+) -> Result<Reply, ApiError> {
+    set_engagement(&app, &id, &status, false).await
+}
+
+async fn set_engagement(
+    app: &App,
+    id: &str,
+    status: &str,
+    present: bool,
+) -> Result<Reply, ApiError> {
     let engagement = match status {
         "seen" | "read" | "interacted" | "archived" => Engagement::parse(status),
         _ => None,
@@ -115,11 +144,9 @@ pub async fn engage(app: &App, id: &str, status: &str, present: bool) -> Result<
             "The route DELETE /v1/messages/{id}/interacted",
         ));
     }
-    let now = app.engine.now();
     let message = app
         .engine
-        .store()
-        .set_engagement(uuid_param(id, "The message")?, engagement, present, now)
+        .set_engagement(uuid_param(id, "The message")?, engagement, present)
         .await?
         .ok_or_else(|| ApiError::not_found(&format!("The message `{id}`")))?;
     Ok(Reply::ok(views::message(&message)))
@@ -130,8 +157,12 @@ const MAX_BATCH: usize = 50;
 
 /// `POST /v1/messages/batch/{seen|unseen|read|unread|interacted|archived|unarchived}`: applies
 /// the update to every listed message and returns those that exist.
-pub async fn batch(app: &App, action: &str, body: &serde_json::Value) -> Result<Reply, ApiError> {
-    let filter = engagement_filter(action)
+pub async fn batch(
+    State(app): State<Arc<App>>,
+    KnockPath(action): KnockPath<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Reply, ApiError> {
+    let filter = engagement_filter(&action)
         .filter(|f| f.engagement != Engagement::LinkClicked)
         .filter(|f| f.present || f.engagement != Engagement::Interacted)
         .ok_or_else(|| ApiError::not_found(&format!("The batch action `{action}`")))?;
@@ -145,7 +176,6 @@ pub async fn batch(app: &App, action: &str, body: &serde_json::Value) -> Result<
             "must contain 1 to 50 message ids",
         ));
     }
-    let now = app.engine.now();
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let id = id
@@ -157,8 +187,7 @@ pub async fn batch(app: &App, action: &str, body: &serde_json::Value) -> Result<
         };
         if let Some(m) = app
             .engine
-            .store()
-            .set_engagement(uuid, filter.engagement, filter.present, now)
+            .set_engagement(uuid, filter.engagement, filter.present)
             .await?
         {
             out.push(views::message(&m));

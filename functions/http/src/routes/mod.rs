@@ -1,4 +1,4 @@
-//! Routing by method and path; one module per Knock resource.
+//! The route table and its fallback; one module per Knock resource.
 
 mod batches;
 mod feeds;
@@ -11,186 +11,74 @@ mod tenants;
 mod users;
 mod workflows;
 
-use herald_core::recipient::RecipientRef;
-use lambda_http::http::Method;
-use lambda_http::Request;
-use percent_encoding::percent_decode_str;
-use serde_json::Value;
+use std::sync::Arc;
+
+use axum::http::{Method, Uri};
+use axum::routing::{on, MethodFilter};
+use axum::Router;
 
 use crate::error::ApiError;
-use crate::query::Query;
-use crate::response::Reply;
 use crate::App;
 
-/// Every route, as `(method, path template)`.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/v1/workflows/{key}/trigger"),
-    ("POST", "/v1/workflows/{key}/cancel"),
-    ("GET", "/v1/users/{user_id}"),
-    ("PUT", "/v1/users/{user_id}"),
-    ("GET", "/v1/users/{user_id}/messages"),
-    ("GET", "/v1/users/{user_id}/feeds/{channel_id}"),
-    ("GET", "/v1/users/{user_id}/subscriptions"),
-    ("GET", "/v1/users/{user_id}/preferences"),
-    ("GET", "/v1/users/{user_id}/preferences/{set_id}"),
-    ("PUT", "/v1/users/{user_id}/preferences/{set_id}"),
-    ("DELETE", "/v1/users/{user_id}/preferences/{set_id}"),
-    ("GET", "/v1/objects/{collection}"),
-    ("GET", "/v1/objects/{collection}/{object_id}"),
-    ("PUT", "/v1/objects/{collection}/{object_id}"),
-    ("DELETE", "/v1/objects/{collection}/{object_id}"),
-    ("GET", "/v1/objects/{collection}/{object_id}/messages"),
-    ("GET", "/v1/objects/{collection}/{object_id}/subscriptions"),
-    ("POST", "/v1/objects/{collection}/{object_id}/subscriptions"),
-    (
-        "DELETE",
-        "/v1/objects/{collection}/{object_id}/subscriptions",
-    ),
-    ("GET", "/v1/objects/{collection}/{object_id}/preferences"),
-    (
-        "GET",
-        "/v1/objects/{collection}/{object_id}/preferences/{set_id}",
-    ),
-    (
-        "PUT",
-        "/v1/objects/{collection}/{object_id}/preferences/{set_id}",
-    ),
-    (
-        "DELETE",
-        "/v1/objects/{collection}/{object_id}/preferences/{set_id}",
-    ),
-    ("GET", "/v1/tenants"),
-    ("GET", "/v1/tenants/{tenant_id}"),
-    ("PUT", "/v1/tenants/{tenant_id}"),
-    ("DELETE", "/v1/tenants/{tenant_id}"),
-    ("POST", "/v1/messages/batch/{action}"),
-    ("GET", "/v1/messages"),
-    ("GET", "/v1/messages/{message_id}"),
-    ("PUT", "/v1/messages/{message_id}/{status}"),
-    ("DELETE", "/v1/messages/{message_id}/{status}"),
-    ("GET", "/v1/workflow_recipient_runs"),
-    ("GET", "/v1/workflow_recipient_runs/{id}"),
-    ("GET", "/v1/batches"),
-    ("POST", "/v1/batches/{id}/flush"),
-];
+/// Declares every route once: the router and the list of `(method, path)` the template test
+/// checks against `template.yaml`.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every route, as `(method, path template)`.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
-/// Dispatches `req` to its route.
-pub async fn route(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let segments: Vec<String> = req
-        .uri()
-        .path()
-        .trim_matches('/')
-        .split('/')
-        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
-        .collect();
-    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let query = Query::parse(req.uri().query());
-    let method = req.method();
-    match (method, seg.as_slice()) {
-        (&Method::POST, ["v1", "workflows", key, "trigger"]) => {
-            workflows::trigger(app, key, &json_body(req)?).await
+        /// The routes, not yet authenticated or given their state.
+        pub fn routes() -> Router<Arc<App>> {
+            Router::new()
+                $(.route($path, on(MethodFilter::$method, $handler)))*
+                .fallback(not_found)
+                .method_not_allowed_fallback(not_found)
         }
-        (&Method::POST, ["v1", "workflows", key, "cancel"]) => {
-            workflows::cancel(app, key, &json_body(req)?).await
-        }
-        (&Method::GET, ["v1", "users", id]) => users::get(app, id).await,
-        (&Method::PUT, ["v1", "users", id]) => users::identify(app, id, &json_body(req)?).await,
-        (&Method::GET, ["v1", "users", id, "messages"]) => {
-            messages::list(app, Some(RecipientRef::user(*id)), &query).await
-        }
-        (&Method::GET, ["v1", "users", id, "subscriptions"]) => {
-            subscriptions::list_for_user(app, id, &query).await
-        }
-        (&Method::GET, ["v1", "users", id, "preferences"]) => {
-            preferences::list(app, &RecipientRef::user(*id)).await
-        }
-        (method, ["v1", "users", id, "preferences", set]) => {
-            preference_route(app, method, RecipientRef::user(*id), set, req, &query).await
-        }
-        (&Method::GET, ["v1", "objects", collection]) => {
-            objects::list(app, collection, &query).await
-        }
-        (&Method::GET, ["v1", "objects", c, id]) => objects::get(app, c, id).await,
-        (&Method::PUT, ["v1", "objects", c, id]) => {
-            objects::set(app, c, id, &json_body(req)?).await
-        }
-        (&Method::DELETE, ["v1", "objects", c, id]) => objects::delete(app, c, id).await,
-        (&Method::GET, ["v1", "objects", c, id, "messages"]) => {
-            messages::list(app, Some(RecipientRef::object(*c, *id)), &query).await
-        }
-        (&Method::GET, ["v1", "objects", c, id, "subscriptions"]) => {
-            subscriptions::list_for_object(app, c, id, &query).await
-        }
-        (&Method::POST, ["v1", "objects", c, id, "subscriptions"]) => {
-            subscriptions::add(app, c, id, &json_body(req)?).await
-        }
-        (&Method::DELETE, ["v1", "objects", c, id, "subscriptions"]) => {
-            subscriptions::delete(app, c, id, &json_body(req)?).await
-        }
-        (&Method::GET, ["v1", "objects", c, id, "preferences"]) => {
-            preferences::list(app, &RecipientRef::object(*c, *id)).await
-        }
-        (method, ["v1", "objects", c, id, "preferences", set]) => {
-            preference_route(app, method, RecipientRef::object(*c, *id), set, req, &query).await
-        }
-        (&Method::GET, ["v1", "tenants"]) => tenants::list(app, &query).await,
-        (&Method::GET, ["v1", "tenants", id]) => tenants::get(app, id, &query).await,
-        (&Method::PUT, ["v1", "tenants", id]) => {
-            tenants::set(app, id, &json_body(req)?, &query).await
-        }
-        (&Method::DELETE, ["v1", "tenants", id]) => tenants::delete(app, id).await,
-        (&Method::POST, ["v1", "messages", "batch", action]) => {
-            messages::batch(app, action, &json_body(req)?).await
-        }
-        (&Method::GET, ["v1", "users", id, "feeds", channel]) => {
-            feeds::list(app, id, channel, &query).await
-        }
-        (&Method::GET, ["v1", "messages"]) => messages::list(app, None, &query).await,
-        (&Method::GET, ["v1", "messages", id]) => messages::get(app, id).await,
-        (&Method::PUT, ["v1", "messages", id, status]) => {
-            messages::engage(app, id, status, true).await
-        }
-        (&Method::DELETE, ["v1", "messages", id, status]) => {
-            messages::engage(app, id, status, false).await
-        }
-        (&Method::GET, ["v1", "workflow_recipient_runs"]) => runs::list(app, &query).await,
-        (&Method::GET, ["v1", "workflow_recipient_runs", id]) => runs::get(app, id).await,
-        (&Method::GET, ["v1", "batches"]) => batches::list(app, &query).await,
-        (&Method::POST, ["v1", "batches", id, "flush"]) => batches::flush(app, id).await,
-        _ => Err(ApiError::not_found(&format!(
-            "The route {method} {}",
-            req.uri().path()
-        ))),
-    }
+    };
 }
 
-/// `GET|PUT|DELETE …/preferences/{set_id}` of a user or an object.
-async fn preference_route(
-    app: &App,
-    method: &Method,
-    owner: RecipientRef,
-    set_id: &str,
-    req: &Request,
-    query: &Query,
-) -> Result<Reply, ApiError> {
-    match *method {
-        Method::GET => preferences::get(app, &owner, set_id, query).await,
-        Method::PUT => preferences::set(app, &owner, set_id, &json_body(req)?).await,
-        Method::DELETE => preferences::delete(app, &owner, set_id).await,
-        _ => Err(ApiError::not_found(&format!(
-            "The route {method} {}",
-            req.uri().path()
-        ))),
-    }
+routes! {
+    POST "/v1/workflows/{key}/trigger" => workflows::trigger,
+    POST "/v1/workflows/{key}/cancel" => workflows::cancel,
+    GET "/v1/users/{user_id}" => users::get,
+    PUT "/v1/users/{user_id}" => users::identify,
+    GET "/v1/users/{user_id}/messages" => messages::list,
+    GET "/v1/users/{user_id}/feeds/{channel_id}" => feeds::list,
+    GET "/v1/users/{user_id}/subscriptions" => subscriptions::list_for_user,
+    GET "/v1/users/{user_id}/preferences" => preferences::list,
+    GET "/v1/users/{user_id}/preferences/{set_id}" => preferences::get,
+    PUT "/v1/users/{user_id}/preferences/{set_id}" => preferences::set,
+    DELETE "/v1/users/{user_id}/preferences/{set_id}" => preferences::delete,
+    GET "/v1/objects/{collection}" => objects::list,
+    GET "/v1/objects/{collection}/{object_id}" => objects::get,
+    PUT "/v1/objects/{collection}/{object_id}" => objects::set,
+    DELETE "/v1/objects/{collection}/{object_id}" => objects::delete,
+    GET "/v1/objects/{collection}/{object_id}/messages" => messages::list,
+    GET "/v1/objects/{collection}/{object_id}/subscriptions" => subscriptions::list_for_object,
+    POST "/v1/objects/{collection}/{object_id}/subscriptions" => subscriptions::add,
+    DELETE "/v1/objects/{collection}/{object_id}/subscriptions" => subscriptions::delete,
+    GET "/v1/objects/{collection}/{object_id}/preferences" => preferences::list,
+    GET "/v1/objects/{collection}/{object_id}/preferences/{set_id}" => preferences::get,
+    PUT "/v1/objects/{collection}/{object_id}/preferences/{set_id}" => preferences::set,
+    DELETE "/v1/objects/{collection}/{object_id}/preferences/{set_id}" => preferences::delete,
+    GET "/v1/tenants" => tenants::list,
+    GET "/v1/tenants/{tenant_id}" => tenants::get,
+    PUT "/v1/tenants/{tenant_id}" => tenants::set,
+    DELETE "/v1/tenants/{tenant_id}" => tenants::delete,
+    POST "/v1/messages/batch/{action}" => messages::batch,
+    GET "/v1/messages" => messages::list,
+    GET "/v1/messages/{message_id}" => messages::get,
+    PUT "/v1/messages/{message_id}/{status}" => messages::engage,
+    DELETE "/v1/messages/{message_id}/{status}" => messages::disengage,
+    GET "/v1/workflow_recipient_runs" => runs::list,
+    GET "/v1/workflow_recipient_runs/{id}" => runs::get,
+    GET "/v1/batches" => batches::list,
+    POST "/v1/batches/{id}/flush" => batches::flush,
 }
 
-/// The request body as JSON; an empty body is an empty object.
-fn json_body(req: &Request) -> Result<Value, ApiError> {
-    let bytes: &[u8] = req.body().as_ref();
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Object(Default::default()));
-    }
-    serde_json::from_slice(bytes).map_err(ApiError::invalid_json)
+/// Knock's 404 for a route it does not have.
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(&format!("The route {method} {}", uri.path()))
 }
 
 /// Parses a UUID path parameter; anything else names no resource.
@@ -202,12 +90,14 @@ fn uuid_param(id: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
 mod tests {
     use std::sync::Arc;
 
+    use axum::body::Body;
     use herald_core::definition::WorkflowSet;
     use herald_core::{Engine, SystemClock};
     use herald_embedded::{SqliteStore, TokioWaker};
-    use lambda_http::Body;
+    use tower::ServiceExt;
 
-    use super::*;
+    use super::ROUTES;
+    use crate::App;
 
     #[tokio::test]
     async fn every_listed_route_is_routed() {
@@ -219,7 +109,7 @@ mod tests {
             Arc::new(SystemClock),
             Arc::new(WorkflowSet::default()),
         );
-        let app = App::new(engine, "k");
+        let router = crate::router(App::new(engine, "k"));
         let id = uuid::Uuid::new_v4().to_string();
         for (method, template) in ROUTES {
             let path = template
@@ -234,17 +124,22 @@ mod tests {
                 .replace("{tenant_id}", "acme")
                 .replace("{action}", "read")
                 .replace("{id}", &id);
-            let req = lambda_http::http::Request::builder()
+            let req = axum::http::Request::builder()
                 .method(*method)
                 .uri(path.as_str())
+                .header("authorization", "Bearer k")
                 .body(Body::from("{}"))
                 .expect("request");
-            if let Err(e) = route(&app, &req).await {
-                assert!(
-                    !e.message.starts_with("The route"),
-                    "{method} {template} is not routed"
-                );
-            }
+            let resp = router.clone().oneshot(req).await.expect("infallible");
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let message = body["message"].as_str().unwrap_or_default();
+            assert!(
+                !message.starts_with("The route"),
+                "{method} {template} is not routed"
+            );
         }
     }
 }

@@ -1,9 +1,14 @@
 //! `/v1/objects/{collection}` and `/v1/objects/{collection}/{id}`: set, get, delete, list.
 
+use std::sync::Arc;
+
+use axum::extract::State;
 use herald_core::object::TENANTS;
-use serde_json::{json, Value};
+use herald_core::ports::Removal;
+use serde_json::json;
 
 use crate::error::ApiError;
+use crate::extract::{JsonBody, KnockPath};
 use crate::query::Query;
 use crate::response::Reply;
 use crate::{views, App};
@@ -19,26 +24,36 @@ fn check_collection(collection: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn set(app: &App, collection: &str, id: &str, body: &Value) -> Result<Reply, ApiError> {
-    check_collection(collection)?;
-    let object = app.engine.set_object(collection, id, body).await?;
+pub async fn set(
+    State(app): State<Arc<App>>,
+    KnockPath((collection, id)): KnockPath<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> Result<Reply, ApiError> {
+    check_collection(&collection)?;
+    let object = app.engine.set_object(&collection, &id, &body).await?;
     Ok(Reply::ok(views::object(&object)))
 }
 
-pub async fn get(app: &App, collection: &str, id: &str) -> Result<Reply, ApiError> {
+pub async fn get(
+    State(app): State<Arc<App>>,
+    KnockPath((collection, id)): KnockPath<(String, String)>,
+) -> Result<Reply, ApiError> {
     let object = app
         .engine
         .store()
-        .get_object(collection, id)
+        .get_object(&collection, &id)
         .await?
         .filter(|o| o.collection != TENANTS)
         .ok_or_else(|| ApiError::not_found(&format!("The object `{collection}/{id}`")))?;
     Ok(Reply::ok(views::object(&object)))
 }
 
-pub async fn delete(app: &App, collection: &str, id: &str) -> Result<Reply, ApiError> {
-    check_collection(collection)?;
-    if !app.engine.store().delete_object(collection, id).await? {
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    KnockPath((collection, id)): KnockPath<(String, String)>,
+) -> Result<Reply, ApiError> {
+    check_collection(&collection)?;
+    if app.engine.delete_object(&collection, &id).await? == Removal::Missing {
         return Err(ApiError::not_found(&format!(
             "The object `{collection}/{id}`"
         )));
@@ -46,11 +61,15 @@ pub async fn delete(app: &App, collection: &str, id: &str) -> Result<Reply, ApiE
     Ok(Reply::no_content())
 }
 
-pub async fn list(app: &App, collection: &str, q: &Query) -> Result<Reply, ApiError> {
-    check_collection(collection)?;
+pub async fn list(
+    State(app): State<Arc<App>>,
+    KnockPath(collection): KnockPath<String>,
+    q: Query,
+) -> Result<Reply, ApiError> {
+    check_collection(&collection)?;
     q.refuse(&["include"])?;
     let page = q.page()?;
-    let result = app.engine.store().list_objects(collection, &page).await?;
+    let result = app.engine.store().list_objects(&collection, &page).await?;
     Ok(Reply::ok(json!({
         "entries": result.items.iter().map(views::object).collect::<Vec<_>>(),
         "page_info": views::page_info(&result, page.page_size),

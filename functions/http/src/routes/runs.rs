@@ -1,5 +1,8 @@
 //! `GET /v1/workflow_recipient_runs` and `GET /v1/workflow_recipient_runs/{id}`.
 
+use std::sync::Arc;
+
+use axum::extract::State;
 use herald_core::ports::RunQuery;
 use herald_core::recipient::RecipientRef;
 use herald_core::run::RunStatus;
@@ -7,13 +10,14 @@ use serde_json::json;
 
 use super::uuid_param;
 use crate::error::ApiError;
+use crate::extract::KnockPath;
 use crate::query::Query;
 use crate::response::Reply;
 use crate::{views, App};
 
 const UNSUPPORTED: &[&str] = &["starting_at", "ending_at"];
 
-pub async fn list(app: &App, q: &Query) -> Result<Reply, ApiError> {
+pub async fn list(State(app): State<Arc<App>>, q: Query) -> Result<Reply, ApiError> {
     q.refuse(UNSUPPORTED)?;
     let page = q.page()?;
     let mut query = RunQuery {
@@ -62,8 +66,11 @@ pub async fn list(app: &App, q: &Query) -> Result<Reply, ApiError> {
     })))
 }
 
-pub async fn get(app: &App, id: &str) -> Result<Reply, ApiError> {
-    let run_id = uuid_param(id, "The workflow recipient run")?;
+pub async fn get(
+    State(app): State<Arc<App>>,
+    KnockPath(id): KnockPath<String>,
+) -> Result<Reply, ApiError> {
+    let run_id = uuid_param(&id, "The workflow recipient run")?;
     let store = app.engine.store();
     let run = store
         .get_recipient_run(run_id)

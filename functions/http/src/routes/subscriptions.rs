@@ -1,72 +1,93 @@
 //! Subscriptions: `POST|DELETE|GET /v1/objects/{collection}/{id}/subscriptions` and
 //! `GET /v1/users/{id}/subscriptions`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use herald_core::object::Object;
 use herald_core::recipient::RecipientRef;
 use herald_core::subscription::Subscription;
+use herald_core::user::User;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::extract::{JsonBody, KnockPath};
 use crate::query::Query;
 use crate::response::Reply;
 use crate::{views, App};
 
-/// Renders subscriptions with their object and recipient as stored now.
+/// Renders subscriptions with their object and recipient as stored now, read in one call per
+/// kind for the whole page.
 async fn render(app: &App, subs: &[Subscription]) -> Result<Vec<Value>, ApiError> {
     let store = app.engine.store();
-    let mut out = Vec::with_capacity(subs.len());
-    for s in subs {
-        let object_collection = s.object.collection.as_deref().unwrap_or_default();
-        let object = store.get_object(object_collection, &s.object.id).await?;
-        let object = views::recipient_entity(&s.object, None, object.as_ref());
-        let recipient = match &s.recipient.collection {
-            None => {
-                let user = store.get_user(&s.recipient.id).await?;
-                views::recipient_entity(&s.recipient, user.as_ref(), None)
-            }
-            Some(c) => {
-                let obj = store.get_object(c, &s.recipient.id).await?;
-                views::recipient_entity(&s.recipient, None, obj.as_ref())
-            }
-        };
-        out.push(views::subscription(s, object, recipient));
-    }
-    Ok(out)
+    let refs = subs.iter().flat_map(|s| [&s.object, &s.recipient]);
+    let (users, objects): (Vec<&RecipientRef>, Vec<&RecipientRef>) =
+        refs.partition(|r| r.is_user());
+    let user_ids: Vec<String> = users.iter().map(|r| r.id.clone()).collect();
+    let object_refs: Vec<RecipientRef> = objects.into_iter().cloned().collect();
+    let users: HashMap<String, User> = store
+        .get_users(&user_ids)
+        .await?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect();
+    let objects: HashMap<(String, String), Object> = store
+        .get_objects(&object_refs)
+        .await?
+        .into_iter()
+        .map(|o| ((o.collection.clone(), o.id.clone()), o))
+        .collect();
+    let entity = |r: &RecipientRef| match &r.collection {
+        None => views::recipient_entity(r, users.get(&r.id), None),
+        Some(c) => views::recipient_entity(r, None, objects.get(&(c.clone(), r.id.clone()))),
+    };
+    Ok(subs
+        .iter()
+        .map(|s| views::subscription(s, entity(&s.object), entity(&s.recipient)))
+        .collect())
 }
 
-pub async fn add(app: &App, collection: &str, id: &str, body: &Value) -> Result<Reply, ApiError> {
+pub async fn add(
+    State(app): State<Arc<App>>,
+    KnockPath((collection, id)): KnockPath<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> Result<Reply, ApiError> {
     let object = RecipientRef::object(collection, id);
-    let subs = app.engine.subscribe(&object, body).await?;
-    Ok(Reply::ok(Value::Array(render(app, &subs).await?)))
+    let subs = app.engine.subscribe(&object, &body).await?;
+    Ok(Reply::ok(Value::Array(render(&app, &subs).await?)))
 }
 
 pub async fn delete(
-    app: &App,
-    collection: &str,
-    id: &str,
-    body: &Value,
+    State(app): State<Arc<App>>,
+    KnockPath((collection, id)): KnockPath<(String, String)>,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let object = RecipientRef::object(collection, id);
-    let subs = app.engine.unsubscribe(&object, body).await?;
-    Ok(Reply::ok(Value::Array(render(app, &subs).await?)))
+    let subs = app.engine.unsubscribe(&object, &body).await?;
+    Ok(Reply::ok(Value::Array(render(&app, &subs).await?)))
 }
 
 pub async fn list_for_object(
-    app: &App,
-    collection: &str,
-    id: &str,
-    q: &Query,
+    State(app): State<Arc<App>>,
+    KnockPath((collection, id)): KnockPath<(String, String)>,
+    q: Query,
 ) -> Result<Reply, ApiError> {
     q.refuse(&["mode", "recipients", "objects", "include"])?;
     let page = q.page()?;
     let object = RecipientRef::object(collection, id);
     let result = app.engine.store().list_subscribers(&object, &page).await?;
     Ok(Reply::ok(json!({
-        "entries": render(app, &result.items).await?,
+        "entries": render(&app, &result.items).await?,
         "page_info": views::page_info(&result, page.page_size),
     })))
 }
 
-pub async fn list_for_user(app: &App, user: &str, q: &Query) -> Result<Reply, ApiError> {
+pub async fn list_for_user(
+    State(app): State<Arc<App>>,
+    KnockPath(user): KnockPath<String>,
+    q: Query,
+) -> Result<Reply, ApiError> {
     q.refuse(&["objects", "include"])?;
     let page = q.page()?;
     let result = app
@@ -75,7 +96,7 @@ pub async fn list_for_user(app: &App, user: &str, q: &Query) -> Result<Reply, Ap
         .list_subscriptions_of(&RecipientRef::user(user), &page)
         .await?;
     Ok(Reply::ok(json!({
-        "entries": render(app, &result.items).await?,
+        "entries": render(&app, &result.items).await?,
         "page_info": views::page_info(&result, page.page_size),
     })))
 }

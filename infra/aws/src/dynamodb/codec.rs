@@ -17,17 +17,12 @@ pub type Item = HashMap<String, AttributeValue>;
 /// Prefix of user property attributes.
 pub const PROP: &str = "p.";
 
-pub fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Backend(format!("request build failed: {e}"))
-}
-
-pub fn sdk_error<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    StoreError::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
-}
+/// The `type` of a recipient-run item.
+pub const RECIPIENT_RUN: &str = "recipient_run";
+/// The `type` of a fan-out marker in a runs partition.
+pub const FANOUT_MARKER: &str = "fanout_marker";
+/// The `type` of a batch-activity marker in a runs partition.
+pub const BATCH_MARKER: &str = "batch_marker";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("item attribute `{what}` is missing or malformed"))
@@ -159,7 +154,7 @@ pub fn run_item(r: &RecipientRun) -> Item {
     item.insert("gsi1sk".into(), s("RR"));
     item.insert("gsi2pk".into(), s("RRALL"));
     item.insert("gsi2sk".into(), s(time_key(r.inserted_at, r.id)));
-    item.insert("type".into(), s("recipient_run"));
+    item.insert("type".into(), s(RECIPIENT_RUN));
     item.insert("id".into(), s(r.id.to_string()));
     item.insert("workflow_run_id".into(), s(r.workflow_run_id.to_string()));
     item.insert("workflow_key".into(), s(&r.workflow_key));

@@ -14,14 +14,16 @@ use aws_sdk_dynamodb::types::{DeleteRequest, ReturnValue, WriteRequest};
 use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
 use herald_core::object::Object;
-use herald_core::ports::{Directory, Page, PageRequest, StoredPreferenceSet, WriteIf};
+use herald_core::ports::{
+    Directory, Page, PageRequest, Removal, StoredPreferenceSet, Write, WriteIf,
+};
 use herald_core::recipient::RecipientRef;
 use herald_core::subscription::Subscription;
 use serde_json::{Map, Value};
 
 use super::codec::*;
 use super::expr::Expr;
-use super::ops::{applied, key};
+use super::request::{build_error, conditional, key, sdk_error};
 use super::DynamoStore;
 
 fn object_pk(collection: &str) -> String {
@@ -104,31 +106,23 @@ impl DynamoStore {
             ));
         }
         let mut rows = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(str::to_string))
-                .key_condition_expression(&cond)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .set_consistent_read(index.is_none().then_some(true))
-                .scan_index_forward(!backwards)
-                .limit(i32::try_from(size + 1).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items() {
+        let mut pages = self
+            .query(&cond, &e)
+            .set_index_name(index.map(str::to_string))
+            .set_consistent_read(index.is_none().then_some(true))
+            .scan_index_forward(!backwards)
+            .limit(i32::try_from(size + 1).unwrap_or(i32::MAX))
+            .into_paginator()
+            .send();
+        while let Some(out) = pages.next().await {
+            for item in out.map_err(sdk_error)?.items() {
                 rows.push((get_s(item, &sk_attr)?.to_string(), decode(item)?));
             }
-            start = out.last_evaluated_key().cloned();
-            if rows.len() > size || start.is_none() {
-                return Ok(Page::from_rows(rows, page, size));
+            if rows.len() > size {
+                break;
             }
         }
+        Ok(Page::from_rows(rows, page, size))
     }
 
     /// Deletes every item of a partition (subscribers or preference sets of a deleted object).
@@ -185,7 +179,22 @@ impl Directory for DynamoStore {
             .transpose()
     }
 
-    async fn delete_object(&self, collection: &str, id: &str) -> Result<bool, StoreError> {
+    async fn get_objects(&self, refs: &[RecipientRef]) -> Result<Vec<Object>, StoreError> {
+        let keys = refs
+            .iter()
+            .map(|r| {
+                let collection = r.collection.as_deref().unwrap_or_default();
+                key(object_pk(collection), &format!("OBJ#{}", r.id))
+            })
+            .collect();
+        self.batch_get(keys, None)
+            .await?
+            .iter()
+            .map(object_from)
+            .collect()
+    }
+
+    async fn delete_object(&self, collection: &str, id: &str) -> Result<Removal, StoreError> {
         let out = self
             .client
             .delete_item()
@@ -215,7 +224,7 @@ impl Directory for DynamoStore {
                 None => break,
             }
         }
-        Ok(out.attributes().is_some())
+        Ok(Removal::from_existed(out.attributes().is_some()))
     }
 
     async fn list_objects(
@@ -288,7 +297,7 @@ impl Directory for DynamoStore {
                 .await
                 .map_err(sdk_error)?;
             out.push(subscription_from(result.attributes().ok_or_else(
-                || StoreError::Backend("UpdateItem returned no item".into()),
+                || StoreError::backend("UpdateItem returned no item"),
             )?)?);
         }
         Ok(out)
@@ -347,7 +356,7 @@ impl Directory for DynamoStore {
         set: &Value,
         condition: WriteIf,
         at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Write, StoreError> {
         let mut e = Expr::default();
         let version = e.name("version");
         let (zero, one) = (e.value(n(0)), e.value(n(1)));
@@ -377,7 +386,7 @@ impl Directory for DynamoStore {
             .set_expression_attribute_values(e.values())
             .send()
             .await;
-        applied(result)
+        conditional(result)
     }
 
     async fn get_preference_set(
@@ -408,7 +417,7 @@ impl Directory for DynamoStore {
         &self,
         owner: &RecipientRef,
         set_id: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Removal, StoreError> {
         let out = self
             .client
             .delete_item()
@@ -418,6 +427,6 @@ impl Directory for DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        Ok(out.attributes().is_some())
+        Ok(Removal::from_existed(out.attributes().is_some()))
     }
 }

@@ -1,4 +1,6 @@
-//! [`DynamoStore`]: the store port on one DynamoDB table per environment.
+//! [`DynamoStore`]: every storage role on one DynamoDB table per environment, one file per
+//! role (`users.rs`, `directory.rs`, `runs.rs`, `fanouts.rs`, `batches.rs`, `throttles.rs`,
+//! `messages.rs`), their request plumbing in `request.rs`.
 //!
 //! # Key schema
 //!
@@ -21,18 +23,21 @@
 //!   merges with one `UpdateItem` and never reads first.
 //! - `expires_at` (epoch seconds) is the TTL attribute: set on finished runs and on messages.
 //! - Objects, subscriptions and preference sets: see `directory.rs`; fan-out progress: see
-//!   `fanout.rs`.
+//!   `fanouts.rs`; batches: see `batches.rs`.
 //! - GSI1 (recipient run by id, messages by recipient, subscriptions by subscriber) and GSI2 (everything, newest first) serve
 //!   the read API; they are eventually consistent, which the API tolerates.
 
-mod batch;
+mod batches;
 mod codec;
 mod directory;
 mod expr;
-mod fanout;
-mod ops;
+mod fanouts;
+mod messages;
 mod paging;
-mod throttle;
+mod request;
+mod runs;
+mod throttles;
+mod users;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -77,14 +82,14 @@ impl DynamoStore {
                 .attribute_name(name)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
-                .map_err(codec::build_error)
+                .map_err(request::build_error)
         };
         let key = |name: &str, kind: KeyType| {
             KeySchemaElement::builder()
                 .attribute_name(name)
                 .key_type(kind)
                 .build()
-                .map_err(codec::build_error)
+                .map_err(request::build_error)
         };
         let gsi = |n: u8| -> Result<GlobalSecondaryIndex, StoreError> {
             GlobalSecondaryIndex::builder()
@@ -97,7 +102,7 @@ impl DynamoStore {
                         .build(),
                 )
                 .build()
-                .map_err(codec::build_error)
+                .map_err(request::build_error)
         };
         let mut create = client
             .create_table()
@@ -113,13 +118,13 @@ impl DynamoStore {
                     .stream_enabled(true)
                     .stream_view_type(StreamViewType::NewImage)
                     .build()
-                    .map_err(codec::build_error)?,
+                    .map_err(request::build_error)?,
             );
         }
         for name in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"] {
             create = create.attribute_definitions(attr(name)?);
         }
-        create.send().await.map_err(codec::sdk_error)?;
+        create.send().await.map_err(request::sdk_error)?;
         client
             .update_time_to_live()
             .table_name(table)
@@ -128,11 +133,11 @@ impl DynamoStore {
                     .enabled(true)
                     .attribute_name("expires_at")
                     .build()
-                    .map_err(codec::build_error)?,
+                    .map_err(request::build_error)?,
             )
             .send()
             .await
-            .map_err(codec::sdk_error)?;
+            .map_err(request::sdk_error)?;
         Ok(())
     }
 }

@@ -4,8 +4,9 @@ use aws_sdk_dynamodb::types::Select;
 use herald_core::error::StoreError;
 use herald_core::ports::{Page, PageRequest};
 
-use super::codec::{get_s, sdk_error, Item};
+use super::codec::{get_s, Item};
 use super::expr::{and, Expr};
+use super::request::sdk_error;
 use super::DynamoStore;
 
 /// How many items one Query call evaluates at most; filters may drop many of them.
@@ -61,28 +62,19 @@ impl DynamoStore {
             ));
         }
         let mut rows: Vec<(String, Item)> = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(listing.index)
-                .key_condition_expression(&key)
-                .set_filter_expression(and(&listing.filters))
-                .set_expression_attribute_names(listing.expr.names())
-                .set_expression_attribute_values(listing.expr.values())
-                .scan_index_forward(backwards)
-                .limit(READ_BATCH)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items() {
+        let mut pages = self
+            .query(&key, &listing.expr)
+            .index_name(listing.index)
+            .set_filter_expression(and(&listing.filters))
+            .scan_index_forward(backwards)
+            .limit(READ_BATCH)
+            .into_paginator()
+            .send();
+        while let Some(out) = pages.next().await {
+            for item in out.map_err(sdk_error)?.items() {
                 rows.push((get_s(item, &sk_attr)?.to_string(), item.clone()));
             }
-            start = out.last_evaluated_key().cloned();
-            if rows.len() > size || start.is_none() {
+            if rows.len() > size {
                 break;
             }
         }
@@ -98,27 +90,16 @@ impl DynamoStore {
         let pk_value = listing.expr.s(listing.partition.clone());
         let key = format!("{pk_name} = {pk_value}");
         let mut total = 0u64;
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(listing.index)
-                .key_condition_expression(&key)
-                .set_filter_expression(and(&listing.filters))
-                .set_expression_attribute_names(listing.expr.names())
-                .set_expression_attribute_values(listing.expr.values())
-                .select(Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            total += u64::try_from(out.count()).unwrap_or(0);
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(total);
-            }
+        let mut pages = self
+            .query(&key, &listing.expr)
+            .index_name(listing.index)
+            .set_filter_expression(and(&listing.filters))
+            .select(Select::Count)
+            .into_paginator()
+            .send();
+        while let Some(out) = pages.next().await {
+            total += u64::try_from(out.map_err(sdk_error)?.count()).unwrap_or(0);
         }
+        Ok(total)
     }
 }

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
 use herald_core::object::Object;
-use herald_core::ports::{Directory, Page, PageRequest, StoredPreferenceSet, WriteIf};
+use herald_core::ports::{
+    Directory, Page, PageRequest, Removal, StoredPreferenceSet, Write, WriteIf,
+};
 use herald_core::recipient::RecipientRef;
 use herald_core::subscription::Subscription;
 use herald_core::user::merge_properties;
@@ -149,7 +151,30 @@ impl Directory for SqliteStore {
         .await
     }
 
-    async fn delete_object(&self, collection: &str, id: &str) -> Result<bool, StoreError> {
+    async fn get_objects(&self, refs: &[RecipientRef]) -> Result<Vec<Object>, StoreError> {
+        let keys: Vec<(String, String)> = refs
+            .iter()
+            .map(|r| (collection(r).to_string(), r.id.clone()))
+            .collect();
+        self.with(move |conn| {
+            let mut objects = Vec::with_capacity(keys.len());
+            for chunk in keys.chunks(250) {
+                let marks = vec!["(?, ?)"; chunk.len()].join(", ");
+                let mut stmt = conn.prepare(&format!(
+                    "SELECT {OBJECT_COLUMNS} FROM objects WHERE (collection, id) IN (VALUES {marks})"
+                ))?;
+                let params = chunk.iter().flat_map(|(c, id)| [c, id]);
+                let rows = stmt.query_map(rusqlite::params_from_iter(params), object_row)?;
+                for object in rows {
+                    objects.push(object?);
+                }
+            }
+            Ok(objects)
+        })
+        .await
+    }
+
+    async fn delete_object(&self, collection: &str, id: &str) -> Result<Removal, StoreError> {
         let (collection, id) = (collection.to_string(), id.to_string());
         let owner = owner_key(&RecipientRef::object(collection.clone(), id.clone()));
         self.durably(move |conn| {
@@ -170,7 +195,7 @@ impl Directory for SqliteStore {
                 [&owner],
             )?;
             tx.commit()?;
-            Ok(n > 0)
+            Ok(Removal::from_existed(n > 0))
         })
         .await
     }
@@ -314,7 +339,7 @@ impl Directory for SqliteStore {
         set: &Value,
         condition: WriteIf,
         at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Write, StoreError> {
         let (owner, set_id, body) = (owner_key(owner), set_id.to_string(), json(set));
         self.durably(move |conn| {
             let changed = match condition {
@@ -334,7 +359,7 @@ impl Directory for SqliteStore {
                     params![body, micros(at), owner, set_id, v as i64],
                 )?,
             };
-            Ok(changed > 0)
+            Ok(Write::from_applied(changed > 0))
         })
         .await
     }
@@ -377,13 +402,14 @@ impl Directory for SqliteStore {
         &self,
         owner: &RecipientRef,
         set_id: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Removal, StoreError> {
         let (owner, set_id) = (owner_key(owner), set_id.to_string());
         self.durably(move |conn| {
-            Ok(conn.execute(
+            let deleted = conn.execute(
                 "DELETE FROM preference_sets WHERE owner_key = ? AND set_id = ?",
                 params![owner, set_id],
-            )? > 0)
+            )?;
+            Ok(Removal::from_existed(deleted > 0))
         })
         .await
     }

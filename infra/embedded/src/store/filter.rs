@@ -1,6 +1,8 @@
 //! WHERE clauses for listings, and keyset pagination over the `seq` column.
 
-use herald_core::ports::{ArchivedFilter, BatchQuery, MessageQuery, Page, PageRequest, RunQuery};
+use herald_core::ports::{
+    ArchivedFilter, BatchQuery, Bound, MessageQuery, Page, PageRequest, RunQuery,
+};
 use rusqlite::types::Value as Sql;
 
 use super::codec::{collection, engagement_column, enum_str};
@@ -37,6 +39,16 @@ impl Where {
         } else {
             self.clauses.join(" AND ")
         }
+    }
+}
+
+/// A time bound as SQL's comparison operator.
+fn operator(bound: Bound) -> &'static str {
+    match bound {
+        Bound::Gt => ">",
+        Bound::Gte => ">=",
+        Bound::Lt => "<",
+        Bound::Lte => "<=",
     }
 }
 
@@ -91,7 +103,7 @@ pub fn messages(q: &MessageQuery) -> Where {
         None => {}
     }
     for (bound, at) in &q.inserted_at {
-        w.raw(format!("inserted_at {} ?", bound.operator()));
+        w.raw(format!("inserted_at {} ?", operator(*bound)));
         w.params.push(Sql::Integer(at.timestamp_micros()));
     }
     w

@@ -4,13 +4,15 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::StepContext;
 use crate::batch::{group_key, summarize, Batch, BatchActivity, BatchStatus};
-use crate::definition::{BatchKey, BatchStep, Workflow};
+use crate::definition::{BatchKey, BatchStep};
 use crate::engine::execute::Change;
 use crate::engine::window::{ahead, resolve_path, timezone};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::path;
+use crate::ports::Write;
 use crate::run::{RecipientRun, RunBatch, RunEvent, RunStatus};
 
 /// How often a run retries joining or opening when other runs keep changing the batch first.
@@ -59,15 +61,12 @@ impl Engine {
     /// A batch step.
     pub(in crate::engine) async fn batch_step(
         &self,
-        workflow: &Workflow,
-        step: &BatchStep,
-        run: &RecipientRun,
-        scope: &Value,
-        now: DateTime<Utc>,
+        cx: StepContext<'_, BatchStep>,
     ) -> Result<Option<RecipientRun>, EngineError> {
+        let (workflow, step, run, scope, now) = cx.parts();
         if let Some(link) = &run.batch {
             if link.summary.is_none() {
-                return self.wait_or_close(workflow, step, run, link, now).await;
+                return self.wait_or_close(cx, link).await;
             }
         }
         let here = Some((step.step_ref.as_str(), "batch"));
@@ -83,21 +82,9 @@ impl Engine {
             let current = self.store.current_batch(&group).await?;
             let outcome = match &current {
                 Some(b) if b.status == BatchStatus::Open && !b.is_full() => {
-                    self.join(workflow, step, run, b, now).await?
+                    self.join(cx, b).await?
                 }
-                _ => {
-                    self.open(
-                        workflow,
-                        step,
-                        run,
-                        scope,
-                        &group,
-                        &key,
-                        current.as_ref(),
-                        now,
-                    )
-                    .await?
-                }
+                _ => self.open(cx, &group, &key, current.as_ref()).await?,
             };
             match outcome {
                 Attempt::Done(next) => return Ok(next.map(|b| *b)),
@@ -113,19 +100,17 @@ impl Engine {
                 }
             }
         }
-        Err(EngineError::Store(crate::error::StoreError::Backend(
+        Err(EngineError::Store(crate::error::StoreError::Contention(
             format!("batch `{group}` kept changing; the run will be retried"),
         )))
     }
 
     async fn join(
         &self,
-        workflow: &Workflow,
-        step: &BatchStep,
-        run: &RecipientRun,
+        cx: StepContext<'_, BatchStep>,
         batch: &Batch,
-        now: DateTime<Utc>,
     ) -> Result<Attempt, EngineError> {
+        let (workflow, step, run, _, now) = cx.parts();
         let here = Some((step.step_ref.as_str(), "batch"));
         let closes_at = match (step.sliding, step.window, step.extension_limit) {
             (true, Some(window), Some(limit)) => {
@@ -145,10 +130,11 @@ impl Engine {
         let change = Change::to(workflow.end(), RunStatus::Completed).event(event);
         let transition = self.transition(run, change, now);
         let activity = activity(batch.id, run, now);
-        if !self
+        if self
             .store
             .join_batch(&activity, closes_at, &transition)
             .await?
+            == Write::LostRace
         {
             return Ok(Attempt::Raced);
         }
@@ -161,29 +147,22 @@ impl Engine {
             None => false,
         };
         if full || closes_at.unwrap_or(batch.closes_at) <= now {
-            // Full (or overdue): the opener closes it now rather than at the window's end (a
-            // wake-up due now; `run_now` is for new runs, which AWS starts from the stream).
-            self.waker
-                .wake_at(batch.opener_workflow_run_id, self.now())
-                .await?;
+            // Full (or overdue): the opener closes it now rather than at the window's end.
+            self.wake_now(batch.opener_workflow_run_id).await?;
         }
         Ok(Attempt::Done(Some(Box::new(Self::applied(
             run, transition,
         )))))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn open(
         &self,
-        workflow: &Workflow,
-        step: &BatchStep,
-        run: &RecipientRun,
-        scope: &Value,
+        cx: StepContext<'_, BatchStep>,
         group: &str,
         key: &str,
         current: Option<&Batch>,
-        now: DateTime<Utc>,
     ) -> Result<Attempt, EngineError> {
+        let (workflow, step, run, scope, now) = cx.parts();
         let here = Some((step.step_ref.as_str(), "batch"));
         let leading = current.filter(|b| is_leading_window(b, now));
         // The window opens at the first trigger; a dynamic end is read once, when it opens.
@@ -236,7 +215,7 @@ impl Engine {
                 .store
                 .open_batch(&batch, replaces, None, &transition)
                 .await?;
-            return Ok(if applied {
+            return Ok(if applied.applied() {
                 Attempt::Done(Some(Box::new(Self::applied(run, transition))))
             } else {
                 Attempt::Raced
@@ -264,7 +243,7 @@ impl Engine {
             .store
             .open_batch(&batch, replaces, Some(&activity), &transition)
             .await?;
-        Ok(if applied {
+        Ok(if applied.applied() {
             Attempt::Done(Some(Box::new(Self::applied(run, transition))))
         } else {
             Attempt::Raced
@@ -274,12 +253,10 @@ impl Engine {
     /// The opener woke: sleep on if the window moved, else close the batch and go on with it.
     async fn wait_or_close(
         &self,
-        workflow: &Workflow,
-        step: &BatchStep,
-        run: &RecipientRun,
+        cx: StepContext<'_, BatchStep>,
         link: &RunBatch,
-        now: DateTime<Utc>,
     ) -> Result<Option<RecipientRun>, EngineError> {
+        let (workflow, step, run, _, now) = cx.parts();
         let here = Some((step.step_ref.as_str(), "batch"));
         let mut run = run.clone();
         if link.open {
@@ -313,7 +290,7 @@ impl Engine {
             } else {
                 self.store.transition(&transition).await?
             };
-            if !applied {
+            if applied == Write::LostRace {
                 return Ok(None);
             }
             run = Self::applied(&run, transition);
@@ -344,7 +321,7 @@ impl Engine {
     /// with what the batch holds. Returns whether the batch was open.
     pub async fn flush_batch(&self, batch: &Batch) -> Result<bool, EngineError> {
         let now = self.now();
-        if !self.store.flush_batch(batch.id, now).await? {
+        if self.store.flush_batch(batch.id, now).await? == Write::LostRace {
             return Ok(false);
         }
         self.waker

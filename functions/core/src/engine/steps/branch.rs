@@ -1,9 +1,9 @@
 //! Branch steps: take the first branch whose conditions hold.
 
-use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::definition::{BranchStep, Workflow};
+use super::StepContext;
+use crate::definition::BranchStep;
 use crate::engine::execute::Change;
 use crate::engine::Engine;
 use crate::error::EngineError;
@@ -13,12 +13,9 @@ impl Engine {
     /// A branch step: moves the run to the first step of the branch taken.
     pub(in crate::engine) async fn branch_step(
         &self,
-        workflow: &Workflow,
-        branch: &BranchStep,
-        run: &RecipientRun,
-        scope: &Value,
-        now: DateTime<Utc>,
+        cx: StepContext<'_, BranchStep>,
     ) -> Result<Option<RecipientRun>, EngineError> {
+        let (workflow, branch, run, scope, now) = cx.parts();
         let here = Some((branch.step_ref.as_str(), "branch"));
         let taken = branch
             .branches

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::StepContext;
 use crate::definition::{ChannelStep, Workflow};
 use crate::engine::execute::Change;
 use crate::engine::Engine;
@@ -17,12 +18,9 @@ impl Engine {
     /// A channel step.
     pub(in crate::engine) async fn channel_step(
         &self,
-        workflow: &Workflow,
-        channel: &ChannelStep,
-        run: &RecipientRun,
-        scope: &Value,
-        now: DateTime<Utc>,
+        cx: StepContext<'_, ChannelStep>,
     ) -> Result<Option<RecipientRun>, EngineError> {
+        let (workflow, channel, run, scope, now) = cx.parts();
         let here = Some((channel.step_ref.as_str(), "channel"));
         // Preferences are read when the step runs (after any delay), not at trigger.
         if !workflow.override_preferences {

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use serde_json::json;
 
-use crate::definition::{DelayStep, Workflow};
+use super::StepContext;
+use crate::definition::DelayStep;
 use crate::engine::execute::Change;
 use crate::engine::window::{resolve_path, timezone};
 use crate::engine::Engine;
@@ -17,12 +18,9 @@ impl Engine {
     /// A delay step: pause until it ends, or move on if it already has (or cannot be read).
     pub(in crate::engine) async fn delay_step(
         &self,
-        workflow: &Workflow,
-        delay: &DelayStep,
-        run: &RecipientRun,
-        scope: &Value,
-        now: DateTime<Utc>,
+        cx: StepContext<'_, DelayStep>,
     ) -> Result<Option<RecipientRun>, EngineError> {
+        let (workflow, delay, run, scope, now) = cx.parts();
         let here = Some((delay.step_ref.as_str(), "delay"));
         if run.settings.skip_delay {
             let event = RunEvent::ok("delay_skipped", here, json!({"reason": "skip_delay"}), now);

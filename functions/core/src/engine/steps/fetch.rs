@@ -2,15 +2,15 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Map, Value};
 
-use crate::definition::{FetchStep, Workflow};
+use super::StepContext;
+use crate::definition::FetchStep;
 use crate::engine::execute::Change;
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::fetch::{FetchError, FetchRequest};
+use crate::ports::fetcher::{FetchError, FetchRequest};
 use crate::run::{RecipientRun, RunEvent, RunStatus};
 
 /// Knock retries a fetch that timed out or answered 5xx after 30 s, then after 60 s.
@@ -30,12 +30,9 @@ impl Engine {
     /// An `http_fetch` step. A retry is a pause of the run, so a cancel stops it.
     pub(in crate::engine) async fn fetch_step(
         &self,
-        workflow: &Workflow,
-        step: &FetchStep,
-        run: &RecipientRun,
-        scope: &Value,
-        now: DateTime<Utc>,
+        cx: StepContext<'_, FetchStep>,
     ) -> Result<Option<RecipientRun>, EngineError> {
+        let (workflow, step, run, scope, now) = cx.parts();
         let here = Some((step.step_ref.as_str(), "http_fetch"));
         let attempt = match render(step, scope, self.fetch_timeout) {
             Err(why) => Attempt::Fail(why),

@@ -1,25 +1,23 @@
 //! Throttle steps: let at most `limit` runs per recipient (and key) through per window.
 
-use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::batch::render_key;
-use crate::definition::{ThrottleStep, Workflow};
+use super::StepContext;
+use crate::definition::ThrottleStep;
 use crate::engine::window::{ahead, resolve_path, timezone};
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::ports::Admission;
 use crate::run::{RecipientRun, RunEvent};
 
 impl Engine {
     /// A throttle step: the run goes on if admitted, else it ends here.
     pub(in crate::engine) async fn throttle_step(
         &self,
-        workflow: &Workflow,
-        step: &ThrottleStep,
-        run: &RecipientRun,
-        scope: &Value,
-        now: DateTime<Utc>,
+        cx: StepContext<'_, ThrottleStep>,
     ) -> Result<Option<RecipientRun>, EngineError> {
+        let (workflow, step, run, scope, now) = cx.parts();
         let here = Some((step.step_ref.as_str(), "throttle"));
         let window_ends = match (&step.window, &step.window_field_path) {
             (Some(d), _) => d
@@ -47,7 +45,7 @@ impl Engine {
             .store
             .throttle(&throttle_key, run.id, step.limit, window_ends, now)
             .await?;
-        if admitted {
+        if admitted == Admission::Admitted {
             let event = RunEvent::ok("throttle_passed", here, json!({"key": key}), now);
             self.continue_with(workflow, run, event, now).await
         } else {

@@ -1,10 +1,10 @@
 //! `trigger_workflow` steps: trigger another workflow from this run.
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::definition::{TriggerWorkflowStep, Workflow};
+use super::StepContext;
+use crate::definition::TriggerWorkflowStep;
 use crate::engine::execute::Change;
 use crate::engine::{Engine, TriggerRequest};
 use crate::error::EngineError;
@@ -17,12 +17,9 @@ impl Engine {
     /// step, so a retried step finds the child it already stored instead of a second one.
     pub(in crate::engine) async fn trigger_step(
         &self,
-        workflow: &Workflow,
-        step: &TriggerWorkflowStep,
-        run: &RecipientRun,
-        scope: &Value,
-        now: DateTime<Utc>,
+        cx: StepContext<'_, TriggerWorkflowStep>,
     ) -> Result<Option<RecipientRun>, EngineError> {
+        let (workflow, step, run, scope, now) = cx.parts();
         let here = Some((step.step_ref.as_str(), "trigger_workflow"));
         let body = match request_body(step, run, scope) {
             Ok(b) => b,

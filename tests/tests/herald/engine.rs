@@ -456,8 +456,9 @@ async fn given_a_restart_then_stored_runs_are_rearmed_and_fire_once() {
         let _ = queued; // stored, never resumed: the "crash" happens here
         run
     };
-    let w = world_on(Arc::new(SqliteStore::open(dir.path()).unwrap()));
-    let rearmed = herald_embedded::recover(w.store.as_ref(), w.waker.as_ref())
+    let reopened = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let w = world_on(reopened.clone());
+    let rearmed = herald_embedded::recover(reopened.as_ref(), w.waker.as_ref())
         .await
         .unwrap();
     assert_eq!(rearmed, 2);

@@ -1,4 +1,4 @@
-//! Fan-out progress on DynamoDB.
+//! The fan-outs role on DynamoDB.
 //!
 //! | item | `pk` | `sk` |
 //! |---|---|---|
@@ -14,16 +14,17 @@
 
 use std::collections::HashSet;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use herald_core::error::StoreError;
 use herald_core::fanout::FanOut;
-use herald_core::ports::CancelFilter;
+use herald_core::ports::{CancelFilter, FanOuts, Write};
 use herald_core::run::RecipientRun;
 use uuid::Uuid;
 
 use super::codec::*;
 use super::expr::Expr;
-use super::ops::{is_condition_failure, key};
+use super::request::{build_error, key, sdk_error};
 use super::DynamoStore;
 
 fn fanout_key(workflow_run_id: Uuid) -> Item {
@@ -50,7 +51,7 @@ impl DynamoStore {
             ),
             &format!("FANOUT#{}", f.workflow_run_id),
         );
-        marker.insert("type".into(), s("fanout_marker"));
+        marker.insert("type".into(), s(FANOUT_MARKER));
         marker.insert("workflow_run_id".into(), s(f.workflow_run_id.to_string()));
         let mut item = fanout_key(f.workflow_run_id);
         item.insert("type".into(), s("fanout"));
@@ -65,19 +66,6 @@ impl DynamoStore {
             .into_iter()
             .map(|item| self.transact_put_new(item))
             .collect()
-    }
-
-    pub(super) async fn fanout(&self, workflow_run_id: Uuid) -> Result<Option<FanOut>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(fanout_key(workflow_run_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item().map(fanout_from).transpose()
     }
 
     /// The update of a fan-out to `next`, conditioned on the previous version, unfinished.
@@ -162,57 +150,75 @@ impl DynamoStore {
             .collect();
         let mut e = Expr::default();
         let projection = e.name("id");
-        let mut pending = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .projection_expression(projection)
-                .set_expression_attribute_names(e.names())
-                .build()
-                .map_err(build_error)?,
-        );
-        let mut attempt = 0u32;
-        while let Some(request) = pending.take() {
-            if attempt > 10 {
-                return Err(StoreError::Backend(
-                    "BatchGetItem kept returning unprocessed keys".into(),
-                ));
+        for item in self.batch_get(keys, Some((&projection, &e))).await? {
+            if let Ok(id) = Uuid::parse_str(get_s(&item, "id")?) {
+                found.insert(id);
             }
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6))).await;
-            }
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out
-                .responses()
-                .and_then(|r| r.get(&self.table))
-                .into_iter()
-                .flatten()
-            {
-                if let Ok(id) = Uuid::parse_str(get_s(item, "id")?) {
-                    found.insert(id);
-                }
-            }
-            pending = out
-                .unprocessed_keys()
-                .and_then(|u| u.get(&self.table))
-                .filter(|k| !k.keys().is_empty())
-                .cloned();
-            attempt += 1;
         }
         Ok(found)
     }
 
-    pub(super) async fn advance(
+    /// Applies a cancel to the unfinished fan-outs behind `markers` (found in the cancel's
+    /// partition); called before the cancel's runs are read.
+    pub(super) async fn cancel_fanouts(
+        &self,
+        filter: &CancelFilter,
+        markers: &[Item],
+    ) -> Result<(), StoreError> {
+        for marker in markers {
+            let Ok(id) = Uuid::parse_str(get_s(marker, "workflow_run_id")?) else {
+                continue;
+            };
+            loop {
+                let Some(f) = self.get_fanout(id).await? else {
+                    break;
+                };
+                if f.is_finished() {
+                    break;
+                }
+                let f = f.cancelled_by(filter.recipients.as_deref());
+                match self.update(self.fanout_update(&f)?).await {
+                    Ok(Write::Applied) => {
+                        if f.is_finished() {
+                            // Housekeeping: unconditional, so it cannot lose a race.
+                            let _expiry: Write = self.update(self.marker_expiry(&f)?).await?;
+                        }
+                        break;
+                    }
+                    // A step got in, or is committing right now: read again and retry.
+                    Ok(Write::LostRace) => continue,
+                    Err(StoreError::Contention(_)) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl FanOuts for DynamoStore {
+    async fn get_fanout(&self, workflow_run_id: Uuid) -> Result<Option<FanOut>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(fanout_key(workflow_run_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item().map(fanout_from).transpose()
+    }
+
+    async fn advance_fanout(
         &self,
         next: &FanOut,
         runs: &[RecipientRun],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Write, StoreError> {
         // A run that exists would fail the whole transaction, so existing ones are left out
         // first; only this fan-out creates runs of its workflow run, and its version condition
         // keeps two steps from racing, so the check stays true until the write.
@@ -231,86 +237,18 @@ impl DynamoStore {
             for r in runs.iter().filter(|r| !existing.contains(&r.id)) {
                 items.push(self.transact_put_new(run_item(r))?);
             }
-            match self.transact(items).await {
-                Ok(()) => return Ok(true),
-                Err((true, _)) => {
-                    let stored = self.fanout(next.workflow_run_id).await?;
-                    let still_ours =
-                        stored.is_some_and(|f| f.version + 1 == next.version && !f.is_finished());
-                    if !still_ours {
-                        return Ok(false);
-                    }
-                }
-                Err((false, e)) => return Err(e),
+            if self.transact(items).await? == Write::Applied {
+                return Ok(Write::Applied);
+            }
+            let stored = self.get_fanout(next.workflow_run_id).await?;
+            let still_ours =
+                stored.is_some_and(|f| f.version + 1 == next.version && !f.is_finished());
+            if !still_ours {
+                return Ok(Write::LostRace);
             }
         }
-        Err(StoreError::Backend(
+        Err(StoreError::Contention(
             "fan-out step kept failing its conditions".into(),
         ))
-    }
-
-    /// Applies a cancel to the unfinished fan-outs behind `markers` (found in the cancel's
-    /// partition); called before the cancel's runs are read.
-    pub(super) async fn cancel_fanouts(
-        &self,
-        filter: &CancelFilter,
-        markers: &[Item],
-    ) -> Result<(), StoreError> {
-        for marker in markers {
-            let Ok(id) = Uuid::parse_str(get_s(marker, "workflow_run_id")?) else {
-                continue;
-            };
-            loop {
-                let Some(f) = self.fanout(id).await? else {
-                    break;
-                };
-                if f.is_finished() {
-                    break;
-                }
-                let f = f.cancelled_by(filter.recipients.as_deref());
-                let update = self.fanout_update(&f)?;
-                let result = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(update.key().clone()))
-                    .update_expression(update.update_expression())
-                    .set_condition_expression(update.condition_expression().map(str::to_string))
-                    .set_expression_attribute_names(update.expression_attribute_names().cloned())
-                    .set_expression_attribute_values(update.expression_attribute_values().cloned())
-                    .send()
-                    .await;
-                match result {
-                    Ok(_) => {
-                        if f.is_finished() {
-                            let m = self.marker_expiry(&f)?;
-                            self.client
-                                .update_item()
-                                .table_name(&self.table)
-                                .set_key(Some(m.key().clone()))
-                                .update_expression(m.update_expression())
-                                .set_expression_attribute_names(
-                                    m.expression_attribute_names().cloned(),
-                                )
-                                .set_expression_attribute_values(
-                                    m.expression_attribute_values().cloned(),
-                                )
-                                .send()
-                                .await
-                                .map_err(sdk_error)?;
-                        }
-                        break;
-                    }
-                    // A step got in, or is committing right now: read again and retry.
-                    Err(err) if is_condition_failure(&err) => continue,
-                    Err(err) if format!("{err:?}").contains("TransactionConflict") => {
-                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                        continue;
-                    }
-                    Err(err) => return Err(sdk_error(err)),
-                }
-            }
-        }
-        Ok(())
     }
 }

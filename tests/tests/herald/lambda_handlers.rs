@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tower::ServiceExt;
+
 use chrono::{DateTime, Duration, Utc};
 use herald_aws::{AwsWaker, DynamoStore, WakeMessage};
 use herald_core::ids;
@@ -69,19 +71,23 @@ async fn world() -> World {
     World { stack, deps, clock }
 }
 
-fn body(resp: &lambda_http::Response<lambda_http::Body>) -> Value {
-    let bytes: &[u8] = resp.body().as_ref();
+async fn body(resp: axum::response::Response) -> Value {
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
     if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(bytes).expect("JSON body")
+        serde_json::from_slice(&bytes).expect("JSON body")
     }
 }
 
 impl World {
+    /// Serves one API Gateway request with the router the Lambdas run.
     async fn call(&self, req: lambda_http::Request) -> (u16, Value) {
-        let resp = herald_http::handle(&self.deps.app, req).await;
-        (resp.status().as_u16(), body(&resp))
+        let router = herald_http::router(self.deps.app.clone());
+        let resp = router.oneshot(req).await.expect("the router is infallible");
+        (resp.status().as_u16(), body(resp).await)
     }
 
     async fn trigger(&self, edit: impl FnOnce(&mut Value)) -> Uuid {

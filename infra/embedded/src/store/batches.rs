@@ -1,13 +1,18 @@
-//! Batches and their activities. Every function runs inside the caller's
-//! transaction, so each check and the writes it guards are one atomic step.
+//! The batches role on SQLite: batches and their activities. Every helper runs inside the
+//! caller's transaction, so each check and the writes it guards are one atomic step.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_core::batch::{Batch, BatchActivity, BatchStatus};
-use herald_core::ports::CancelFilter;
+use herald_core::error::StoreError;
+use herald_core::ports::{BatchQuery, Batches, CancelFilter, Page, PageRequest, Write};
+use herald_core::run::Transition;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use uuid::Uuid;
 
 use super::codec::*;
+use super::runs::apply_transition;
+use super::{filter, SqliteStore};
 
 pub const COLUMNS: &str =
     "seq, id, grp, workflow_key, step_ref, recipient_id, recipient_collection, \
@@ -195,4 +200,94 @@ pub fn cancel_activities(tx: &Transaction<'_>, filter: &CancelFilter) -> rusqlit
     }
     tx.execute(&sql, rusqlite::params_from_iter(params))?;
     Ok(())
+}
+
+#[async_trait]
+impl Batches for SqliteStore {
+    async fn current_batch(&self, group: &str) -> Result<Option<Batch>, StoreError> {
+        let group = group.to_string();
+        self.with(move |conn| current(conn, &group)).await
+    }
+
+    async fn get_batch(&self, id: Uuid) -> Result<Option<Batch>, StoreError> {
+        self.with(move |conn| get(conn, &id.to_string())).await
+    }
+
+    async fn open_batch(
+        &self,
+        b: &Batch,
+        replaces: Option<Uuid>,
+        activity: Option<&BatchActivity>,
+        t: &Transition,
+    ) -> Result<Write, StoreError> {
+        let (b, activity, t) = (b.clone(), activity.cloned(), t.clone());
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            if !claim_group(&tx, &b, replaces)? || !apply_transition(&tx, &t)? {
+                return Ok(Write::LostRace);
+            }
+            insert(&tx, &b)?;
+            if let Some(a) = &activity {
+                insert_activity(&tx, a)?;
+            }
+            tx.commit()?;
+            Ok(Write::Applied)
+        })
+        .await
+    }
+
+    async fn join_batch(
+        &self,
+        activity: &BatchActivity,
+        closes_at: Option<DateTime<Utc>>,
+        t: &Transition,
+    ) -> Result<Write, StoreError> {
+        let (activity, t) = (activity.clone(), t.clone());
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            if !count_in(&tx, &activity.batch_id.to_string(), closes_at)?
+                || !apply_transition(&tx, &t)?
+            {
+                return Ok(Write::LostRace);
+            }
+            insert_activity(&tx, &activity)?;
+            tx.commit()?;
+            Ok(Write::Applied)
+        })
+        .await
+    }
+
+    async fn close_batch(&self, batch_id: Uuid, t: &Transition) -> Result<Write, StoreError> {
+        let t = t.clone();
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            if !close(&tx, &batch_id.to_string())? || !apply_transition(&tx, &t)? {
+                return Ok(Write::LostRace);
+            }
+            tx.commit()?;
+            Ok(Write::Applied)
+        })
+        .await
+    }
+
+    async fn batch_activities(&self, batch_id: Uuid) -> Result<Vec<BatchActivity>, StoreError> {
+        self.with(move |conn| activities(conn, &batch_id.to_string()))
+            .await
+    }
+
+    async fn flush_batch(&self, batch_id: Uuid, at: DateTime<Utc>) -> Result<Write, StoreError> {
+        self.with(move |conn| flush(conn, &batch_id.to_string(), at))
+            .await
+            .map(Write::from_applied)
+    }
+
+    async fn list_batches(
+        &self,
+        query: &BatchQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Batch>, StoreError> {
+        let (filter, page) = (filter::batches(query), page.clone());
+        self.with(move |conn| filter::page(conn, "batches", COLUMNS, filter, &page, row))
+            .await
+    }
 }

@@ -1,12 +1,16 @@
-//! Throttle windows: which runs a window admitted, checked and counted in one transaction.
+//! The throttles role on SQLite: throttle windows, which runs a window admitted, checked and counted in one transaction.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use herald_core::error::StoreError;
+use herald_core::ports::{Admission, Throttles};
 use rusqlite::{params, OptionalExtension, Transaction};
 use uuid::Uuid;
 
 use super::codec::*;
+use super::SqliteStore;
 
-pub fn throttle(
+fn admit(
     tx: &Transaction<'_>,
     key: &str,
     run_id: Uuid,
@@ -46,4 +50,29 @@ pub fn throttle(
         params![json(&runs), key],
     )?;
     Ok(true)
+}
+
+#[async_trait]
+impl Throttles for SqliteStore {
+    async fn throttle(
+        &self,
+        key: &str,
+        run_id: Uuid,
+        limit: u32,
+        window_ends: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Admission, StoreError> {
+        let key = key.to_string();
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let admitted = admit(&tx, &key, run_id, limit, window_ends, now)?;
+            tx.commit()?;
+            Ok(if admitted {
+                Admission::Admitted
+            } else {
+                Admission::Throttled
+            })
+        })
+        .await
+    }
 }

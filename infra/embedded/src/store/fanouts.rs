@@ -1,10 +1,16 @@
-//! Fan-out progress rows: one per workflow run that triggered objects with subscribers.
+//! The fan-outs role on SQLite: progress rows, one per workflow run that triggered objects with subscribers.
 
+use async_trait::async_trait;
+use herald_core::error::StoreError;
 use herald_core::fanout::FanOut;
-use herald_core::ports::CancelFilter;
+use herald_core::ports::{CancelFilter, FanOuts, Write};
+use herald_core::run::RecipientRun;
 use rusqlite::{params, OptionalExtension, Transaction};
+use uuid::Uuid;
 
 use super::codec::*;
+use super::runs::insert_runs;
+use super::SqliteStore;
 
 pub fn insert(tx: &Transaction<'_>, f: &FanOut) -> rusqlite::Result<()> {
     tx.execute(
@@ -80,4 +86,30 @@ pub fn unfinished(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<String>> 
     let mut stmt = conn.prepare("SELECT workflow_run_id FROM fanouts WHERE finished = 0")?;
     let rows = stmt.query_map([], |row| row.get(0))?;
     rows.collect()
+}
+
+#[async_trait]
+impl FanOuts for SqliteStore {
+    async fn get_fanout(&self, workflow_run_id: Uuid) -> Result<Option<FanOut>, StoreError> {
+        self.with(move |conn| get(conn, &workflow_run_id.to_string()))
+            .await
+    }
+
+    async fn advance_fanout(
+        &self,
+        next: &FanOut,
+        runs: &[RecipientRun],
+    ) -> Result<Write, StoreError> {
+        let (next, runs) = (next.clone(), runs.to_vec());
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            if !advance(&tx, &next)? {
+                return Ok(Write::LostRace);
+            }
+            insert_runs(&tx, &runs)?;
+            tx.commit()?;
+            Ok(Write::Applied)
+        })
+        .await
+    }
 }

@@ -1,4 +1,4 @@
-//! Batches on DynamoDB.
+//! The batches role on DynamoDB.
 //!
 //! | item | `pk` | `sk` | notes |
 //! |---|---|---|---|
@@ -13,18 +13,19 @@
 //! checks the batch is still open, so an activity is either excluded before the batch closes
 //! or was part of it.
 
-use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use herald_core::batch::{Batch, BatchActivity, BatchStatus};
 use herald_core::error::StoreError;
-use herald_core::ports::{BatchQuery, CancelFilter, Page, PageRequest};
+use herald_core::ports::{BatchQuery, Batches, CancelFilter, Page, PageRequest, Write};
 use herald_core::run::Transition;
 use uuid::Uuid;
 
 use super::codec::*;
 use super::expr::Expr;
-use super::ops::{applied, key};
 use super::paging::Listing;
+use super::request::{build_error, conditional, key};
 use super::DynamoStore;
 
 fn batch_pk(id: Uuid) -> String {
@@ -163,7 +164,7 @@ impl DynamoStore {
                 runs_pk(&a.workflow_key, Some(k), a.workflow_run_id),
                 &format!("BACT#{}#{}", a.batch_id, a.run_id),
             );
-            marker.insert("type".into(), s("batch_marker"));
+            marker.insert("type".into(), s(BATCH_MARKER));
             marker.insert("batch_id".into(), s(a.batch_id.to_string()));
             marker.insert("act_sk".into(), s(activity_sk(a)));
             marker.insert("recipient_id".into(), s(&a.recipient.id));
@@ -186,8 +187,8 @@ impl DynamoStore {
         expression: String,
         condition: String,
         e: Expr,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
+    ) -> Result<Update, StoreError> {
+        Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(batch_pk(id), "BATCH")))
             .update_expression(expression)
@@ -195,177 +196,7 @@ impl DynamoStore {
             .set_expression_attribute_names(e.names())
             .set_expression_attribute_values(e.values())
             .build()
-            .map_err(build_error)?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-
-    /// Runs a transaction whose condition failures mean "someone else got there first".
-    async fn transact_if(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
-        match self.transact(items).await {
-            Ok(()) => Ok(true),
-            Err((true, _)) => Ok(false),
-            Err((false, e)) => Err(e),
-        }
-    }
-
-    pub(super) async fn batch(&self, id: Uuid) -> Result<Option<Batch>, StoreError> {
-        self.get(batch_pk(id), "BATCH")
-            .await?
-            .as_ref()
-            .map(batch_from)
-            .transpose()
-    }
-
-    pub(super) async fn current_batch_of(&self, group: &str) -> Result<Option<Batch>, StoreError> {
-        let Some(pointer) = self.get(group_pk(group), "BGROUP").await? else {
-            return Ok(None);
-        };
-        let id = uuid(&pointer, "batch_id")?;
-        if let Some(batch) = self.batch(id).await? {
-            return Ok(Some(batch));
-        }
-        // The batch expired (TTL) before its pointer: drop the pointer, unless a new batch
-        // replaced it meanwhile, so the group can open again.
-        let mut e = Expr::default();
-        let condition = e.eq("batch_id", s(id.to_string()));
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(group_pk(group), "BGROUP")))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .send()
-            .await;
-        if applied(result)? {
-            Ok(None)
-        } else {
-            Box::pin(self.current_batch_of(group)).await
-        }
-    }
-
-    pub(super) async fn open(
-        &self,
-        b: &Batch,
-        replaces: Option<Uuid>,
-        activity: Option<&BatchActivity>,
-        t: &Transition,
-    ) -> Result<bool, StoreError> {
-        let mut pointer = key(group_pk(&b.group), "BGROUP");
-        pointer.insert("batch_id".into(), s(b.id.to_string()));
-        // Every open refreshes it; an idle group's pointer goes with its last batch.
-        pointer.insert(
-            "expires_at".into(),
-            self.expiry(b.closes_at + LONGEST_WINDOW),
-        );
-        let mut e = Expr::default();
-        let condition = match replaces {
-            None => "attribute_not_exists(pk)".to_string(),
-            Some(old) => e.eq("batch_id", s(old.to_string())),
-        };
-        let mut items = vec![
-            self.transact_put(pointer, Some((&condition, e)))?,
-            self.transact_put_new(batch_item(b))?,
-        ];
-        if let Some(a) = activity {
-            items.extend(self.activity_puts(a)?);
-        }
-        items.extend(self.transition_items(t)?);
-        self.transact_if(items).await
-    }
-
-    pub(super) async fn join(
-        &self,
-        a: &BatchActivity,
-        closes_at: Option<DateTime<Utc>>,
-        t: &Transition,
-    ) -> Result<bool, StoreError> {
-        let mut e = Expr::default();
-        let count = e.name("count");
-        let one = e.value(n(1));
-        let mut expression = format!("SET {count} = {count} + {one}");
-        if let Some(c) = closes_at {
-            expression.push_str(&format!(", {}", e.eq("closes_at", n(micros(c)))));
-        }
-        let max = e.name("max_items");
-        let condition = format!(
-            "{} AND (attribute_not_exists({max}) OR {count} < {max})",
-            e.eq("status", s(BatchStatus::Open.as_str()))
-        );
-        let mut items = vec![self.batch_update(a.batch_id, expression, condition, e)?];
-        items.extend(self.activity_puts(a)?);
-        items.extend(self.transition_items(t)?);
-        self.transact_if(items).await
-    }
-
-    pub(super) async fn close(&self, id: Uuid, t: &Transition) -> Result<bool, StoreError> {
-        let mut e = Expr::default();
-        let expression = format!(
-            "SET {}, {}",
-            e.eq("status", s(BatchStatus::Closed.as_str())),
-            e.eq("expires_at", self.expiry(t.at))
-        );
-        let condition = e.eq("status", s(BatchStatus::Open.as_str()));
-        let mut items = vec![self.batch_update(id, expression, condition, e)?];
-        items.extend(self.transition_items(t)?);
-        self.transact_if(items).await
-    }
-
-    pub(super) async fn activities(&self, id: Uuid) -> Result<Vec<BatchActivity>, StoreError> {
-        let mut e = Expr::default();
-        let key_cond = format!(
-            "{} AND begins_with({}, {})",
-            e.eq("pk", s(batch_pk(id))),
-            e.name("sk"),
-            e.s("ACT#")
-        );
-        self.query_all(&key_cond, None, &e)
-            .await?
-            .iter()
-            .map(activity_from)
-            .collect()
-    }
-
-    pub(super) async fn flush(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut e = Expr::default();
-        let expression = format!("SET {}", e.eq("flushed_at", n(micros(at))));
-        let condition = e.eq("status", s(BatchStatus::Open.as_str()));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(batch_pk(id), "BATCH")))
-            .update_expression(expression)
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .send()
-            .await;
-        applied(result)
-    }
-
-    pub(super) async fn batches(
-        &self,
-        q: &BatchQuery,
-        page: &PageRequest,
-    ) -> Result<Page<Batch>, StoreError> {
-        let mut l = Listing::new("gsi2", "BATCHALL".into());
-        let (e, f) = (&mut l.expr, &mut l.filters);
-        if let Some(status) = q.status {
-            f.push(e.eq("status", s(status.as_str())));
-        }
-        if let Some(k) = &q.workflow_key {
-            f.push(e.eq("workflow_key", s(k)));
-        }
-        if let Some(r) = &q.recipient {
-            f.push(e.eq("recipient_id", s(&r.id)));
-            f.push(e.eq(
-                "recipient_collection",
-                s(r.collection.as_deref().unwrap_or("")),
-            ));
-        }
-        self.page(l, page, batch_from).await
+            .map_err(build_error)
     }
 
     /// Applies a cancel to the activities behind `markers` (found in the cancel's own
@@ -400,10 +231,7 @@ impl DynamoStore {
                 .set_key(Some(key(batch_pk(batch_id), get_s(marker, "act_sk")?)))
                 .update_expression(format!(
                     "SET {}",
-                    u.eq(
-                        "cancelled",
-                        aws_sdk_dynamodb::types::AttributeValue::Bool(true)
-                    )
+                    u.eq("cancelled", AttributeValue::Bool(true))
                 ))
                 .condition_expression("attribute_exists(pk)")
                 .set_expression_attribute_names(u.names())
@@ -412,13 +240,168 @@ impl DynamoStore {
                 .map_err(build_error)?;
             // A closed batch keeps the activity: Knock's "keys of absorbed activities have no
             // effect once the window closed".
-            closed |= !self
-                .transact_if(vec![
+            let outcome = self
+                .transact(vec![
                     TransactWriteItem::builder().condition_check(check).build(),
                     TransactWriteItem::builder().update(update).build(),
                 ])
                 .await?;
+            closed |= outcome == Write::LostRace;
         }
         Ok(closed)
+    }
+}
+
+#[async_trait]
+impl Batches for DynamoStore {
+    async fn get_batch(&self, id: Uuid) -> Result<Option<Batch>, StoreError> {
+        self.get(batch_pk(id), "BATCH")
+            .await?
+            .as_ref()
+            .map(batch_from)
+            .transpose()
+    }
+
+    async fn current_batch(&self, group: &str) -> Result<Option<Batch>, StoreError> {
+        let Some(pointer) = self.get(group_pk(group), "BGROUP").await? else {
+            return Ok(None);
+        };
+        let id = uuid(&pointer, "batch_id")?;
+        if let Some(batch) = self.get_batch(id).await? {
+            return Ok(Some(batch));
+        }
+        // The batch expired (TTL) before its pointer: drop the pointer, unless a new batch
+        // replaced it meanwhile, so the group can open again.
+        let mut e = Expr::default();
+        let condition = e.eq("batch_id", s(id.to_string()));
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(group_pk(group), "BGROUP")))
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await;
+        match conditional(result)? {
+            Write::Applied => Ok(None),
+            Write::LostRace => Box::pin(self.current_batch(group)).await,
+        }
+    }
+
+    async fn open_batch(
+        &self,
+        b: &Batch,
+        replaces: Option<Uuid>,
+        activity: Option<&BatchActivity>,
+        t: &Transition,
+    ) -> Result<Write, StoreError> {
+        let mut pointer = key(group_pk(&b.group), "BGROUP");
+        pointer.insert("batch_id".into(), s(b.id.to_string()));
+        // Every open refreshes it; an idle group's pointer goes with its last batch.
+        pointer.insert(
+            "expires_at".into(),
+            self.expiry(b.closes_at + LONGEST_WINDOW),
+        );
+        let mut e = Expr::default();
+        let condition = match replaces {
+            None => "attribute_not_exists(pk)".to_string(),
+            Some(old) => e.eq("batch_id", s(old.to_string())),
+        };
+        let mut items = vec![
+            self.transact_put(pointer, Some((&condition, e)))?,
+            self.transact_put_new(batch_item(b))?,
+        ];
+        if let Some(a) = activity {
+            items.extend(self.activity_puts(a)?);
+        }
+        items.extend(self.transition_items(t)?);
+        self.transact(items).await
+    }
+
+    async fn join_batch(
+        &self,
+        a: &BatchActivity,
+        closes_at: Option<DateTime<Utc>>,
+        t: &Transition,
+    ) -> Result<Write, StoreError> {
+        let mut e = Expr::default();
+        let count = e.name("count");
+        let one = e.value(n(1));
+        let mut expression = format!("SET {count} = {count} + {one}");
+        if let Some(c) = closes_at {
+            expression.push_str(&format!(", {}", e.eq("closes_at", n(micros(c)))));
+        }
+        let max = e.name("max_items");
+        let condition = format!(
+            "{} AND (attribute_not_exists({max}) OR {count} < {max})",
+            e.eq("status", s(BatchStatus::Open.as_str()))
+        );
+        let update = self.batch_update(a.batch_id, expression, condition, e)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(self.activity_puts(a)?);
+        items.extend(self.transition_items(t)?);
+        self.transact(items).await
+    }
+
+    async fn close_batch(&self, id: Uuid, t: &Transition) -> Result<Write, StoreError> {
+        let mut e = Expr::default();
+        let expression = format!(
+            "SET {}, {}",
+            e.eq("status", s(BatchStatus::Closed.as_str())),
+            e.eq("expires_at", self.expiry(t.at))
+        );
+        let condition = e.eq("status", s(BatchStatus::Open.as_str()));
+        let update = self.batch_update(id, expression, condition, e)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(self.transition_items(t)?);
+        self.transact(items).await
+    }
+
+    async fn batch_activities(&self, id: Uuid) -> Result<Vec<BatchActivity>, StoreError> {
+        let mut e = Expr::default();
+        let key_cond = format!(
+            "{} AND begins_with({}, {})",
+            e.eq("pk", s(batch_pk(id))),
+            e.name("sk"),
+            e.s("ACT#")
+        );
+        self.query_all(&key_cond, None, &e)
+            .await?
+            .iter()
+            .map(activity_from)
+            .collect()
+    }
+
+    async fn flush_batch(&self, id: Uuid, at: DateTime<Utc>) -> Result<Write, StoreError> {
+        let mut e = Expr::default();
+        let expression = format!("SET {}", e.eq("flushed_at", n(micros(at))));
+        let condition = e.eq("status", s(BatchStatus::Open.as_str()));
+        self.update(self.batch_update(id, expression, condition, e)?)
+            .await
+    }
+
+    async fn list_batches(
+        &self,
+        q: &BatchQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Batch>, StoreError> {
+        let mut l = Listing::new("gsi2", "BATCHALL".into());
+        let (e, f) = (&mut l.expr, &mut l.filters);
+        if let Some(status) = q.status {
+            f.push(e.eq("status", s(status.as_str())));
+        }
+        if let Some(k) = &q.workflow_key {
+            f.push(e.eq("workflow_key", s(k)));
+        }
+        if let Some(r) = &q.recipient {
+            f.push(e.eq("recipient_id", s(&r.id)));
+            f.push(e.eq(
+                "recipient_collection",
+                s(r.collection.as_deref().unwrap_or("")),
+            ));
+        }
+        self.page(l, page, batch_from).await
     }
 }

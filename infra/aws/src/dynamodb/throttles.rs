@@ -1,26 +1,29 @@
-//! Throttle windows on DynamoDB: one item `THROTTLE#<key>` holding the window's end and the set
+//! The throttles role on DynamoDB: one item `THROTTLE#<key>` holding the window's end and the set
 //! of runs it admitted. Admitting is a conditional `ADD` to the set; opening a window is a
 //! conditional `PutItem` that only replaces an ended window. Neither reads first.
 
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
+use herald_core::ports::{Admission, Throttles, Write};
 use uuid::Uuid;
 
 use super::codec::*;
 use super::expr::Expr;
-use super::ops::{is_condition_failure, key};
+use super::request::{conditional, key};
 use super::DynamoStore;
 
-impl DynamoStore {
-    pub(super) async fn admit(
+#[async_trait]
+impl Throttles for DynamoStore {
+    async fn throttle(
         &self,
         throttle_key: &str,
         run_id: Uuid,
         limit: u32,
         window_ends: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Admission, StoreError> {
         let pk = format!("THROTTLE#{throttle_key}");
         let run = AttributeValue::Ss(vec![run_id.to_string()]);
         // Join the open window (or find the run already in it), open a new window, and if a
@@ -44,10 +47,8 @@ impl DynamoStore {
                 .set_expression_attribute_values(e.values())
                 .send()
                 .await;
-            match joined {
-                Ok(_) => return Ok(true),
-                Err(err) if is_condition_failure(&err) => {}
-                Err(err) => return Err(sdk_error(err)),
+            if conditional(joined)? == Write::Applied {
+                return Ok(Admission::Admitted);
             }
             let mut item = key(pk.clone(), "THROTTLE");
             item.insert("window_ends".into(), n(micros(window_ends)));
@@ -65,13 +66,11 @@ impl DynamoStore {
                 .set_expression_attribute_values(e.values())
                 .send()
                 .await;
-            match opened {
-                Ok(_) => return Ok(true),
-                Err(err) if is_condition_failure(&err) => {}
-                Err(err) => return Err(sdk_error(err)),
+            if conditional(opened)? == Write::Applied {
+                return Ok(Admission::Admitted);
             }
         }
         // An open window that is full.
-        Ok(false)
+        Ok(Admission::Throttled)
     }
 }

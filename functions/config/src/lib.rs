@@ -1,0 +1,137 @@
+//! Herald's settings from the environment, read and checked once at start-up by the local server
+//! and by every Lambda: an empty variable counts as unset, and a bad value stops start-up with
+//! an error naming the variable.
+
+use std::str::FromStr;
+
+use chrono_tz::Tz;
+use thiserror::Error;
+
+/// A missing or invalid setting.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("environment variable {0} is missing")]
+    Missing(&'static str),
+    /// A variable is set to something unusable.
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+}
+
+/// Where settings are read from: the process environment, or given pairs (tests).
+pub struct Env {
+    pairs: Option<Vec<(String, String)>>,
+}
+
+impl Env {
+    /// The process environment.
+    pub fn process() -> Self {
+        Self { pairs: None }
+    }
+
+    /// Only these pairs (for tests).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        let pairs = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self { pairs: Some(pairs) }
+    }
+
+    /// The value of `name`; `None` when unset or empty.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let value = match &self.pairs {
+            None => std::env::var(name).ok(),
+            Some(pairs) => pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone()),
+        };
+        value.filter(|v| !v.is_empty())
+    }
+
+    /// The value of a variable that must be set.
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// The value of `name` parsed, or `default` when unset.
+    pub fn parsed<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// The settings every runtime has.
+    pub fn common(&self) -> Result<Common, ConfigError> {
+        let default_timezone = match self.get("HERALD_DEFAULT_TIMEZONE") {
+            None => None,
+            Some(zone) => Some(herald_core::window_rule::parse_timezone(&zone).ok_or_else(
+                || ConfigError::Invalid {
+                    name: "HERALD_DEFAULT_TIMEZONE",
+                    reason: format!("unknown time zone `{zone}`"),
+                },
+            )?),
+        };
+        Ok(Common {
+            api_key: self.get("HERALD_API_KEY"),
+            default_timezone,
+        })
+    }
+}
+
+/// The settings every runtime has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Common {
+    /// `HERALD_API_KEY`: the secret key callers present (required on AWS; generated locally
+    /// when unset).
+    pub api_key: Option<String>,
+    /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
+    pub default_timezone: Option<Tz>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_is_unset_and_bad_values_name_the_variable() {
+        let env = Env::from_pairs(&[
+            ("HERALD_API_KEY", ""),
+            ("RETENTION_DAYS", "soon"),
+            ("HERALD_DEFAULT_TIMEZONE", "Europe/Paris"),
+        ]);
+        assert_eq!(env.get("HERALD_API_KEY"), None);
+        assert_eq!(
+            env.required("TABLE_NAME"),
+            Err(ConfigError::Missing("TABLE_NAME"))
+        );
+        let err = env.parsed("RETENTION_DAYS", 30i64).unwrap_err();
+        assert!(err.to_string().contains("RETENTION_DAYS"), "{err}");
+        assert_eq!(env.parsed("UNSET", 30i64), Ok(30));
+        let common = env.common().unwrap();
+        assert_eq!(common.default_timezone, Some(chrono_tz::Europe::Paris));
+        assert_eq!(common.api_key, None);
+        let bad = Env::from_pairs(&[("HERALD_DEFAULT_TIMEZONE", "Mars/Olympus")]);
+        assert!(matches!(
+            bad.common(),
+            Err(ConfigError::Invalid {
+                name: "HERALD_DEFAULT_TIMEZONE",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,38 @@
+//! The engine's ports, one small trait per role. Adapters live under `infra/`, one file per
+//! role: `infra/embedded/src/store/` (SQLite) and `infra/aws/src/dynamodb/` (DynamoDB).
+//!
+//! [`Store`] is every storage role at once, for the engine and the routes that hold one
+//! `Arc<dyn Store>`; a function that needs one role takes just that role.
+
+pub mod batches;
+pub mod clock;
+pub mod directory;
+pub mod fanouts;
+pub mod fetcher;
+pub mod messages;
+pub mod outcome;
+pub mod page;
+pub mod recovery;
+pub mod runs;
+pub mod throttles;
+pub mod users;
+pub mod waker;
+
+pub use batches::{BatchQuery, Batches};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use directory::{Directory, StoredPreferenceSet, WriteIf};
+pub use fanouts::FanOuts;
+pub use fetcher::{FetchError, FetchRequest, FetchResponse, Fetcher};
+pub use messages::{ArchivedFilter, Bound, EngagementFilter, MessageQuery, Messages};
+pub use outcome::{Removal, Write};
+pub use page::{Page, PageRequest};
+pub use recovery::{PendingRun, Recovery};
+pub use runs::{CancelFilter, RunQuery, Runs};
+pub use throttles::{Admission, Throttles};
+pub use users::Users;
+pub use waker::Waker;
+
+/// Durable storage in all its roles. Implemented for every type that has them all.
+pub trait Store: Users + Directory + Runs + FanOuts + Batches + Throttles + Messages {}
+
+impl<T> Store for T where T: Users + Directory + Runs + FanOuts + Batches + Throttles + Messages {}

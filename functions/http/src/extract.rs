@@ -1,0 +1,103 @@
+//! Typed extractors that fail with Knock's error bodies: path parameters, the query string, the
+//! JSON body, and the user or object a route is about.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use herald_core::recipient::RecipientRef;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::query::Query;
+
+/// Path parameters; a parameter that cannot be decoded names no resource (404).
+pub struct KnockPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for KnockPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match <Path<T> as FromRequestParts<S>>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(_) => Err(ApiError::not_found(&format!(
+                "The route {} {}",
+                parts.method,
+                parts.uri.path()
+            ))),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Query::parse(parts.uri.query()))
+    }
+}
+
+/// The user (`{user_id}`) or object (`{collection}/{object_id}`) the route's path names.
+pub struct Owner(pub RecipientRef);
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Owner {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, ApiError> {
+        let KnockPath(params) =
+            KnockPath::<HashMap<String, String>>::from_request_parts(parts, state).await?;
+        Ok(
+            match (
+                params.get("user_id"),
+                params.get("collection"),
+                params.get("object_id"),
+            ) {
+                (Some(user), _, _) => Some(Owner(RecipientRef::user(user.as_str()))),
+                (None, Some(c), Some(id)) => {
+                    Some(Owner(RecipientRef::object(c.as_str(), id.as_str())))
+                }
+                _ => None,
+            },
+        )
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Owner {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let route = format!("The route {} {}", parts.method, parts.uri.path());
+        <Owner as OptionalFromRequestParts<S>>::from_request_parts(parts, state)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&route))
+    }
+}
+
+/// The request body as JSON; an empty body is an empty object. Too large a body is Knock's
+/// 413, invalid JSON its 400.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            match rejection.status().as_u16() {
+                413 => ApiError::too_large(crate::MAX_BODY_BYTES),
+                _ => ApiError::invalid_json(rejection.body_text()),
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(Value::Object(Default::default())));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(ApiError::invalid_json)
+    }
+}

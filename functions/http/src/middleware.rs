@@ -1,0 +1,44 @@
+//! What every response goes through: authentication first, then the common headers and the log
+//! line of a failed request.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::Failure;
+use crate::{auth, App};
+
+/// Refuses a request without the environment's secret key, before any route runs.
+pub async fn authenticate(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    match auth::check(req.headers(), &app.api_key) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Adds `x-request-id` (and Knock's `x-should-retry` on client errors), and logs a server
+/// error under the same request id.
+pub async fn finish(req: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut resp = next.run(req).await;
+    if let Some(Failure(message)) = resp.extensions_mut().remove::<Failure>() {
+        tracing::error!(request_id, error = %message, "request failed");
+    }
+    let status = resp.status();
+    let headers = resp.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-request-id", id);
+    }
+    if status.is_client_error() {
+        // Knock's SDKs retry 408/409/429 unless told otherwise; a bad request stays bad.
+        let retry = matches!(status.as_u16(), 408 | 429);
+        headers.insert(
+            "x-should-retry",
+            HeaderValue::from_static(if retry { "true" } else { "false" }),
+        );
+    }
+    resp
+}

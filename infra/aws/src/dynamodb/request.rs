@@ -1,0 +1,356 @@
+//! DynamoDB request plumbing shared by every role: reads, paged queries, batch writes,
+//! conditional writes and transactions, and how their errors are classified (through the SDK's
+//! typed errors). A failed condition is [`Write::LostRace`]; a transaction that kept conflicting
+//! is [`StoreError::Contention`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
+};
+use chrono::{DateTime, Utc};
+use herald_core::error::StoreError;
+use herald_core::ports::Write;
+use uuid::Uuid;
+
+use super::codec::{n, Item};
+use super::expr::Expr;
+use super::DynamoStore;
+
+/// DynamoDB's limit of items per BatchWriteItem.
+const BATCH_LIMIT: usize = 25;
+/// DynamoDB's limit of keys per BatchGetItem.
+const GET_LIMIT: usize = 100;
+
+/// A request that could not be built (a missing required field: a bug, not a runtime state).
+pub fn build_error(e: BuildError) -> StoreError {
+    StoreError::backend_source("request build failed", e)
+}
+
+/// A failed request, with the SDK's error kept as the source.
+pub fn sdk_error<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::backend_source(DisplayErrorContext(&e).to_string(), e)
+}
+
+/// The errors of single-item writes that can fail their condition.
+pub trait ConditionFailure: std::error::Error + Send + Sync + 'static {
+    /// Whether the item's condition expression failed.
+    fn is_condition_failure(&self) -> bool;
+    /// Whether the item is being changed by a transaction right now.
+    fn is_transaction_conflict(&self) -> bool;
+}
+
+impl ConditionFailure for PutItemError {
+    fn is_condition_failure(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+    fn is_transaction_conflict(&self) -> bool {
+        self.is_transaction_conflict_exception()
+    }
+}
+
+impl ConditionFailure for UpdateItemError {
+    fn is_condition_failure(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+    fn is_transaction_conflict(&self) -> bool {
+        self.is_transaction_conflict_exception()
+    }
+}
+
+impl ConditionFailure for DeleteItemError {
+    fn is_condition_failure(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+    fn is_transaction_conflict(&self) -> bool {
+        self.is_transaction_conflict_exception()
+    }
+}
+
+/// A conditional single-item write's answer: `Some(output)` if applied, `None` if its
+/// condition failed; [`StoreError::Contention`] if a transaction holds the item.
+pub fn checked<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Option<T>, StoreError>
+where
+    E: ConditionFailure,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(err) if err.as_service_error().is_some_and(E::is_condition_failure) => Ok(None),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(E::is_transaction_conflict) =>
+        {
+            Err(StoreError::Contention(
+                DisplayErrorContext(&err).to_string(),
+            ))
+        }
+        Err(err) => Err(sdk_error(err)),
+    }
+}
+
+/// A conditional single-item write's outcome.
+pub fn conditional<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Write, StoreError>
+where
+    E: ConditionFailure,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    Ok(Write::from_applied(checked(result)?.is_some()))
+}
+
+/// The `pk`/`sk` key of an item.
+pub fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([
+        ("pk".to_string(), AttributeValue::S(pk)),
+        ("sk".to_string(), AttributeValue::S(sk.to_string())),
+    ])
+}
+
+impl DynamoStore {
+    /// The TTL of an item finished at `at`.
+    pub(super) fn expiry(&self, at: DateTime<Utc>) -> AttributeValue {
+        n((at + self.retention).timestamp())
+    }
+
+    /// An item by key, read strongly consistent.
+    pub(super) async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item().cloned())
+    }
+
+    /// A query of this table, placeholders set from `e`.
+    pub(super) fn query(&self, key_cond: &str, e: &Expr) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(key_cond)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+    }
+
+    /// Every item of one partition matching `key_cond` and `filter`, read strongly consistent
+    /// through every page.
+    pub(super) async fn query_all(
+        &self,
+        key_cond: &str,
+        filter: Option<String>,
+        e: &Expr,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.query(key_cond, e)
+            .set_filter_expression(filter)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(sdk_error)
+    }
+
+    /// The items with these keys that exist, read strongly consistent, 100 keys per
+    /// `BatchGetItem`, unprocessed keys retried with backoff. `projection` (with its
+    /// placeholders) limits the attributes read.
+    pub(super) async fn batch_get(
+        &self,
+        mut keys: Vec<Item>,
+        projection: Option<(&str, &Expr)>,
+    ) -> Result<Vec<Item>, StoreError> {
+        // A request naming one key twice is refused.
+        let mut seen = std::collections::HashSet::new();
+        keys.retain(|k| seen.insert(format!("{:?}|{:?}", k.get("pk"), k.get("sk"))));
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(GET_LIMIT) {
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(true);
+            if let Some((p, e)) = projection {
+                request = request
+                    .projection_expression(p)
+                    .set_expression_attribute_names(e.names());
+            }
+            let mut pending = Some(request.build().map_err(build_error)?);
+            let mut attempt = 0u32;
+            while let Some(request) = pending.take() {
+                if attempt > 10 {
+                    return Err(StoreError::Contention(
+                        "BatchGetItem kept returning unprocessed keys".into(),
+                    ));
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+                }
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                if let Some(items) = out.responses().and_then(|r| r.get(&self.table)) {
+                    found.extend(items.iter().cloned());
+                }
+                pending = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .filter(|k| !k.keys().is_empty())
+                    .cloned();
+                attempt += 1;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes `items` in batches of 25, retrying unprocessed items with backoff.
+    pub(super) async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(build_error)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// Sends write requests in batches of 25, retrying unprocessed ones with backoff.
+    pub(super) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(BATCH_LIMIT) {
+            let mut pending: Vec<WriteRequest> = chunk.to_vec();
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+                }
+                if attempt > 10 {
+                    return Err(StoreError::Contention(
+                        "BatchWriteItem kept returning unprocessed items".into(),
+                    ));
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                pending = out
+                    .unprocessed_items()
+                    .and_then(|u| u.get(&self.table))
+                    .cloned()
+                    .unwrap_or_default();
+                attempt += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a transaction: [`Write::LostRace`] when a condition failed (another writer got
+    /// there first). A conflict with a concurrent transaction, where nobody may have won, is
+    /// retried, and reported as [`StoreError::Contention`] if it persists.
+    pub(super) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Write, StoreError> {
+        let mut attempt = 0u32;
+        // One token for every retry of this transaction: a retry of one that committed (the
+        // answer was lost) succeeds instead of failing its conditions against itself.
+        let token = Uuid::new_v4().to_string();
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(&token)
+                .send()
+                .await;
+            let Err(err) = result else {
+                return Ok(Write::Applied);
+            };
+            let reasons: Vec<String> = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+                    .cancellation_reasons()
+                    .iter()
+                    .filter_map(|r| r.code().map(str::to_string))
+                    .collect(),
+                _ => return Err(sdk_error(err)),
+            };
+            tracing::debug!(?reasons, "transaction cancelled");
+            if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
+                return Ok(Write::LostRace);
+            }
+            if !reasons.iter().any(|r| r == "TransactionConflict") {
+                return Err(sdk_error(err));
+            }
+            if attempt >= 8 {
+                return Err(StoreError::Contention(format!(
+                    "transaction kept conflicting: {}",
+                    DisplayErrorContext(&err)
+                )));
+            }
+            attempt += 1;
+            tokio::time::sleep(Duration::from_millis(10 << attempt.min(5))).await;
+        }
+    }
+
+    /// Sends an `Update` (as built for a transaction) as one `UpdateItem`.
+    pub(super) async fn update(&self, u: Update) -> Result<Write, StoreError> {
+        conditional(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(u.key().clone()))
+                .update_expression(u.update_expression())
+                .set_condition_expression(u.condition_expression().map(str::to_string))
+                .set_expression_attribute_names(u.expression_attribute_names().cloned())
+                .set_expression_attribute_values(u.expression_attribute_values().cloned())
+                .send()
+                .await,
+        )
+    }
+
+    /// A transaction's `Put` of `item`, conditioned on `condition` (with its placeholders).
+    pub(super) fn transact_put(
+        &self,
+        item: Item,
+        condition: Option<(&str, Expr)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+        if let Some((c, e)) = condition {
+            put = put
+                .condition_expression(c)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values());
+        }
+        Ok(TransactWriteItem::builder()
+            .put(put.build().map_err(build_error)?)
+            .build())
+    }
+
+    /// A transaction's `Put` of an item that must not exist yet.
+    pub(super) fn transact_put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        self.transact_put(item, Some(("attribute_not_exists(pk)", Expr::default())))
+    }
+}

@@ -1,0 +1,17 @@
+//! Herald's integration tests, one binary: each module is one concern (a store's conformance,
+//! the engine on an injected clock, the HTTP API end to end, the Lambda handlers on moto, …),
+//! sharing the harness in `herald_tests` (`tests/src/`).
+
+mod aws_wakeups;
+mod batch_dynamodb;
+mod batch_embedded;
+mod conformance_dynamodb;
+mod conformance_embedded;
+mod e2e_http;
+mod engine;
+mod fanout_dynamodb;
+mod fanout_embedded;
+mod lambda_handlers;
+mod recipients;
+mod steps;
+mod template;
