@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Path, Request};
 use axum::http::request::Parts;
+use herald_core::engine::{CancelRequest, TriggerRequest};
+use herald_core::error::EngineError;
 use herald_core::recipient::RecipientRef;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -99,5 +101,36 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         serde_json::from_slice(&bytes)
             .map(Self)
             .map_err(ApiError::invalid_json)
+    }
+}
+
+/// A request body validated by its core request type: every field error at once, as Knock's
+/// 422 (a serde derive would stop at the first).
+pub struct Valid<T>(pub T);
+
+/// A request type the core validates from a JSON body.
+pub trait Validate: Sized {
+    /// Parses and validates `body`.
+    fn validate(body: &Value) -> Result<Self, EngineError>;
+}
+
+impl Validate for TriggerRequest {
+    fn validate(body: &Value) -> Result<Self, EngineError> {
+        TriggerRequest::from_json(body)
+    }
+}
+
+impl Validate for CancelRequest {
+    fn validate(body: &Value) -> Result<Self, EngineError> {
+        CancelRequest::from_json(body)
+    }
+}
+
+impl<S: Send + Sync, T: Validate> FromRequest<S> for Valid<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBody(body) = JsonBody::from_request(req, state).await?;
+        Ok(Self(T::validate(&body)?))
     }
 }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use herald_core::ports::{Bound, PageRequest};
+use herald_core::recipient::RecipientRef;
 
 use crate::error::ApiError;
 
@@ -48,6 +49,19 @@ impl Query {
                     || k.strip_prefix(name)
                         .is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.')))
         })
+    }
+
+    /// A recipient filter: `recipient=<user id>`, or `recipient[id]=…` with an optional
+    /// `recipient[collection]=…` for an object.
+    pub fn recipient(&self) -> Option<RecipientRef> {
+        match (self.get("recipient"), self.get("recipient[id]")) {
+            (Some(id), _) => Some(RecipientRef::user(id)),
+            (None, Some(id)) => Some(match self.get("recipient[collection]") {
+                Some(c) => RecipientRef::object(c, id),
+                None => RecipientRef::user(id),
+            }),
+            (None, None) => None,
+        }
     }
 
     /// `page_size`, `after` and `before`, validated.

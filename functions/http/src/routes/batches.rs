@@ -7,7 +7,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use herald_core::batch::BatchStatus;
 use herald_core::ports::BatchQuery;
-use herald_core::recipient::RecipientRef;
 use serde_json::json;
 
 use super::uuid_param;
@@ -30,14 +29,7 @@ pub async fn list(State(app): State<Arc<App>>, q: Query) -> Result<Reply, ApiErr
     let query = BatchQuery {
         status,
         workflow_key: q.get("workflow").map(str::to_string),
-        recipient: match (q.get("recipient"), q.get("recipient[id]")) {
-            (Some(id), _) => Some(RecipientRef::user(id)),
-            (None, Some(id)) => Some(match q.get("recipient[collection]") {
-                Some(c) => RecipientRef::object(c, id),
-                None => RecipientRef::user(id),
-            }),
-            (None, None) => None,
-        },
+        recipient: q.recipient(),
     };
     let result = app.engine.store().list_batches(&query, &page).await?;
     Ok(Reply::ok(json!({

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use herald_core::ports::RunQuery;
-use herald_core::recipient::RecipientRef;
 use herald_core::run::RunStatus;
 use serde_json::json;
 
@@ -33,14 +32,7 @@ pub async fn list(State(app): State<Arc<App>>, q: Query) -> Result<Reply, ApiErr
             )
         })?);
     }
-    query.recipient = match (q.get("recipient"), q.get("recipient[id]")) {
-        (Some(id), _) => Some(RecipientRef::user(id)),
-        (None, Some(id)) => Some(match q.get("recipient[collection]") {
-            Some(c) => RecipientRef::object(c, id),
-            None => RecipientRef::user(id),
-        }),
-        (None, None) => None,
-    };
+    query.recipient = q.recipient();
     query.has_errors = match q.get("has_errors") {
         None => None,
         Some("true") => Some(true),

@@ -7,16 +7,15 @@ use herald_core::engine::{CancelRequest, TriggerRequest};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::extract::{JsonBody, KnockPath};
+use crate::extract::{KnockPath, Valid};
 use crate::response::Reply;
 use crate::App;
 
 pub async fn trigger(
     State(app): State<Arc<App>>,
     KnockPath(key): KnockPath<String>,
-    JsonBody(body): JsonBody,
+    Valid(request): Valid<TriggerRequest>,
 ) -> Result<Reply, ApiError> {
-    let request = TriggerRequest::from_json(&body)?;
     let workflow_run_id = app.engine.trigger(&key, request).await?;
     Ok(Reply::ok(
         json!({"workflow_run_id": workflow_run_id.to_string()}),
@@ -26,9 +25,8 @@ pub async fn trigger(
 pub async fn cancel(
     State(app): State<Arc<App>>,
     KnockPath(key): KnockPath<String>,
-    JsonBody(body): JsonBody,
+    Valid(request): Valid<CancelRequest>,
 ) -> Result<Reply, ApiError> {
-    let request = CancelRequest::from_json(&body)?;
     let cancelled = app.engine.cancel(&key, request).await?;
     tracing::info!(workflow = key, cancelled, "cancel applied");
     Ok(Reply::no_content())

@@ -45,11 +45,7 @@ fn batch_item(b: &Batch) -> Item {
     item.insert("grp".into(), s(&b.group));
     item.insert("workflow_key".into(), s(&b.workflow_key));
     item.insert("step_ref".into(), s(&b.step_ref));
-    item.insert("recipient_id".into(), s(&b.recipient.id));
-    item.insert(
-        "recipient_collection".into(),
-        s(b.recipient.collection.as_deref().unwrap_or("")),
-    );
+    put_recipient(&mut item, &b.recipient);
     item.insert("batch_key".into(), s(&b.batch_key));
     item.insert("opener_run_id".into(), s(b.opener_run_id.to_string()));
     item.insert(
@@ -114,11 +110,7 @@ fn activity_item(a: &BatchActivity, expires: i64) -> Item {
     if let Some(k) = &a.cancellation_key {
         item.insert("cancellation_key".into(), s(k));
     }
-    item.insert("recipient_id".into(), s(&a.recipient.id));
-    item.insert(
-        "recipient_collection".into(),
-        s(a.recipient.collection.as_deref().unwrap_or("")),
-    );
+    put_recipient(&mut item, &a.recipient);
     if let Some(actor) = &a.actor {
         item.insert("actor".into(), json(actor));
     }
@@ -167,11 +159,7 @@ impl DynamoStore {
             marker.insert("type".into(), s(BATCH_MARKER));
             marker.insert("batch_id".into(), s(a.batch_id.to_string()));
             marker.insert("act_sk".into(), s(activity_sk(a)));
-            marker.insert("recipient_id".into(), s(&a.recipient.id));
-            marker.insert(
-                "recipient_collection".into(),
-                s(a.recipient.collection.as_deref().unwrap_or("")),
-            );
+            put_recipient(&mut marker, &a.recipient);
             marker.insert(
                 "expires_at".into(),
                 self.expiry(a.inserted_at + LONGEST_WINDOW),
@@ -396,11 +384,7 @@ impl Batches for DynamoStore {
             f.push(e.eq("workflow_key", s(k)));
         }
         if let Some(r) = &q.recipient {
-            f.push(e.eq("recipient_id", s(&r.id)));
-            f.push(e.eq(
-                "recipient_collection",
-                s(r.collection.as_deref().unwrap_or("")),
-            ));
+            f.push(e.recipient(r));
         }
         self.page(l, page, batch_from).await
     }

@@ -158,11 +158,7 @@ pub fn run_item(r: &RecipientRun) -> Item {
     item.insert("id".into(), s(r.id.to_string()));
     item.insert("workflow_run_id".into(), s(r.workflow_run_id.to_string()));
     item.insert("workflow_key".into(), s(&r.workflow_key));
-    item.insert("recipient_id".into(), s(&r.recipient.id));
-    item.insert(
-        "recipient_collection".into(),
-        s(r.recipient.collection.as_deref().unwrap_or("")),
-    );
+    put_recipient(&mut item, &r.recipient);
     if let Some(a) = &r.actor {
         item.insert("actor".into(), json(a));
     }
@@ -194,6 +190,15 @@ pub fn run_item(r: &RecipientRun) -> Item {
     item.insert("updated_at".into(), n(micros(r.updated_at)));
     item.insert("events".into(), AttributeValue::L(Vec::new()));
     item
+}
+
+/// Writes `r` as the item's `recipient_id` and `recipient_collection` (empty for a user).
+pub fn put_recipient(item: &mut Item, r: &RecipientRef) {
+    item.insert("recipient_id".into(), s(&r.id));
+    item.insert(
+        "recipient_collection".into(),
+        s(r.collection.as_deref().unwrap_or("")),
+    );
 }
 
 pub fn recipient(item: &Item, id: &str, collection: &str) -> Result<RecipientRef, StoreError> {
@@ -292,11 +297,7 @@ pub fn message_item(m: &Message, expires_at: DateTime<Utc>) -> Item {
     item.insert("id".into(), s(m.id.to_string()));
     item.insert("channel_key".into(), s(&m.channel_key));
     item.insert("channel_type".into(), s(enum_str(&m.channel_type)));
-    item.insert("recipient_id".into(), s(&m.recipient.id));
-    item.insert(
-        "recipient_collection".into(),
-        s(m.recipient.collection.as_deref().unwrap_or("")),
-    );
+    put_recipient(&mut item, &m.recipient);
     item.insert("actors".into(), json(&m.actors));
     item.insert("workflow_key".into(), s(&m.workflow_key));
     item.insert("categories".into(), json(&m.categories));

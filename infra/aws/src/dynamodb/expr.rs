@@ -43,6 +43,14 @@ impl Expr {
         format!("{n} = {v}")
     }
 
+    /// `(#recipient_id = :id AND #recipient_collection = :collection)`: the item is about `r`.
+    pub fn recipient(&mut self, r: &herald_core::recipient::RecipientRef) -> String {
+        let id = self.eq("recipient_id", AttributeValue::S(r.id.clone()));
+        let collection = r.collection.clone().unwrap_or_default();
+        let c = self.eq("recipient_collection", AttributeValue::S(collection));
+        format!("({id} AND {c})")
+    }
+
     /// `#attr IN (:a, :b…)`.
     pub fn any_of(&mut self, attr: &str, values: impl IntoIterator<Item = String>) -> String {
         let n = self.name(attr);

@@ -276,11 +276,7 @@ impl Runs for DynamoStore {
             f.push(e.any_of("status", q.statuses.iter().map(|s| s.as_str().to_string())));
         }
         if let Some(r) = &q.recipient {
-            f.push(e.eq("recipient_id", s(&r.id)));
-            f.push(e.eq(
-                "recipient_collection",
-                s(r.collection.as_deref().unwrap_or("")),
-            ));
+            f.push(e.recipient(r));
         }
         if let Some(t) = &q.tenant {
             f.push(e.eq("tenant", s(t)));
@@ -320,17 +316,7 @@ impl Runs for DynamoStore {
         let key_cond = e.eq("pk", s(pk));
         let mut filters = vec![active(&mut e)];
         if let Some(recipients) = &filter.recipients {
-            let any: Vec<String> = recipients
-                .iter()
-                .map(|r| {
-                    let id = e.eq("recipient_id", s(&r.id));
-                    let c = e.eq(
-                        "recipient_collection",
-                        s(r.collection.as_deref().unwrap_or("")),
-                    );
-                    format!("({id} AND {c})")
-                })
-                .collect();
+            let any: Vec<String> = recipients.iter().map(|r| e.recipient(r)).collect();
             filters.push(if any.len() == 1 {
                 any.join("")
             } else {
