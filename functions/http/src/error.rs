@@ -18,6 +18,8 @@ pub struct ApiError {
     pub message: String,
     /// Field errors, on a 422.
     pub errors: Vec<(String, String)>,
+    /// What went wrong inside, for the log line only: never in the response.
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -33,6 +35,7 @@ impl ApiError {
             kind,
             message: message.into(),
             errors: Vec::new(),
+            detail: None,
         }
     }
 
@@ -83,9 +86,17 @@ impl ApiError {
         e
     }
 
-    /// 500.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "internal_error", "api_error", message)
+    /// 500: the caller sees only that the request failed, and its request id in the
+    /// response headers; `detail` goes to the log line under the same id.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        let mut e = Self::new(
+            500,
+            "internal_error",
+            "api_error",
+            "Herald could not complete the request; it is logged under this response's x-request-id",
+        );
+        e.detail = Some(detail.into());
+        e
     }
 
     /// The JSON body.
@@ -116,7 +127,8 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = crate::response::Reply::json(status, self.body()).into_response();
         if status.is_server_error() {
-            resp.extensions_mut().insert(Failure(self.message));
+            let logged = self.detail.unwrap_or(self.message);
+            resp.extensions_mut().insert(Failure(logged));
         }
         resp
     }
@@ -145,5 +157,23 @@ impl From<EngineError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         Self::internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_error_keeps_its_detail_out_of_the_body() {
+        let e = ApiError::from(StoreError::backend("table herald-prod-secret: throttled"));
+        assert_eq!(e.status, 500);
+        assert!(!e.body().to_string().contains("herald-prod-secret"));
+        assert_eq!(e.body()["code"], "internal_error");
+        let resp = e.into_response();
+        let Some(Failure(logged)) = resp.extensions().get::<Failure>() else {
+            panic!("the detail is kept for the log line");
+        };
+        assert!(logged.contains("herald-prod-secret"), "{logged}");
     }
 }
