@@ -101,6 +101,7 @@ impl Stack {
             retention_days: 30,
             api_key: crate::server::API_KEY.to_string(),
             default_timezone: None,
+            allow_private_networks: false,
             waker: herald_aws::WakerConfig {
                 schedule_group: group,
                 target_arn: "arn:aws:lambda:us-east-1:123456789012:function:step-resume".into(),

@@ -86,9 +86,20 @@ impl Env {
                 },
             )?),
         };
+        let allow_private_networks = match self.get("HERALD_ALLOW_PRIVATE_NETWORKS").as_deref() {
+            None | Some("0") | Some("false") => false,
+            Some("1") | Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "HERALD_ALLOW_PRIVATE_NETWORKS",
+                    reason: format!("`{other}` is not 1, 0, true or false"),
+                })
+            }
+        };
         Ok(Common {
             api_key: self.get("HERALD_API_KEY"),
             default_timezone,
+            allow_private_networks,
         })
     }
 }
@@ -101,6 +112,9 @@ pub struct Common {
     pub api_key: Option<String>,
     /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
     pub default_timezone: Option<Tz>,
+    /// `HERALD_ALLOW_PRIVATE_NETWORKS=1`: outbound requests may reach loopback and private
+    /// networks (local development and tests only).
+    pub allow_private_networks: bool,
 }
 
 #[cfg(test)]
@@ -125,6 +139,11 @@ mod tests {
         let common = env.common().unwrap();
         assert_eq!(common.default_timezone, Some(chrono_tz::Europe::Paris));
         assert_eq!(common.api_key, None);
+        assert!(!common.allow_private_networks);
+        let open = Env::from_pairs(&[("HERALD_ALLOW_PRIVATE_NETWORKS", "1")]);
+        assert!(open.common().unwrap().allow_private_networks);
+        let typo = Env::from_pairs(&[("HERALD_ALLOW_PRIVATE_NETWORKS", "yes")]);
+        assert!(typo.common().is_err());
         let bad = Env::from_pairs(&[("HERALD_DEFAULT_TIMEZONE", "Mars/Olympus")]);
         assert!(matches!(
             bad.common(),

@@ -16,6 +16,9 @@ pub struct Config {
     pub waker: WakerConfig,
     /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
     pub default_timezone: Option<chrono_tz::Tz>,
+    /// `HERALD_ALLOW_PRIVATE_NETWORKS=1`: fetch steps may reach private networks (never set by
+    /// the template).
+    pub allow_private_networks: bool,
 }
 
 impl Config {
@@ -34,6 +37,7 @@ impl Config {
                 .api_key
                 .ok_or(ConfigError::Missing("HERALD_API_KEY"))?,
             default_timezone: common.default_timezone,
+            allow_private_networks: common.allow_private_networks,
             waker: WakerConfig {
                 schedule_group: env.required("SCHEDULE_GROUP")?,
                 target_arn: env.required("STEP_RESUME_ARN")?,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use herald_aws::{AwsWaker, DynamoStore};
 use herald_core::definition::{load_files, WorkflowFiles, WorkflowSet};
 use herald_core::{Clock, Engine, SystemClock};
-use herald_fetch::ReqwestFetcher;
+use herald_fetch::{Outbound, ReqwestFetcher};
 use herald_http::App;
 use include_dir::{include_dir, Dir};
 
@@ -64,7 +64,12 @@ impl Deps {
             clock.clone(),
             config.waker.clone(),
         ));
-        let fetcher = ReqwestFetcher::new()?;
+        let outbound = if config.allow_private_networks {
+            Outbound::AllowPrivate
+        } else {
+            Outbound::PublicOnly
+        };
+        let fetcher = ReqwestFetcher::new(outbound)?;
         let mut engine =
             Engine::new(store, waker, clock, Arc::new(workflows)).with_fetcher(Arc::new(fetcher));
         if let Some(tz) = config.default_timezone {

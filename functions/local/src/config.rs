@@ -20,6 +20,8 @@ pub struct Config {
     pub generated_key: bool,
     /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
     pub default_timezone: Option<chrono_tz::Tz>,
+    /// `HERALD_ALLOW_PRIVATE_NETWORKS=1`: fetch steps may reach loopback and private networks.
+    pub allow_private_networks: bool,
 }
 
 impl Config {
@@ -44,6 +46,7 @@ impl Config {
         };
         Ok(Self {
             default_timezone: common.default_timezone,
+            allow_private_networks: common.allow_private_networks,
             addr,
             data_dir,
             workflows_dir,

@@ -8,7 +8,7 @@ use herald_core::engine::ResumeBudget;
 use herald_core::ports::{Store, Waker};
 use herald_core::{Engine, SystemClock};
 use herald_embedded::{recover, run_worker, SqliteStore, TokioWaker};
-use herald_fetch::ReqwestFetcher;
+use herald_fetch::{Outbound, ReqwestFetcher};
 use herald_http::App;
 
 use crate::config::Config;
@@ -24,7 +24,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let store: Arc<dyn Store> = sqlite.clone();
     let waker: Arc<dyn Waker> = Arc::new(waker);
     // One process with no time limit: each resume finishes its workflow run's work.
-    let fetcher = ReqwestFetcher::new().map_err(|e| e.to_string())?;
+    let outbound = if config.allow_private_networks {
+        Outbound::AllowPrivate
+    } else {
+        Outbound::PublicOnly
+    };
+    let fetcher = ReqwestFetcher::new(outbound).map_err(|e| e.to_string())?;
     let mut engine = Engine::new(store.clone(), waker.clone(), clock, Arc::new(workflows))
         .with_budget(ResumeBudget::UNBOUNDED)
         .with_fetcher(Arc::new(fetcher));

@@ -14,7 +14,7 @@ use herald_core::ports::{MessageQuery, PageRequest, Store};
 use herald_core::recipient::RecipientRef;
 use herald_core::run::RunStatus;
 use herald_embedded::SqliteStore;
-use herald_fetch::ReqwestFetcher;
+use herald_fetch::{Outbound, ReqwestFetcher};
 use herald_tests::batching::{feed, world, World};
 use herald_tests::fixtures::t0;
 use serde_json::{json, Value};
@@ -332,8 +332,12 @@ fn fetching(base: &str, response_path: Option<&str>) -> Value {
 }
 
 fn fetch_world(wf: Value) -> World {
+    fetch_world_with(wf, Outbound::AllowPrivate)
+}
+
+fn fetch_world_with(wf: Value, outbound: Outbound) -> World {
     let mut w = world(store(), &[("fetch", wf)]);
-    let fetcher = Arc::new(ReqwestFetcher::new().expect("client"));
+    let fetcher = Arc::new(ReqwestFetcher::new(outbound).expect("client"));
     w.engine = w
         .engine
         .clone()
@@ -417,5 +421,51 @@ async fn a_cancel_during_the_retry_pause_stops_the_fetch() {
     w.advance(Duration::seconds(30)).await;
     assert_eq!(hits.load(Ordering::SeqCst), 1, "no retry after the cancel");
     assert_eq!(run_of(&w, run, "u").await.status, RunStatus::Cancelled);
+    assert!(w.messages("u").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_outbound_guard_refuses_internal_destinations_without_retrying() {
+    let (base, hits) = serve(vec![(200, json!({"plan": "pro"}), 0)]).await;
+    let port = base.rsplit(':').next().expect("port").to_string();
+    // The loopback server by address, as a decimal address, and by a name resolving to it.
+    for host in ["127.0.0.1", "2130706433", "localhost", "[::ffff:127.0.0.1]"] {
+        let w = fetch_world_with(
+            fetching(&format!("http://{host}:{port}"), None),
+            Outbound::PublicOnly,
+        );
+        let run = w
+            .trigger_and_run("fetch", json!({"recipients": ["u"]}))
+            .await;
+        let r = run_of(&w, run, "u").await;
+        assert_eq!(r.status, RunStatus::Completed, "{host}: not retried");
+        assert!(w.messages("u").await.is_empty(), "{host}");
+        let events = w.store.recipient_run_events(r.id).await.expect("events");
+        let failed = events
+            .iter()
+            .find(|e| e.event == "step_failed")
+            .unwrap_or_else(|| panic!("{host}: the fetch step failed"));
+        let why = failed.data["message"].as_str().unwrap_or_default();
+        assert!(why.contains("refused"), "{host}: {why}");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached the server");
+    // The same server is reachable when private networks are allowed (local development).
+    let w = fetch_world_with(fetching(&base, None), Outbound::AllowPrivate);
+    w.trigger_and_run("fetch", json!({"recipients": ["u"]}))
+        .await;
+    assert_eq!(w.messages("u").await, vec!["plan=pro"]);
+}
+
+#[tokio::test]
+async fn a_fetch_answer_over_the_cap_fails_the_step() {
+    let big = "x".repeat(herald_fetch::MAX_ANSWER_BYTES + 1);
+    let (base, hits) = serve(vec![(200, json!({"plan": big}), 0)]).await;
+    let w = fetch_world(fetching(&base, None));
+    let run = w
+        .trigger_and_run("fetch", json!({"recipients": ["u"]}))
+        .await;
+    let r = run_of(&w, run, "u").await;
+    assert_eq!(r.status, RunStatus::Completed);
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "not retried");
     assert!(w.messages("u").await.is_empty());
 }

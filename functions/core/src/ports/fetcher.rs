@@ -38,9 +38,13 @@ pub enum FetchError {
     /// No answer within the timeout.
     #[error("the request timed out")]
     Timeout,
-    /// The request could not be sent or its answer read.
+    /// The request could not be sent or its answer read; trying again may work.
     #[error("the request failed: {0}")]
     Failed(String),
+    /// The request may not be made, or its answer not taken, and trying again cannot change
+    /// that: an invalid URL, a destination the outbound guard refuses, an answer over the cap.
+    #[error("the request was refused: {0}")]
+    Refused(String),
 }
 
 /// Sends HTTP requests for `http_fetch` steps.

@@ -41,6 +41,7 @@ impl Engine {
                 Some(fetcher) => match fetcher.fetch(request).await {
                     Err(FetchError::Timeout) => Attempt::Retry("the request timed out".into()),
                     Err(FetchError::Failed(why)) => Attempt::Retry(why),
+                    Err(FetchError::Refused(why)) => Attempt::Fail(why),
                     Ok(r) if r.status >= 500 => Attempt::Retry(format!("status {}", r.status)),
                     Ok(r) if ![200, 201, 204].contains(&r.status) => {
                         Attempt::Fail(format!("status {}", r.status))
