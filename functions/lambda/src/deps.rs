@@ -64,12 +64,7 @@ impl Deps {
             clock.clone(),
             config.waker.clone(),
         ));
-        let outbound = if config.allow_private_networks {
-            Outbound::AllowPrivate
-        } else {
-            Outbound::PublicOnly
-        };
-        let fetcher = ReqwestFetcher::new(outbound)?;
+        let fetcher = ReqwestFetcher::new(Outbound::from_setting(config.allow_private_networks))?;
         let mut engine =
             Engine::new(store, waker, clock, Arc::new(workflows)).with_fetcher(Arc::new(fetcher));
         if let Some(tz) = config.default_timezone {

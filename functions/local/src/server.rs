@@ -24,12 +24,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let store: Arc<dyn Store> = sqlite.clone();
     let waker: Arc<dyn Waker> = Arc::new(waker);
     // One process with no time limit: each resume finishes its workflow run's work.
-    let outbound = if config.allow_private_networks {
-        Outbound::AllowPrivate
-    } else {
-        Outbound::PublicOnly
-    };
-    let fetcher = ReqwestFetcher::new(outbound).map_err(|e| e.to_string())?;
+    let fetcher = ReqwestFetcher::new(Outbound::from_setting(config.allow_private_networks))
+        .map_err(|e| e.to_string())?;
     let mut engine = Engine::new(store.clone(), waker.clone(), clock, Arc::new(workflows))
         .with_budget(ResumeBudget::UNBOUNDED)
         .with_fetcher(Arc::new(fetcher));

@@ -33,6 +33,17 @@ pub enum Outbound {
     AllowPrivate,
 }
 
+impl Outbound {
+    /// [`Outbound::AllowPrivate`] when `allow_private_networks` (the setting), else public only.
+    pub fn from_setting(allow_private_networks: bool) -> Self {
+        if allow_private_networks {
+            Outbound::AllowPrivate
+        } else {
+            Outbound::PublicOnly
+        }
+    }
+}
+
 /// A destination the guard refused; found again in the error chain of the failed request.
 #[derive(Debug)]
 struct Refused(String);

@@ -24,11 +24,15 @@ use uuid::Uuid;
 
 use super::codec::*;
 use super::expr::Expr;
-use super::request::{build_error, key, sdk_error};
+use super::request::{build_error, key};
 use super::DynamoStore;
 
+fn fanout_pk(workflow_run_id: Uuid) -> String {
+    format!("FANOUT#{workflow_run_id}")
+}
+
 fn fanout_key(workflow_run_id: Uuid) -> Item {
-    key(format!("FANOUT#{workflow_run_id}"), "FANOUT")
+    key(fanout_pk(workflow_run_id), "FANOUT")
 }
 
 fn fanout_from(item: &Item) -> Result<FanOut, StoreError> {
@@ -202,16 +206,11 @@ impl DynamoStore {
 #[async_trait]
 impl FanOuts for DynamoStore {
     async fn get_fanout(&self, workflow_run_id: Uuid) -> Result<Option<FanOut>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(fanout_key(workflow_run_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item().map(fanout_from).transpose()
+        self.get(fanout_pk(workflow_run_id), "FANOUT")
+            .await?
+            .as_ref()
+            .map(fanout_from)
+            .transpose()
     }
 
     async fn advance_fanout(

@@ -51,32 +51,21 @@ pub trait ConditionFailure: std::error::Error + Send + Sync + 'static {
     fn is_transaction_conflict(&self) -> bool;
 }
 
-impl ConditionFailure for PutItemError {
-    fn is_condition_failure(&self) -> bool {
-        self.is_conditional_check_failed_exception()
-    }
-    fn is_transaction_conflict(&self) -> bool {
-        self.is_transaction_conflict_exception()
-    }
+// The three single-item writes' errors answer alike.
+macro_rules! condition_failure {
+    ($($error:ty),*) => {$(
+        impl ConditionFailure for $error {
+            fn is_condition_failure(&self) -> bool {
+                self.is_conditional_check_failed_exception()
+            }
+            fn is_transaction_conflict(&self) -> bool {
+                self.is_transaction_conflict_exception()
+            }
+        }
+    )*};
 }
 
-impl ConditionFailure for UpdateItemError {
-    fn is_condition_failure(&self) -> bool {
-        self.is_conditional_check_failed_exception()
-    }
-    fn is_transaction_conflict(&self) -> bool {
-        self.is_transaction_conflict_exception()
-    }
-}
-
-impl ConditionFailure for DeleteItemError {
-    fn is_condition_failure(&self) -> bool {
-        self.is_conditional_check_failed_exception()
-    }
-    fn is_transaction_conflict(&self) -> bool {
-        self.is_transaction_conflict_exception()
-    }
-}
+condition_failure!(PutItemError, UpdateItemError, DeleteItemError);
 
 /// A conditional single-item write's answer: `Some(output)` if applied, `None` if its
 /// condition failed; [`StoreError::Contention`] if a transaction holds the item.
