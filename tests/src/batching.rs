@@ -153,7 +153,12 @@ impl World {
             .expect("messages")
             .items
             .into_iter()
-            .map(|m| m.content.markdown)
+            .map(|m| {
+                m.content
+                    .in_app()
+                    .map(|c| c.markdown.clone())
+                    .unwrap_or_default()
+            })
             .collect()
     }
 }

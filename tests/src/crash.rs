@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use herald_core::batch::{Batch, BatchActivity};
 use herald_core::error::{StoreError, WakeError};
 use herald_core::fanout::FanOut;
-use herald_core::message::{Engagement, Message};
+use herald_core::message::{DeliveryLog, Engagement, Message, MessageEvent};
 use herald_core::object::Object;
 use herald_core::ports::{
-    Admission, BatchQuery, Batches, CancelFilter, Directory, FanOuts, MessageQuery, Messages, Page,
-    PageRequest, Removal, RunQuery, Runs, Store, StoredPreferenceSet, Throttles, Users, Waker,
-    Write, WriteIf,
+    Admission, AttemptRecord, BatchQuery, Batches, CancelFilter, Deliveries, Directory, FanOuts,
+    MessageQuery, Messages, Page, PageRequest, Removal, RunQuery, Runs, Store, StoredPreferenceSet,
+    Throttles, Users, Waker, Write, WriteIf,
 };
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
@@ -274,10 +274,49 @@ impl Waker for CrashingWaker {
             .write(wake_crash(), self.inner.wake_at(id, at))
             .await
     }
+    async fn deliver_new(&self, id: Uuid) -> Result<(), WakeError> {
+        self.fuse
+            .write(wake_crash(), self.inner.deliver_new(id))
+            .await
+    }
+    async fn deliver_at(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
+        self.fuse
+            .write(wake_crash(), self.inner.deliver_at(id, at))
+            .await
+    }
     async fn forget(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
         self.fuse
             .write(wake_crash(), self.inner.forget(id, at))
             .await
+    }
+}
+
+#[async_trait]
+impl Deliveries for CrashingStore {
+    async fn claim_attempt(
+        &self,
+        id: Uuid,
+        attempt: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Write, StoreError> {
+        self.fuse
+            .write(
+                crash(),
+                self.inner.claim_attempt(id, attempt, now, lease_until),
+            )
+            .await
+    }
+    async fn record_attempt(&self, id: Uuid, record: &AttemptRecord) -> Result<Write, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.record_attempt(id, record))
+            .await
+    }
+    async fn delivery_logs(&self, id: Uuid) -> Result<Vec<DeliveryLog>, StoreError> {
+        self.inner.delivery_logs(id).await
+    }
+    async fn message_events(&self, id: Uuid) -> Result<Vec<MessageEvent>, StoreError> {
+        self.inner.message_events(id).await
     }
 }
 

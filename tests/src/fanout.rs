@@ -183,7 +183,7 @@ pub async fn reaches_every_subscriber_once(store: Arc<dyn Store>, n: usize) {
         .expect("messages");
     assert_eq!(page.items.len(), 1);
     assert_eq!(
-        page.items[0].content.markdown,
+        page.items[0].content.in_app().unwrap().markdown,
         format!("{} (member of {}-team)", member.id, audience.prefix)
     );
 }

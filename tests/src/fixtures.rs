@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use herald_core::definition::ChannelType;
 use herald_core::fanout::{FanOut, Source};
 use herald_core::ids;
-use herald_core::message::{DeliveryStatus, Message, MessageContent};
+use herald_core::message::{Content, DeliveryState, DeliveryStatus, Message, MessageContent};
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{RecipientRun, RunSettings, RunStatus, Transition, WorkflowRun};
 use serde_json::{json, Map};
@@ -80,11 +80,13 @@ pub fn message(run: &RecipientRun, step_ref: &str, at: DateTime<Utc>) -> Message
         tenant: run.tenant.clone(),
         data: run.data.clone(),
         status: DeliveryStatus::Delivered,
-        content: MessageContent {
+        content: Content::InApp(MessageContent {
             markdown: "hi".into(),
             html: "<p>hi</p>".into(),
             action_url: None,
-        },
+        }),
+        delivery: DeliveryState::default(),
+        events: Vec::new(),
         engagements: Vec::new(),
         inserted_at: at,
         updated_at: at,

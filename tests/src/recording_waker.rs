@@ -17,12 +17,29 @@ pub struct RecordingWaker {
     pub wakes: Mutex<Vec<(Uuid, DateTime<Utc>)>>,
     /// Wake-ups forgotten.
     pub forgotten: Mutex<Vec<(Uuid, DateTime<Utc>)>>,
+    /// Messages handed to delivery at once.
+    pub delivered: Mutex<Vec<Uuid>>,
+    /// Delivery attempts registered for later, deduplicated.
+    pub deliveries: Mutex<Vec<(Uuid, DateTime<Utc>)>>,
 }
 
 impl RecordingWaker {
     /// The registered wake-ups.
     pub fn wakes(&self) -> Vec<(Uuid, DateTime<Utc>)> {
         self.wakes.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    /// The messages handed to delivery at once.
+    pub fn delivered(&self) -> Vec<Uuid> {
+        self.delivered.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    /// The delivery attempts registered for later.
+    pub fn deliveries(&self) -> Vec<(Uuid, DateTime<Utc>)> {
+        self.deliveries
+            .lock()
+            .map(|w| w.clone())
+            .unwrap_or_default()
     }
 
     /// The runs started.
@@ -48,6 +65,25 @@ impl Waker for RecordingWaker {
             .map_err(|_| WakeError("poisoned".into()))?;
         if !wakes.contains(&(workflow_run_id, at)) {
             wakes.push((workflow_run_id, at));
+        }
+        Ok(())
+    }
+
+    async fn deliver_new(&self, message_id: Uuid) -> Result<(), WakeError> {
+        self.delivered
+            .lock()
+            .map_err(|_| WakeError("poisoned".into()))?
+            .push(message_id);
+        Ok(())
+    }
+
+    async fn deliver_at(&self, message_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
+        let mut all = self
+            .deliveries
+            .lock()
+            .map_err(|_| WakeError("poisoned".into()))?;
+        if !all.contains(&(message_id, at)) {
+            all.push((message_id, at));
         }
         Ok(())
     }

@@ -12,19 +12,27 @@ use crate::recipient::RecipientRef;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
-    /// Enqueued.
+    /// Waiting for its first attempt.
     Queued,
     /// Processed in sandbox mode; not delivered.
     NotSent,
-    /// Handed to the provider.
+    /// Handed to the provider (SMTP and SES go no further).
     Sent,
-    /// Delivered (in-app messages are delivered when created).
+    /// Delivered (in-app messages when created, webhooks on a 2xx).
     Delivered,
+    /// An attempt failed; another is due.
+    DeliveryAttempted,
+    /// The provider took it, then dropped it for bad recipient data.
+    Bounced,
     /// Delivery failed for good.
     Undelivered,
 }
 
 impl DeliveryStatus {
+    /// The statuses of a message whose delivery is not finished.
+    pub const PENDING: [DeliveryStatus; 2] =
+        [DeliveryStatus::Queued, DeliveryStatus::DeliveryAttempted];
+
     /// Knock's name of the status.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,8 +40,15 @@ impl DeliveryStatus {
             DeliveryStatus::NotSent => "not_sent",
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::DeliveryAttempted => "delivery_attempted",
+            DeliveryStatus::Bounced => "bounced",
             DeliveryStatus::Undelivered => "undelivered",
         }
+    }
+
+    /// Whether another attempt may still be made.
+    pub fn is_pending(self) -> bool {
+        Self::PENDING.contains(&self)
     }
 
     /// Parses Knock's name of a status.
@@ -97,7 +112,7 @@ impl Engagement {
     }
 }
 
-/// The rendered content of a message.
+/// The rendered content of an in-app message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageContent {
     /// The rendered markdown body.
@@ -107,6 +122,138 @@ pub struct MessageContent {
     /// The rendered action URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action_url: Option<String>,
+}
+
+/// A rendered email.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailContent {
+    /// The `From` address (the channel's `from`).
+    pub from: String,
+    /// The recipient's address.
+    pub to: String,
+    /// The subject line.
+    pub subject: String,
+    /// The HTML part, layout applied; absent for a text-only email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_body: Option<String>,
+    /// The text part, layout applied.
+    pub text_body: String,
+}
+
+/// A rendered webhook request (signatures are added at each attempt, not kept).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookContent {
+    /// `GET`, `POST`, `PUT`, `DELETE` or `PATCH`.
+    pub method: String,
+    /// The URL, query parameters included.
+    pub url: String,
+    /// Headers in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// What a message carries, by channel type. Stored as JSON; the variants have distinct
+/// fields, so stored in-app content of older versions still reads as [`Content::InApp`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    /// An email.
+    Email(EmailContent),
+    /// A webhook request.
+    Webhook(WebhookContent),
+    /// An in-app feed item.
+    InApp(MessageContent),
+}
+
+impl Content {
+    /// The in-app content, if this is an in-app message.
+    pub fn in_app(&self) -> Option<&MessageContent> {
+        match self {
+            Content::InApp(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// Where a message's delivery stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryState {
+    /// Attempts claimed so far.
+    pub attempts: u32,
+    /// While the delivery is pending: when the next attempt is due (or, while one is under
+    /// way, when its claim lapses and another may be made).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// One entry of a message's history (Knock's `MessageEvent`): `message.sent`, …
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageEvent {
+    /// Its id.
+    pub id: Uuid,
+    /// Knock's type: `message.queued`, `message.sent`, `message.delivery_attempted`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Details (`attempt`, `failure_reason`, …).
+    #[serde(default)]
+    pub data: Value,
+    /// When it happened.
+    pub inserted_at: DateTime<Utc>,
+}
+
+impl MessageEvent {
+    /// The event `message.<status>` for message `message_id`, with `data`; its id is derived
+    /// from the message, the attempt and the type, so writing it again changes nothing.
+    pub fn new(
+        message_id: Uuid,
+        attempt: u32,
+        status: &str,
+        data: Value,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let kind = format!("message.{status}");
+        Self {
+            id: Uuid::new_v5(&message_id, format!("{attempt}:{kind}").as_bytes()),
+            kind,
+            data,
+            inserted_at: at,
+        }
+    }
+}
+
+/// One delivery attempt as Knock's `MessageDeliveryLog` shows it: the request without its
+/// secrets, the response's status and the start of its body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryLog {
+    /// Its id.
+    pub id: Uuid,
+    /// Which attempt (1 for the first).
+    pub attempt: u32,
+    /// The provider (`SMTP`, `Amazon SES`, `Webhook`).
+    pub service_name: String,
+    /// `{method, host, path, query, headers, body}` as far as they apply.
+    pub request: Value,
+    /// `{status, body}` (the body cut to [`DeliveryLog::EXCERPT`] bytes), or `{error}`.
+    pub response: Value,
+    /// How long the attempt took.
+    pub duration_ms: u64,
+    /// When it started.
+    pub inserted_at: DateTime<Utc>,
+}
+
+impl DeliveryLog {
+    /// How much of a response body a log keeps.
+    pub const EXCERPT: usize = 2048;
+
+    /// The first [`Self::EXCERPT`] bytes of `text`, cut at a character boundary.
+    pub fn excerpt(text: &str) -> String {
+        let mut end = text.len().min(Self::EXCERPT);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text[..end].to_string()
+    }
 }
 
 /// A message.
@@ -139,7 +286,12 @@ pub struct Message {
     /// Delivery status.
     pub status: DeliveryStatus,
     /// Rendered content.
-    pub content: MessageContent,
+    pub content: Content,
+    /// Where its delivery stands.
+    pub delivery: DeliveryState,
+    /// What happened to it so far, oldest first, as created (later events are read with
+    /// [`crate::ports::Deliveries::message_events`]).
+    pub events: Vec<MessageEvent>,
     /// When each engagement happened; absent when it did not (or was undone).
     pub engagements: Vec<(Engagement, DateTime<Utc>)>,
     /// When it was created.
@@ -155,5 +307,27 @@ impl Message {
             .iter()
             .find(|(e, _)| *e == engagement)
             .map(|(_, at)| *at)
+    }
+}
+
+/// A header's value as logs and the content endpoint show it: masked when its name suggests a
+/// credential (`Authorization`, `X-Api-Key`, `…-Token`, `…-Secret`, `Cookie`, signatures).
+pub fn redact_header(name: &str, value: &str) -> String {
+    let name = name.to_ascii_lowercase();
+    let secret = [
+        "authorization",
+        "cookie",
+        "key",
+        "token",
+        "secret",
+        "signature",
+        "password",
+    ]
+    .iter()
+    .any(|word| name.contains(word));
+    if secret {
+        "[redacted]".to_string()
+    } else {
+        value.to_string()
     }
 }

@@ -32,6 +32,11 @@ pub struct App {
 }
 
 impl App {
+    /// The environment's channels.
+    pub fn channels(&self) -> &herald_core::definition::Channels {
+        self.engine.workflows().channels()
+    }
+
     /// An app over `engine`, accepting `Authorization: Bearer <api_key>`.
     pub fn new(engine: Engine, api_key: impl Into<String>) -> Self {
         Self {

@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use herald_core::batch::Batch;
-use herald_core::message::{Engagement, Message};
+use herald_core::definition::Channels;
+use herald_core::message::{
+    redact_header, Content, DeliveryLog, Engagement, Message, MessageContent, MessageEvent,
+};
 use herald_core::object::Object;
 use herald_core::ports::Page;
 use herald_core::preference::PreferenceSet;
@@ -61,19 +64,21 @@ fn with_engagements(mut item: Value, m: &Message) -> Value {
     item
 }
 
-/// A `Message`.
-pub fn message(m: &Message) -> Value {
+/// A `Message`; `channels` give its channel's id, name and provider.
+pub fn message(m: &Message, channels: &Channels) -> Value {
     let engagement_statuses: Vec<&str> = m.engagements.iter().map(|(e, _)| e.as_str()).collect();
+    let channel = channels.channel(&m.channel_key);
+    let channel_id = channel.map_or(m.channel_key.clone(), |c| c.id.to_string());
     let item = json!({
         "__typename": "Message",
         "id": m.id.to_string(),
-        "channel_id": m.channel_key,
+        "channel_id": channel_id,
         "channel": {
-            "id": m.channel_key,
+            "id": channel_id,
             "key": m.channel_key,
-            "name": m.channel_key,
+            "name": channel.and_then(|c| c.name.clone()).unwrap_or_else(|| m.channel_key.clone()),
             "type": m.channel_type.as_str(),
-            "provider": "herald",
+            "provider": channel.map_or("knock", |c| c.provider.as_str()),
             "created_at": ts(m.inserted_at),
             "updated_at": ts(m.inserted_at),
         },
@@ -94,6 +99,82 @@ pub fn message(m: &Message) -> Value {
     with_engagements(item, m)
 }
 
+/// An in-app message's blocks: its body, and its action URL if it has one.
+fn blocks(content: &MessageContent) -> Vec<Value> {
+    let mut blocks = vec![json!({
+        "type": "markdown",
+        "name": "body",
+        "content": content.markdown,
+        "rendered": content.html,
+    })];
+    if let Some(url) = &content.action_url {
+        blocks.push(json!({"type": "text", "name": "action_url", "content": url, "rendered": url}));
+    }
+    blocks
+}
+
+/// A `MessageContent`: the rendered email, feed item or webhook request.
+pub fn content(m: &Message) -> Value {
+    let data = match &m.content {
+        Content::Email(e) => json!({
+            "__typename": "MessageEmailContent",
+            "from": e.from,
+            "to": e.to,
+            "subject_line": e.subject,
+            "html_body": e.html_body,
+            "text_body": e.text_body,
+            "cc": null,
+            "bcc": null,
+            "reply_to": null,
+        }),
+        Content::InApp(c) => json!({
+            "__typename": "MessageInAppFeedContent",
+            "blocks": blocks(c),
+        }),
+        // Knock's union has no webhook variant: Herald's own, secrets in headers masked.
+        Content::Webhook(w) => json!({
+            "__typename": "MessageWebhookContent",
+            "method": w.method,
+            "url": w.url,
+            "headers": w.headers.iter().map(|(k, v)| (k.clone(), Value::String(redact_header(k, v)))).collect::<serde_json::Map<_, _>>(),
+            "body": w.body,
+        }),
+    };
+    json!({
+        "__typename": "MessageContent",
+        "message_id": m.id.to_string(),
+        "inserted_at": ts(m.inserted_at),
+        "data": data,
+    })
+}
+
+/// A `MessageEvent`.
+pub fn message_event(m: &Message, e: &MessageEvent) -> Value {
+    json!({
+        "__typename": "MessageEvent",
+        "id": e.id.to_string(),
+        "inserted_at": ts(e.inserted_at),
+        "recipient": m.recipient.to_wire(),
+        "type": e.kind,
+        "data": e.data,
+    })
+}
+
+/// A `MessageDeliveryLog`.
+pub fn delivery_log(log: &DeliveryLog) -> Value {
+    json!({
+        "__typename": "MessageDeliveryLog",
+        "id": log.id.to_string(),
+        "environment_id": "herald",
+        "inserted_at": ts(log.inserted_at),
+        "service_name": log.service_name,
+        "request": log.request,
+        "response": log.response,
+        "attempt": log.attempt,
+        "duration_ms": log.duration_ms,
+    })
+}
+
 fn source(m: &Message, typename: &str) -> Value {
     json!({
         "__typename": typename,
@@ -109,15 +190,7 @@ fn source(m: &Message, typename: &str) -> Value {
 
 /// An in-app `FeedItem`; `actors` and `recipient` are full records.
 pub fn feed_item(m: &Message, actors: &[Value], recipient: &Value) -> Value {
-    let mut blocks = vec![json!({
-        "type": "markdown",
-        "name": "body",
-        "content": m.content.markdown,
-        "rendered": m.content.html,
-    })];
-    if let Some(url) = &m.content.action_url {
-        blocks.push(json!({"type": "text", "name": "action_url", "content": url, "rendered": url}));
-    }
+    let blocks = m.content.in_app().map(blocks).unwrap_or_default();
     let item = json!({
         "__typename": "FeedItem",
         "id": m.id.to_string(),

@@ -1,8 +1,10 @@
-//! The step-resume function: which workflow runs an event wakes, and resuming them.
+//! The step-resume function: which workflow runs (or message deliveries) an event wakes, and
+//! resuming them.
 //!
 //! Three sources, told apart by the records' `eventSource`, each read as its typed event:
-//! - the table stream (`aws:dynamodb`): new workflow-run items (the event source mapping filters
-//!   to those); starts new runs;
+//! - the table stream (`aws:dynamodb`): new workflow-run items, which start new runs, and new
+//!   queued messages, whose first delivery attempt it makes (the event source mapping filters to
+//!   those two);
 //! - the wake-up queue (`aws:sqs`): a [`WakeMessage`] body each; failures are reported per
 //!   message (`batchItemFailures`) so one bad run does not redeliver the batch;
 //! - Scheduler: the [`WakeMessage`] itself.
@@ -27,11 +29,31 @@ pub enum ResumeError {
     Engine(#[from] herald_core::EngineError),
 }
 
-/// The part of a workflow-run item that step-resume reads from the stream.
+/// The part of a workflow-run or message item that step-resume reads from the stream.
 #[derive(Deserialize)]
-struct WorkflowRunItem {
+struct NewItem {
     sk: String,
     id: Option<String>,
+    status: Option<String>,
+}
+
+/// What a stream record starts.
+enum Started {
+    /// A new workflow run.
+    Run(Uuid),
+    /// A new message to deliver.
+    Delivery(Uuid),
+}
+
+/// Resumes the run, or makes the delivery attempt, a wake-up names.
+async fn wake(engine: &Engine, wake: &WakeMessage) -> Result<(), herald_core::EngineError> {
+    if let Some(id) = wake.workflow_run_id {
+        engine.resume(id).await?;
+    }
+    if let Some(id) = wake.message_id {
+        engine.deliver(id).await?;
+    }
+    Ok(())
 }
 
 fn unrecognised(event: &Value) -> ResumeError {
@@ -51,8 +73,14 @@ pub async fn handle_resume_event(engine: &Engine, event: Value) -> Result<Value,
             let stream: StreamEvent =
                 serde_json::from_value(event.clone()).map_err(|_| unrecognised(&event))?;
             for record in &stream.records {
-                if let Some(id) = new_workflow_run(record) {
-                    engine.resume(id).await?;
+                match started(record) {
+                    Some(Started::Run(id)) => {
+                        engine.resume(id).await?;
+                    }
+                    Some(Started::Delivery(id)) => {
+                        engine.deliver(id).await?;
+                    }
+                    None => {}
                 }
             }
             Ok(json!({}))
@@ -66,7 +94,7 @@ pub async fn handle_resume_event(engine: &Engine, event: Value) -> Result<Value,
         None => {
             let wake: WakeMessage =
                 serde_json::from_value(event.clone()).map_err(|_| unrecognised(&event))?;
-            engine.resume(wake.workflow_run_id).await?;
+            self::wake(engine, &wake).await?;
             Ok(json!({}))
         }
     }
@@ -77,17 +105,14 @@ async fn resume_queued(engine: &Engine, queue: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in queue.records {
         let message_id = message.message_id.unwrap_or_default();
-        let wake = message
+        let wake_up = message
             .body
             .as_deref()
             .and_then(|b| serde_json::from_str::<WakeMessage>(b).ok());
-        let ok = match wake {
-            Some(w) => engine
-                .resume(w.workflow_run_id)
+        let ok = match wake_up {
+            Some(w) => wake(engine, &w)
                 .await
-                .map_err(|e| {
-                    tracing::error!(workflow_run_id = %w.workflow_run_id, error = %e, "resume failed");
-                })
+                .map_err(|e| tracing::error!(wake = ?w, error = %e, "wake-up failed"))
                 .is_ok(),
             None => {
                 tracing::error!(message_id, "wake-up message is not a WakeMessage; dropped");
@@ -103,14 +128,16 @@ async fn resume_queued(engine: &Engine, queue: SqsEvent) -> SqsBatchResponse {
     response
 }
 
-/// The workflow run id of a stream record inserting a workflow-run item.
-fn new_workflow_run(record: &EventRecord) -> Option<Uuid> {
+/// What a stream record inserting a workflow-run item or a queued message starts.
+fn started(record: &EventRecord) -> Option<Started> {
     if record.event_name != "INSERT" {
         return None;
     }
-    let item: WorkflowRunItem = serde_dynamo::from_item(record.change.new_image.clone()).ok()?;
-    if item.sk != "WFRUN" {
-        return None;
+    let item: NewItem = serde_dynamo::from_item(record.change.new_image.clone()).ok()?;
+    let id = item.id.and_then(|s| Uuid::parse_str(&s).ok())?;
+    match item.sk.as_str() {
+        "WFRUN" => Some(Started::Run(id)),
+        "MSG" if item.status.as_deref() == Some("queued") => Some(Started::Delivery(id)),
+        _ => None,
     }
-    item.id.and_then(|s| Uuid::parse_str(&s).ok())
 }

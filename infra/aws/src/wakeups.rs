@@ -35,14 +35,51 @@ use uuid::Uuid;
 /// The longest delay SQS can hold a message for.
 const SQS_MAX_DELAY_SECS: i64 = 900;
 
-/// The payload of a schedule or a delayed SQS message: which workflow run to resume, and when it
-/// is due.
+/// The payload of a schedule or a delayed SQS message: which workflow run to resume (or which
+/// message to deliver), and when it is due.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WakeMessage {
     /// The workflow run to resume.
-    pub workflow_run_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_run_id: Option<Uuid>,
+    /// The message whose next delivery attempt is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<Uuid>,
     /// When it is due.
     pub at: DateTime<Utc>,
+}
+
+impl WakeMessage {
+    /// A wake-up of workflow run `id` at `at`.
+    pub fn run(id: Uuid, at: DateTime<Utc>) -> Self {
+        Self {
+            workflow_run_id: Some(id),
+            message_id: None,
+            at,
+        }
+    }
+
+    /// A delivery attempt of message `id` at `at`.
+    pub fn delivery(id: Uuid, at: DateTime<Utc>) -> Self {
+        Self {
+            workflow_run_id: None,
+            message_id: Some(id),
+            at,
+        }
+    }
+
+    /// The schedule name: unique per (target, second), at most 64 characters.
+    fn schedule_name(&self) -> String {
+        match (self.workflow_run_id, self.message_id) {
+            (Some(run), _) => AwsWaker::schedule_name(run, self.at),
+            (None, Some(m)) => format!("herald-m-{}-{}", m.simple(), self.at.timestamp()),
+            (None, None) => format!("herald-none-{}", self.at.timestamp()),
+        }
+    }
+
+    fn target(&self) -> Uuid {
+        self.workflow_run_id.or(self.message_id).unwrap_or_default()
+    }
 }
 
 /// Where wake-ups go; read from the environment of each function.
@@ -139,7 +176,7 @@ impl AwsWaker {
         let result = self
             .scheduler
             .create_schedule()
-            .name(Self::schedule_name(message.workflow_run_id, message.at))
+            .name(message.schedule_name())
             .group_name(&self.config.schedule_group)
             .schedule_expression(format!("at({})", fire.format("%Y-%m-%dT%H:%M:%S")))
             .schedule_expression_timezone("UTC")
@@ -168,20 +205,14 @@ impl AwsWaker {
     }
 }
 
-#[async_trait]
-impl Waker for AwsWaker {
-    async fn start_new_run(&self, _workflow_run_id: Uuid) -> Result<(), WakeError> {
-        // The table stream delivers the new workflow-run item to step-resume: nothing to do, and
-        // no second write that a crash could separate from the first.
-        Ok(())
-    }
-
-    async fn wake_at(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
-        let wait = at - self.clock.now();
+impl AwsWaker {
+    /// Registers a wake-up: on SQS when due within 15 minutes, else on Scheduler.
+    async fn register(&self, message: WakeMessage) -> Result<(), WakeError> {
+        let wait = message.at - self.clock.now();
         // Round up: waking a little late is harmless, waking early costs one more round trip.
         let delay = (wait.num_milliseconds() + 999).div_euclid(1000);
         let on_sqs = delay <= SQS_MAX_DELAY_SECS;
-        let key = (workflow_run_id, at.timestamp_micros(), on_sqs);
+        let key = (message.target(), message.at.timestamp_micros(), on_sqs);
         if self
             .registered
             .lock()
@@ -190,10 +221,6 @@ impl Waker for AwsWaker {
         {
             return Ok(());
         }
-        let message = WakeMessage {
-            workflow_run_id,
-            at,
-        };
         if on_sqs {
             self.enqueue(&message, delay).await?;
         } else {
@@ -206,6 +233,28 @@ impl Waker for AwsWaker {
             r.insert(key);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Waker for AwsWaker {
+    async fn start_new_run(&self, _workflow_run_id: Uuid) -> Result<(), WakeError> {
+        // The table stream delivers the new workflow-run item to step-resume: nothing to do, and
+        // no second write that a crash could separate from the first.
+        Ok(())
+    }
+
+    async fn wake_at(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
+        self.register(WakeMessage::run(workflow_run_id, at)).await
+    }
+
+    async fn deliver_new(&self, _message_id: Uuid) -> Result<(), WakeError> {
+        // The table stream hands every new queued message to step-resume, as it does new runs.
+        Ok(())
+    }
+
+    async fn deliver_at(&self, message_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
+        self.register(WakeMessage::delivery(message_id, at)).await
     }
 
     async fn forget(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {

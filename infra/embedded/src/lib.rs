@@ -9,4 +9,4 @@ mod store;
 mod waker;
 
 pub use store::SqliteStore;
-pub use waker::{recover, run_worker, TokioWaker};
+pub use waker::{recover, run_worker, TokioWaker, Wake, DELIVERY_CONCURRENCY};

@@ -1,4 +1,5 @@
-//! [`TokioWaker`]: wake-ups as in-process tokio timers feeding a worker that resumes runs.
+//! [`TokioWaker`]: wake-ups as in-process tokio timers feeding a worker that resumes runs and
+//! delivers messages.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -11,21 +12,33 @@ use herald_core::{Clock, Engine};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-/// The (workflow run, time) pairs with a timer already armed.
-type Armed = Arc<Mutex<HashSet<(Uuid, DateTime<Utc>)>>>;
+/// What a wake-up does: resume a workflow run, or attempt a message's delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wake {
+    /// Resume the workflow run's due recipient runs.
+    Run(Uuid),
+    /// Make the message's next delivery attempt.
+    Deliver(Uuid),
+}
 
-/// Wake-ups on tokio timers. Not durable by itself: the paused runs in the store are, and
-/// [`recover`] re-arms them at start-up.
+/// The (wake-up, time) pairs with a timer already armed.
+type Armed = Arc<Mutex<HashSet<(Wake, DateTime<Utc>)>>>;
+
+/// How many deliveries the local worker makes at once.
+pub const DELIVERY_CONCURRENCY: usize = 64;
+
+/// Wake-ups on tokio timers. Not durable by itself: the paused runs and pending deliveries in
+/// the store are, and [`recover`] re-arms them at start-up.
 #[derive(Clone)]
 pub struct TokioWaker {
-    tx: mpsc::UnboundedSender<Uuid>,
+    tx: mpsc::UnboundedSender<Wake>,
     clock: Arc<dyn Clock>,
     armed: Armed,
 }
 
 impl TokioWaker {
     /// A waker, and the receiving end that [`run_worker`] drains.
-    pub fn new(clock: Arc<dyn Clock>) -> (Self, mpsc::UnboundedReceiver<Uuid>) {
+    pub fn new(clock: Arc<dyn Clock>) -> (Self, mpsc::UnboundedReceiver<Wake>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let waker = Self {
             tx,
@@ -35,28 +48,21 @@ impl TokioWaker {
         (waker, rx)
     }
 
-    fn send(&self, workflow_run_id: Uuid) -> Result<(), WakeError> {
+    fn send(&self, wake: Wake) -> Result<(), WakeError> {
         self.tx
-            .send(workflow_run_id)
+            .send(wake)
             .map_err(|_| WakeError("the local worker has stopped".into()))
     }
-}
 
-#[async_trait]
-impl herald_core::ports::Waker for TokioWaker {
-    async fn start_new_run(&self, workflow_run_id: Uuid) -> Result<(), WakeError> {
-        self.send(workflow_run_id)
-    }
-
-    async fn wake_at(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
-        let key = (workflow_run_id, at);
+    fn arm(&self, wake: Wake, at: DateTime<Utc>) {
+        let key = (wake, at);
         let fresh = self
             .armed
             .lock()
             .map(|mut armed| armed.insert(key))
             .unwrap_or(true);
         if !fresh {
-            return Ok(()); // one timer per (run, time), however many recipients wait on it
+            return; // one timer per (wake-up, time), however many recipients wait on it
         }
         let wait = (at - self.clock.now()).to_std().unwrap_or_default();
         let waker = self.clone();
@@ -65,10 +71,30 @@ impl herald_core::ports::Waker for TokioWaker {
             if let Ok(mut armed) = waker.armed.lock() {
                 armed.remove(&key);
             }
-            if let Err(e) = waker.send(workflow_run_id) {
-                tracing::warn!(%workflow_run_id, error = %e, "wake-up dropped");
+            if let Err(e) = waker.send(wake) {
+                tracing::warn!(?wake, error = %e, "wake-up dropped");
             }
         });
+    }
+}
+
+#[async_trait]
+impl herald_core::ports::Waker for TokioWaker {
+    async fn start_new_run(&self, workflow_run_id: Uuid) -> Result<(), WakeError> {
+        self.send(Wake::Run(workflow_run_id))
+    }
+
+    async fn wake_at(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
+        self.arm(Wake::Run(workflow_run_id), at);
+        Ok(())
+    }
+
+    async fn deliver_new(&self, message_id: Uuid) -> Result<(), WakeError> {
+        self.send(Wake::Deliver(message_id))
+    }
+
+    async fn deliver_at(&self, message_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
+        self.arm(Wake::Deliver(message_id), at);
         Ok(())
     }
 
@@ -78,34 +104,48 @@ impl herald_core::ports::Waker for TokioWaker {
     }
 }
 
-/// Resumes each workflow run id received until the waker is dropped. Resumes of one workflow
-/// run never overlap: wake-ups that arrive while it runs are coalesced into one more pass, so a
-/// thousand recipients are walked once, not once per wake-up.
-pub async fn run_worker(engine: Engine, mut rx: mpsc::UnboundedReceiver<Uuid>) {
-    // Workflow runs being resumed, with whether another pass was asked for meanwhile.
-    let in_flight: Arc<Mutex<HashMap<Uuid, bool>>> = Arc::default();
-    while let Some(workflow_run_id) = rx.recv().await {
-        if let Ok(mut runs) = in_flight.lock() {
-            if let Some(again) = runs.get_mut(&workflow_run_id) {
+/// Resumes each workflow run and delivers each message received until the waker is dropped.
+/// Work on one workflow run (or message) never overlaps: wake-ups that arrive while it runs are
+/// coalesced into one more pass, so a thousand recipients are walked once, not once per
+/// wake-up. At most [`DELIVERY_CONCURRENCY`] deliveries are under way at once.
+pub async fn run_worker(engine: Engine, mut rx: mpsc::UnboundedReceiver<Wake>) {
+    // Wake-ups being handled, with whether another pass was asked for meanwhile.
+    let in_flight: Arc<Mutex<HashMap<Wake, bool>>> = Arc::default();
+    let deliveries = Arc::new(tokio::sync::Semaphore::new(DELIVERY_CONCURRENCY));
+    while let Some(wake) = rx.recv().await {
+        if let Ok(mut running) = in_flight.lock() {
+            if let Some(again) = running.get_mut(&wake) {
                 *again = true;
                 continue;
             }
-            runs.insert(workflow_run_id, false);
+            running.insert(wake, false);
         }
-        let (engine, in_flight) = (engine.clone(), in_flight.clone());
+        let (engine, in_flight, deliveries) =
+            (engine.clone(), in_flight.clone(), deliveries.clone());
         tokio::spawn(async move {
             loop {
-                match engine.resume(workflow_run_id).await {
-                    Ok(report) => tracing::debug!(%workflow_run_id, ?report, "resumed"),
-                    Err(e) => tracing::error!(%workflow_run_id, error = %e, "resume failed"),
+                match wake {
+                    Wake::Run(workflow_run_id) => match engine.resume(workflow_run_id).await {
+                        Ok(report) => tracing::debug!(%workflow_run_id, ?report, "resumed"),
+                        Err(e) => tracing::error!(%workflow_run_id, error = %e, "resume failed"),
+                    },
+                    Wake::Deliver(message_id) => {
+                        let Ok(_permit) = deliveries.acquire().await else {
+                            return;
+                        };
+                        match engine.deliver(message_id).await {
+                            Ok(report) => tracing::debug!(%message_id, ?report, "delivery"),
+                            Err(e) => tracing::error!(%message_id, error = %e, "delivery failed"),
+                        }
+                    }
                 }
-                let Ok(mut runs) = in_flight.lock() else {
+                let Ok(mut running) = in_flight.lock() else {
                     return;
                 };
-                match runs.get_mut(&workflow_run_id) {
+                match running.get_mut(&wake) {
                     Some(again) if *again => *again = false,
                     _ => {
-                        runs.remove(&workflow_run_id);
+                        running.remove(&wake);
                         return;
                     }
                 }
@@ -114,8 +154,10 @@ pub async fn run_worker(engine: Engine, mut rx: mpsc::UnboundedReceiver<Uuid>) {
     }
 }
 
-/// Re-arms every stored run after a restart: queued and processing runs start now, paused runs
-/// get their timers back. Returns how many workflow runs were re-armed.
+/// Re-arms every stored run and pending delivery after a restart: queued and processing runs
+/// start now, paused runs get their timers back, each pending delivery is armed for when its
+/// next attempt is due (an attempt that a crash interrupted, when its claim lapses). Returns
+/// how many workflow runs and messages were re-armed.
 pub async fn recover(
     store: &dyn Recovery,
     waker: &dyn herald_core::ports::Waker,
@@ -127,5 +169,9 @@ pub async fn recover(
             Some(at) => waker.wake_at(run.workflow_run_id, at).await?,
         }
     }
-    Ok(pending.len())
+    let deliveries = store.pending_deliveries().await?;
+    for d in &deliveries {
+        waker.deliver_at(d.message_id, d.due_at).await?;
+    }
+    Ok(pending.len() + deliveries.len())
 }

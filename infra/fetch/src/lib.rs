@@ -93,6 +93,8 @@ fn refusal(url: &Url, outbound: Outbound) -> Option<String> {
 #[derive(Clone)]
 pub struct ReqwestFetcher {
     client: reqwest::Client,
+    // The same, never following a redirect (webhook deliveries).
+    direct: reqwest::Client,
     outbound: Outbound,
 }
 
@@ -118,16 +120,22 @@ impl ReqwestFetcher {
                 attempt.follow()
             }
         });
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
-            .redirect(policy);
-        if outbound == Outbound::PublicOnly {
-            builder = builder.dns_resolver(Arc::new(GuardedResolver));
-        }
-        let client = builder
-            .build()
-            .map_err(|e| FetchError::Failed(e.to_string()))?;
-        Ok(Self { client, outbound })
+        let build = |policy: redirect::Policy| {
+            let mut builder = reqwest::Client::builder()
+                .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
+                .redirect(policy);
+            if outbound == Outbound::PublicOnly {
+                builder = builder.dns_resolver(Arc::new(GuardedResolver));
+            }
+            builder
+                .build()
+                .map_err(|e| FetchError::Failed(e.to_string()))
+        };
+        Ok(Self {
+            client: build(policy)?,
+            direct: build(redirect::Policy::none())?,
+            outbound,
+        })
     }
 }
 
@@ -165,7 +173,12 @@ impl Fetcher for ReqwestFetcher {
         }
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|e| FetchError::Refused(e.to_string()))?;
-        let mut builder = self.client.request(method, url).timeout(request.timeout);
+        let client = if request.follow_redirects {
+            &self.client
+        } else {
+            &self.direct
+        };
+        let mut builder = client.request(method, url).timeout(request.timeout);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
@@ -175,15 +188,21 @@ impl Fetcher for ReqwestFetcher {
         let mut response = builder.send().await.map_err(failed)?;
         let status = response.status().as_u16();
         let mut body = Vec::new();
+        let mut truncated = false;
         while let Some(chunk) = response.chunk().await.map_err(failed)? {
             if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(FetchError::Refused(format!(
-                    "the answer is larger than {MAX_ANSWER_BYTES} bytes"
-                )));
+                // Read no further: the rest could be endless.
+                body.extend_from_slice(&chunk[..MAX_ANSWER_BYTES - body.len()]);
+                truncated = true;
+                break;
             }
             body.extend_from_slice(&chunk);
         }
         let body = String::from_utf8_lossy(&body).into_owned();
-        Ok(FetchResponse { status, body })
+        Ok(FetchResponse {
+            status,
+            body,
+            truncated,
+        })
     }
 }

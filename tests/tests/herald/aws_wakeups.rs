@@ -53,13 +53,7 @@ async fn a_far_wakeup_is_one_idempotent_schedule_that_forget_deletes() {
     assert!(target.retry_policy().is_some());
     let input: WakeMessage =
         serde_json::from_str(target.input().expect("input")).expect("WakeMessage");
-    assert_eq!(
-        input,
-        WakeMessage {
-            workflow_run_id: run,
-            at
-        }
-    );
+    assert_eq!(input, WakeMessage::run(run, at));
     assert_eq!(
         got.flexible_time_window().map(|f| f.mode().as_str()),
         Some("OFF")
@@ -121,9 +115,6 @@ async fn a_near_wakeup_is_a_delayed_message_on_the_queue() {
         .expect("delivered after the delay");
     assert_eq!(
         serde_json::from_str::<WakeMessage>(body).expect("WakeMessage"),
-        WakeMessage {
-            workflow_run_id: run,
-            at
-        }
+        WakeMessage::run(run, at)
     );
 }

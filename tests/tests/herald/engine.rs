@@ -366,7 +366,10 @@ async fn given_inline_recipients_and_actor_then_they_are_identified_and_rendered
         .list_messages(&q, &Default::default())
         .await
         .unwrap();
-    assert_eq!(page.items[0].content.markdown, "Hi Ann from Zed: Apollo");
+    assert_eq!(
+        page.items[0].content.in_app().unwrap().markdown,
+        "Hi Ann from Zed: Apollo"
+    );
     let q = MessageQuery {
         recipient: Some(RecipientRef::user("bob")),
         ..Default::default()
@@ -376,7 +379,10 @@ async fn given_inline_recipients_and_actor_then_they_are_identified_and_rendered
         .list_messages(&q, &Default::default())
         .await
         .unwrap();
-    assert_eq!(page.items[0].content.markdown, "Hi bob from Zed: Apollo");
+    assert_eq!(
+        page.items[0].content.in_app().unwrap().markdown,
+        "Hi bob from Zed: Apollo"
+    );
 }
 
 #[tokio::test]

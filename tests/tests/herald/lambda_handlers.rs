@@ -248,10 +248,7 @@ async fn trigger_schedule_queue_resume_then_exactly_one_message() {
     );
     assert_eq!(
         serde_json::from_value::<WakeMessage>(input.clone()).expect("WakeMessage"),
-        WakeMessage {
-            workflow_run_id: run,
-            at: due
-        }
+        WakeMessage::run(run, due)
     );
 
     // Scheduler fires in the minute before: step-resume hands the rest to SQS.

@@ -79,6 +79,20 @@ impl WorkflowFiles {
         }))
     }
 
+    /// The folders directly under `parent` holding a file named `file`, sorted
+    /// (`layouts/<key>/layout.json` → `key`).
+    pub fn subfolders_with(&self, parent: &Path, file: &str) -> Vec<String> {
+        self.files
+            .keys()
+            .filter_map(|p| {
+                let rest = p.strip_prefix(parent).ok()?;
+                let mut parts = rest.components();
+                let folder = parts.next()?.as_os_str().to_str()?.to_string();
+                (parts.next()?.as_os_str() == file && parts.next().is_none()).then_some(folder)
+            })
+            .collect()
+    }
+
     /// The workflow folders (those holding a `workflow.json`), sorted.
     pub fn workflow_folders(&self) -> Vec<String> {
         self.files

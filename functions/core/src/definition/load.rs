@@ -13,6 +13,7 @@ use crate::preference::PreferenceSet;
 pub struct WorkflowSet {
     by_key: HashMap<String, Arc<Workflow>>,
     default_preferences: Option<PreferenceSet>,
+    channels: Channels,
 }
 
 impl WorkflowSet {
@@ -24,7 +25,27 @@ impl WorkflowSet {
                 .map(|w| (w.key.clone(), Arc::new(w)))
                 .collect(),
             default_preferences: None,
+            channels: Channels::default(),
         }
+    }
+
+    /// The same set with the environment's channels (what delivery sends through).
+    pub fn with_channels(mut self, channels: Channels) -> Self {
+        self.channels = channels;
+        self
+    }
+
+    /// The environment's channels.
+    pub fn channels(&self) -> &Channels {
+        &self.channels
+    }
+
+    /// Resolves the channels' `{"env": NAME}` settings (see [`Channels::resolve`]).
+    pub fn resolve_channels(
+        &mut self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), DefinitionError> {
+        self.channels.resolve(lookup)
     }
 
     /// The same set with an environment default preference set (the lowest level of Knock's
@@ -72,12 +93,15 @@ pub fn load_dir(dir: &Path) -> Result<WorkflowSet, DefinitionError> {
 /// Loads the workflows of a folder's files (see [`load_dir`]), wherever they were read from.
 pub fn load_files(files: &WorkflowFiles) -> Result<WorkflowSet, DefinitionError> {
     let channels_file = Path::new("channels.json");
-    let channels = match files.text(channels_file) {
+    let mut channels = match files.text(channels_file) {
         Some(text) => Channels::parse(&text?, &files.display(channels_file))?,
         None => Channels::default(),
     };
     let parser = crate::template::parser()
         .map_err(|e| DefinitionError::file(files.display(Path::new("")), e.to_string()))?;
+    for layout in super::layouts::load_layouts(files, &parser)? {
+        channels.add_layout(layout);
+    }
     let mut workflows = Vec::new();
     for key in files.workflow_folders() {
         let rel = Path::new(&key).join("workflow.json");
@@ -90,7 +114,7 @@ pub fn load_files(files: &WorkflowFiles) -> Result<WorkflowSet, DefinitionError>
         inline_file_refs(&mut value, files, Path::new(&key), &file)?;
         workflows.push(parse_workflow(&key, &value, &file, &channels, &parser)?);
     }
-    let set = WorkflowSet::new(workflows);
+    let set = WorkflowSet::new(workflows).with_channels(channels);
     let preferences_file = Path::new("preferences.json");
     let Some(text) = files.text(preferences_file) else {
         return Ok(set);
@@ -110,7 +134,7 @@ pub fn load_files(files: &WorkflowFiles) -> Result<WorkflowSet, DefinitionError>
 
 /// Replaces every `"field@": "relative/path"` with `"field": <file contents>`, as the Knock CLI
 /// does; paths may not leave the workflow's folder.
-fn inline_file_refs(
+pub(super) fn inline_file_refs(
     value: &mut Value,
     files: &WorkflowFiles,
     folder: &Path,
@@ -211,9 +235,12 @@ mod tests {
         let set = load_dir(&dir).unwrap();
         let w = set.get("welcome").unwrap();
         match &w.steps[0] {
-            super::super::Step::Channel(c) => {
-                assert_eq!(c.markdown_body.source(), "Hello **{{ recipient.name }}**")
-            }
+            super::super::Step::Channel(c) => match &c.template {
+                super::super::ChannelTemplate::InApp { markdown_body, .. } => {
+                    assert_eq!(markdown_body.source(), "Hello **{{ recipient.name }}**")
+                }
+                other => panic!("unexpected {other:?}"),
+            },
             other => panic!("unexpected {other:?}"),
         }
     }

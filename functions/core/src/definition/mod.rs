@@ -10,18 +10,20 @@ mod channels;
 mod duration;
 mod error;
 mod files;
+mod layouts;
 mod load;
 mod parse_steps;
 pub mod steps;
 mod workflow;
 
-pub use channels::{ChannelType, Channels};
+pub use channels::{Channel, ChannelType, Channels, Provider};
 pub use duration::{Duration, DurationUnit};
 pub use error::DefinitionError;
 pub use files::WorkflowFiles;
+pub use layouts::Layout;
 pub use load::{from_json, load_dir, load_files, WorkflowSet};
 pub use steps::{
-    BatchKey, BatchOrder, BatchStep, Branch, BranchStep, ChannelStep, DelayStep, FetchStep, Pair,
-    Step, ThrottleStep, TriggerWorkflowStep,
+    BatchKey, BatchOrder, BatchStep, Branch, BranchStep, ChannelStep, ChannelTemplate, DelayStep,
+    FetchStep, Pair, Step, ThrottleStep, TriggerWorkflowStep,
 };
 pub use workflow::{parse_workflow, Workflow};

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::steps::*;
-use super::{ChannelType, Channels, DefinitionError, Duration};
+use super::{ChannelTemplate, ChannelType, Channels, DefinitionError, Duration};
 use crate::condition::Conditions;
 use crate::template::Template;
 
@@ -460,6 +460,12 @@ fn parse_channel(
                 "channel `{channel_key}` is {c:?} in channels.json but the step says {d:?}"
             ))
         }
+        (Some(t), None) if t != ChannelType::InAppFeed => {
+            return Err(format!(
+                "unknown channel `{channel_key}`: a {} channel needs an entry with its provider in channels.json",
+                t.as_str()
+            ))
+        }
         (Some(t), _) | (None, Some(t)) => t,
         (None, None) => {
             return Err(format!(
@@ -467,31 +473,83 @@ fn parse_channel(
             ))
         }
     };
-    if channel_type != ChannelType::InAppFeed {
-        return Err(format!(
-            "channel type {channel_type:?} is not supported by this version of Herald (only in_app_feed)"
-        ));
-    }
     let template = obj
         .get("template")
         .and_then(Value::as_object)
         .ok_or("`template` is required")?;
-    let compile = |field: &str| -> Result<Option<Template>, String> {
-        match template.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Template::parse(cx.parser, s)
-                .map(Some)
-                .map_err(|e| format!("`template.{field}`: {e}")),
-            Some(_) => Err(format!("`template.{field}` must be a string")),
+    let t = Settings {
+        map: template,
+        parser: cx.parser,
+    };
+    let in_template = |e: String| format!("`template.{}", e.trim_start_matches('`'));
+    let template = match channel_type {
+        ChannelType::InAppFeed => ChannelTemplate::InApp {
+            markdown_body: t
+                .template("markdown_body")
+                .map_err(in_template)?
+                .ok_or("`template.markdown_body` is required")?,
+            action_url: t.template("action_url").map_err(in_template)?,
+        },
+        ChannelType::Email => {
+            let html_body = t.template("html_body").map_err(in_template)?;
+            let text_body = t.template("text_body").map_err(in_template)?;
+            if html_body.is_none() && text_body.is_none() {
+                return Err("`template.html_body` (or `template.text_body`) is required".into());
+            }
+            let settings = match template.get("settings") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(o)) => Some(o),
+                Some(_) => return Err("`template.settings` must be an object".into()),
+            };
+            let layout = match settings.and_then(|o| o.get("layout_key")) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(key)) => Some(cx.channels.layout(key).ok_or_else(|| {
+                    format!("`template.settings.layout_key`: no layout `{key}` (add layouts/{key}/layout.json)")
+                })?),
+                Some(_) => return Err("`template.settings.layout_key` must be a string".into()),
+            };
+            ChannelTemplate::Email {
+                subject: t
+                    .template("subject")
+                    .map_err(in_template)?
+                    .ok_or("`template.subject` is required")?,
+                html_body,
+                text_body,
+                layout,
+            }
+        }
+        ChannelType::Http => ChannelTemplate::Webhook {
+            method: match t.string("method").map_err(in_template)? {
+                None => return Err("`template.method` is required".into()),
+                Some(m) => match m.to_ascii_lowercase().as_str() {
+                    "get" | "post" | "put" | "delete" | "patch" => m.to_ascii_uppercase(),
+                    _ => {
+                        return Err(format!(
+                            "`template.method` must be get, post, put, delete or patch, not `{m}`"
+                        ))
+                    }
+                },
+            },
+            url: t
+                .template("url")
+                .map_err(in_template)?
+                .ok_or("`template.url` is required")?,
+            headers: t.pairs("headers").map_err(in_template)?,
+            query_params: t.pairs("query_params").map_err(in_template)?,
+            body: t.template("body").map_err(in_template)?,
+        },
+        other => {
+            return Err(format!(
+                "channel type `{}` is not supported by this version of Herald (in_app_feed, email and http are)",
+                other.as_str()
+            ))
         }
     };
-    let markdown_body = compile("markdown_body")?.ok_or("`template.markdown_body` is required")?;
     Ok(ChannelStep {
         step_ref,
         channel_key,
         channel_type,
-        markdown_body,
-        action_url: compile("action_url")?,
+        template,
         conditions,
     })
 }

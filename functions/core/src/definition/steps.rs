@@ -5,6 +5,9 @@
 //! the branch `terminates`). A recipient run's cursor is an index into that program, so nested
 //! branches need nothing more from storage than the cursor it already keeps.
 
+use std::sync::Arc;
+
+use super::layouts::Layout;
 use super::{ChannelType, Duration};
 use crate::condition::Conditions;
 use crate::template::Template;
@@ -98,12 +101,46 @@ pub struct ChannelStep {
     pub channel_key: String,
     /// The channel's type.
     pub channel_type: ChannelType,
-    /// `template.markdown_body`.
-    pub markdown_body: Template,
-    /// `template.action_url`.
-    pub action_url: Option<Template>,
+    /// The step's template, by channel type.
+    pub template: ChannelTemplate,
     /// Step conditions.
     pub conditions: Option<Conditions>,
+}
+
+/// A channel step's `template`, in Knock's fields for its channel type; every field is Liquid.
+#[derive(Debug)]
+pub enum ChannelTemplate {
+    /// An in-app feed item.
+    InApp {
+        /// `markdown_body`.
+        markdown_body: Template,
+        /// `action_url`.
+        action_url: Option<Template>,
+    },
+    /// An email.
+    Email {
+        /// `subject`.
+        subject: Template,
+        /// `html_body`.
+        html_body: Option<Template>,
+        /// `text_body` (derived from the HTML when absent).
+        text_body: Option<Template>,
+        /// `settings.layout_key`'s layout.
+        layout: Option<Arc<Layout>>,
+    },
+    /// A webhook request (`channel_type: http`).
+    Webhook {
+        /// `method` (upper case).
+        method: String,
+        /// `url`.
+        url: Template,
+        /// `headers`.
+        headers: Vec<Pair>,
+        /// `query_params`.
+        query_params: Vec<Pair>,
+        /// `body`.
+        body: Option<Template>,
+    },
 }
 
 /// Whether a batch lists its rendered activities from the first or the last.

@@ -197,7 +197,13 @@ mod tests {
         assert!(e.to_string().contains("w/workflow.json (step `c1`)"), "{e}");
         let e = error_of(json!({"name": "n", "steps": [
             {"ref": "c2", "type": "channel", "channel_key": "postmark", "template": {"subject": "x"}}]}));
-        assert!(e.to_string().contains("not supported"), "{e}");
+        assert!(e.to_string().contains("`template.html_body`"), "{e}");
+        let e = error_of(json!({"name": "n", "steps": [
+            {"ref": "s3", "type": "channel", "channel_key": "sms", "channel_type": "sms", "template": {"text_body": "x"}}]}));
+        assert!(e.to_string().contains("needs an entry"), "{e}");
+        let e = error_of(json!({"name": "n", "steps": [
+            {"ref": "e4", "type": "channel", "channel_key": "postmark", "template": {"subject": "x", "html_body": "y", "settings": {"layout_key": "none"}}}]}));
+        assert!(e.to_string().contains("no layout `none`"), "{e}");
         let e = error_of(json!({"name": "n", "steps": [{"ref": "b", "type": "batch"}]}));
         assert!(e.to_string().contains("needs `batch_window`"), "{e}");
         let e = error_of(json!({"name": "n", "steps": [{"ref": "b", "type": "wait_for_event"}]}));

@@ -1,6 +1,7 @@
 //! The engine: trigger, execute and cancel workflow runs over the ports.
 
 mod cancel;
+mod deliver;
 mod execute;
 mod fanout;
 mod preferences;
@@ -13,6 +14,7 @@ mod window;
 use std::sync::Arc;
 
 pub use cancel::CancelRequest;
+pub use deliver::{backoff, DeliveryReport, BACKOFF, DELIVERY_TIMEOUT, MAX_ATTEMPTS};
 pub use execute::{ResumeReport, RUNS_PER_RESUME};
 pub use fanout::{FANOUT_PAGE, FANOUT_STEPS_PER_RESUME};
 pub use steps::delay::{delay_until, DelayOutcome};
@@ -27,7 +29,7 @@ use chrono_tz::Tz;
 use crate::definition::WorkflowSet;
 use crate::ports::clock::Clock;
 use crate::ports::fetcher::Fetcher;
-use crate::ports::{Store, Waker};
+use crate::ports::{Senders, Store, Waker};
 
 /// How much one [`Engine::resume`] does before handing the rest to another pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +66,8 @@ pub struct Engine {
     fetcher: Option<Arc<dyn Fetcher>>,
     fetch_timeout: std::time::Duration,
     default_timezone: Option<Tz>,
+    senders: Senders,
+    delivery_timeout: std::time::Duration,
 }
 
 impl Engine {
@@ -83,6 +87,8 @@ impl Engine {
             fetcher: None,
             fetch_timeout: crate::ports::fetcher::FETCH_TIMEOUT,
             default_timezone: None,
+            senders: Senders::new(),
+            delivery_timeout: DELIVERY_TIMEOUT,
         }
     }
 
@@ -95,6 +101,19 @@ impl Engine {
     /// The same engine with another limit on a fetch's duration (Knock's 15 s by default).
     pub fn with_fetch_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.fetch_timeout = timeout;
+        self
+    }
+
+    /// The same engine with the senders that hand messages to providers (without one for a
+    /// channel's provider, its messages end `undelivered`).
+    pub fn with_senders(mut self, senders: Senders) -> Self {
+        self.senders = senders;
+        self
+    }
+
+    /// The same engine with another limit on a delivery attempt's duration (50 s by default).
+    pub fn with_delivery_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.delivery_timeout = timeout;
         self
     }
 

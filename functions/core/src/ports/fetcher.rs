@@ -21,6 +21,9 @@ pub struct FetchRequest {
     pub body: Option<String>,
     /// How long to wait for the whole answer.
     pub timeout: Duration,
+    /// Whether redirects are followed (a fetch step: yes, checked by the outbound guard; a
+    /// webhook delivery: never, as Knock's and Standard Webhooks' senders do).
+    pub follow_redirects: bool,
 }
 
 /// An answer.
@@ -28,8 +31,10 @@ pub struct FetchRequest {
 pub struct FetchResponse {
     /// The HTTP status.
     pub status: u16,
-    /// The body as text.
+    /// The body as text, at most the adapter's cap.
     pub body: String,
+    /// Whether the body was longer than the cap (and cut there).
+    pub truncated: bool,
 }
 
 /// Why a request got no answer.

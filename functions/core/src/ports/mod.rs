@@ -6,6 +6,7 @@
 
 pub mod batches;
 pub mod clock;
+pub mod deliveries;
 pub mod directory;
 pub mod fanouts;
 pub mod fetcher;
@@ -14,12 +15,14 @@ pub mod outcome;
 pub mod page;
 pub mod recovery;
 pub mod runs;
+pub mod sender;
 pub mod throttles;
 pub mod users;
 pub mod waker;
 
 pub use batches::{BatchQuery, Batches};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use deliveries::{AttemptRecord, Deliveries, PendingDelivery};
 pub use directory::{Directory, StoredPreferenceSet, WriteIf};
 pub use fanouts::FanOuts;
 pub use fetcher::{FetchError, FetchRequest, FetchResponse, Fetcher};
@@ -28,11 +31,18 @@ pub use outcome::{Removal, Write};
 pub use page::{Page, PageRequest};
 pub use recovery::{PendingRun, Recovery};
 pub use runs::{CancelFilter, RunQuery, Runs};
+pub use sender::{Attempted, Outgoing, Sender, Senders, Verdict};
 pub use throttles::{Admission, Throttles};
 pub use users::Users;
 pub use waker::Waker;
 
 /// Durable storage in all its roles. Implemented for every type that has them all.
-pub trait Store: Users + Directory + Runs + FanOuts + Batches + Throttles + Messages {}
+pub trait Store:
+    Users + Directory + Runs + FanOuts + Batches + Throttles + Messages + Deliveries
+{
+}
 
-impl<T> Store for T where T: Users + Directory + Runs + FanOuts + Batches + Throttles + Messages {}
+impl<T> Store for T where
+    T: Users + Directory + Runs + FanOuts + Batches + Throttles + Messages + Deliveries
+{
+}

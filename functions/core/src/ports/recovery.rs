@@ -22,4 +22,7 @@ pub struct PendingRun {
 pub trait Recovery: Send + Sync {
     /// Workflow runs with active recipient runs or an unfinished fan-out.
     async fn pending_runs(&self) -> Result<Vec<PendingRun>, StoreError>;
+
+    /// Messages whose delivery is not finished, with when each is due.
+    async fn pending_deliveries(&self) -> Result<Vec<super::PendingDelivery>, StoreError>;
 }

@@ -1,4 +1,5 @@
-//! The waker port: how a workflow run gets executed now or at a later time.
+//! The waker port: how a workflow run gets executed, or a message delivered, now or at a later
+//! time.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,6 +18,14 @@ pub trait Waker: Send + Sync {
     /// Executes the workflow run's due recipient runs at `at` (now, if `at` has passed).
     /// Registering the same (run, time) twice registers one wake-up.
     async fn wake_at(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError>;
+
+    /// Delivers a message a transition has just stored. On AWS this does nothing: the table's
+    /// stream hands every new message to delivery.
+    async fn deliver_new(&self, message_id: Uuid) -> Result<(), WakeError>;
+
+    /// Makes the next delivery attempt of message `message_id` at `at` (now, if `at` has
+    /// passed). Registering the same (message, time) twice registers one wake-up.
+    async fn deliver_at(&self, message_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError>;
 
     /// Drops a wake-up that no longer wakes anything (best effort; stale wake-ups are no-ops).
     async fn forget(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError>;

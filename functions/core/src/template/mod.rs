@@ -65,6 +65,13 @@ pub fn markdown_to_html(markdown: &str) -> String {
     html
 }
 
+/// The text part of an email whose template gives only HTML, as Knock derives it: the HTML
+/// laid out as plain text, links kept as footnotes.
+pub fn html_to_text(html: &str) -> String {
+    // 78 columns: the line length RFC 5322 recommends.
+    html2text::from_read(html.as_bytes(), 78).unwrap_or_else(|_| html.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +115,18 @@ mod tests {
     fn syntax_errors_are_reported() {
         let p = parser().unwrap();
         assert!(Template::parse(&p, "{% if %}").is_err());
+    }
+
+    #[test]
+    fn html_becomes_text() {
+        let text =
+            html_to_text("<p>Hi <b>Ann</b></p><p><a href=\"https://x.test/a\">Accept</a></p>");
+        assert!(
+            text.contains("Hi") && text.contains("Ann") && text.contains("Accept"),
+            "{text}"
+        );
+        assert!(text.contains("https://x.test/a"), "{text}");
+        assert!(!text.contains('<'), "{text}");
     }
 
     #[test]

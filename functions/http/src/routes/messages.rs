@@ -81,7 +81,7 @@ pub async fn list(
     }
     let result = app.engine.store().list_messages(&query, &page).await?;
     Ok(Reply::ok(json!({
-        "items": result.items.iter().map(views::message).collect::<Vec<_>>(),
+        "items": result.items.iter().map(|m| views::message(m, app.channels())).collect::<Vec<_>>(),
         "page_info": views::page_info(&result, page.page_size),
     })))
 }
@@ -109,7 +109,59 @@ pub async fn get(
         .get_message(uuid_param(&id, "The message")?)
         .await?
         .ok_or_else(|| ApiError::not_found(&what))?;
-    Ok(Reply::ok(views::message(&message)))
+    Ok(Reply::ok(views::message(&message, app.channels())))
+}
+
+/// The message `id` names, or Knock's 404.
+async fn find(app: &App, id: &str) -> Result<herald_core::message::Message, ApiError> {
+    app.engine
+        .store()
+        .get_message(uuid_param(id, "The message")?)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&format!("The message `{id}`")))
+}
+
+/// A whole list as one page of Knock's `{items, page_info}` (a message has a handful of events
+/// and at most eight attempts).
+fn one_page(items: Vec<serde_json::Value>) -> Reply {
+    let page_size = items.len();
+    Reply::ok(json!({
+        "items": items,
+        "page_info": {"__typename": "PageInfo", "page_size": page_size, "after": null, "before": null},
+    }))
+}
+
+/// `GET /v1/messages/{id}/content`: what was rendered (the email, the feed item, the request).
+pub async fn content(
+    State(app): State<Arc<App>>,
+    KnockPath(id): KnockPath<String>,
+) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(views::content(&find(&app, &id).await?)))
+}
+
+/// `GET /v1/messages/{id}/events`: what happened to the message, oldest first.
+pub async fn events(
+    State(app): State<Arc<App>>,
+    KnockPath(id): KnockPath<String>,
+) -> Result<Reply, ApiError> {
+    let message = find(&app, &id).await?;
+    let events = app.engine.store().message_events(message.id).await?;
+    Ok(one_page(
+        events
+            .iter()
+            .map(|e| views::message_event(&message, e))
+            .collect(),
+    ))
+}
+
+/// `GET /v1/messages/{id}/delivery_logs`: each delivery attempt, oldest first.
+pub async fn delivery_logs(
+    State(app): State<Arc<App>>,
+    KnockPath(id): KnockPath<String>,
+) -> Result<Reply, ApiError> {
+    let message = find(&app, &id).await?;
+    let logs = app.engine.store().delivery_logs(message.id).await?;
+    Ok(one_page(logs.iter().map(views::delivery_log).collect()))
 }
 
 /// `PUT /v1/messages/{id}/{status}`.
@@ -149,7 +201,7 @@ async fn set_engagement(
         .set_engagement(uuid_param(id, "The message")?, engagement, present)
         .await?
         .ok_or_else(|| ApiError::not_found(&format!("The message `{id}`")))?;
-    Ok(Reply::ok(views::message(&message)))
+    Ok(Reply::ok(views::message(&message, app.channels())))
 }
 
 /// Knock's limit of ids per batch status update.
@@ -190,7 +242,7 @@ pub async fn batch(
             .set_engagement(uuid, filter.engagement, filter.present)
             .await?
         {
-            out.push(views::message(&m));
+            out.push(views::message(&m, app.channels()));
         }
     }
     Ok(Reply::ok(serde_json::Value::Array(out)))

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
-use herald_core::message::{Engagement, Message};
+use herald_core::message::{DeliveryState, Engagement, Message};
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{EventStatus, RecipientRun, RunEvent, RunStatus, WorkflowRun};
 use herald_core::user::User;
@@ -46,6 +46,33 @@ pub fn time(m: i64) -> Result<DateTime<Utc>, StoreError> {
 
 pub fn json(v: &impl serde::Serialize) -> AttributeValue {
     s(serde_json::to_string(v).unwrap_or_else(|_| "null".into()))
+}
+
+/// A list attribute of JSON texts, one per value: appended to with `list_append`.
+pub fn json_list<T: serde::Serialize>(values: &[T]) -> AttributeValue {
+    AttributeValue::L(
+        values
+            .iter()
+            .map(|v| AttributeValue::S(serde_json::to_string(v).unwrap_or_default()))
+            .collect(),
+    )
+}
+
+/// The values of a [`json_list`] attribute (none when it is absent).
+pub fn parse_list<T: serde::de::DeserializeOwned>(
+    item: &Item,
+    name: &str,
+) -> Result<Vec<T>, StoreError> {
+    let Some(AttributeValue::L(values)) = item.get(name) else {
+        return Ok(Vec::new());
+    };
+    values
+        .iter()
+        .map(|v| match v {
+            AttributeValue::S(text) => serde_json::from_str(text).map_err(|_| corrupt(name)),
+            _ => Err(corrupt(name)),
+        })
+        .collect()
 }
 
 pub fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
@@ -310,6 +337,11 @@ pub fn message_item(m: &Message, expires_at: DateTime<Utc>) -> Item {
     item.insert("data".into(), json(&m.data));
     item.insert("status".into(), s(m.status.as_str()));
     item.insert("content".into(), json(&m.content));
+    item.insert("attempts".into(), n(i64::from(m.delivery.attempts)));
+    if let Some(at) = m.delivery.next_attempt_at {
+        item.insert("next_attempt_at".into(), n(micros(at)));
+    }
+    item.insert("events".into(), json_list(&m.events));
     for (e, at) in &m.engagements {
         item.insert(engagement_attr(*e).into(), n(micros(*at)));
     }
@@ -341,6 +373,12 @@ pub fn message_from(item: &Item) -> Result<Message, StoreError> {
         data: parse(item, "data")?,
         status: enum_from(item, "status")?,
         content: parse(item, "content")?,
+        delivery: DeliveryState {
+            attempts: u32::try_from(opt_n(item, "attempts").unwrap_or(0))
+                .map_err(|_| corrupt("attempts"))?,
+            next_attempt_at: opt_n(item, "next_attempt_at").map(time).transpose()?,
+        },
+        events: Vec::new(),
         engagements,
         inserted_at: time(get_n(item, "inserted_at")?)?,
         updated_at: time(get_n(item, "updated_at")?)?,

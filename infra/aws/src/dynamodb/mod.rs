@@ -29,6 +29,7 @@
 
 mod batches;
 mod codec;
+mod deliveries;
 mod directory;
 mod expr;
 mod fanouts;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use herald_core::definition::ChannelType;
-use herald_core::message::{DeliveryStatus, Engagement, Message, MessageContent};
+use herald_core::message::{Content, DeliveryState, DeliveryStatus, Engagement, Message};
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{EventStatus, RecipientRun, RunEvent, RunStatus};
 use herald_core::user::User;
@@ -124,7 +124,8 @@ pub fn event_row(row: &Row<'_>) -> rusqlite::Result<RunEvent> {
 
 pub const MESSAGE_COLUMNS: &str = "seq, id, channel_key, channel_type, recipient_id, recipient_collection, \
      actors, workflow_key, categories, workflow_run_id, recipient_run_id, step_ref, tenant, data, status, \
-     content, seen_at, read_at, interacted_at, link_clicked_at, archived_at, inserted_at, updated_at";
+     content, seen_at, read_at, interacted_at, link_clicked_at, archived_at, inserted_at, updated_at, \
+     attempts, next_attempt_at";
 
 /// The column holding the time of `engagement`.
 pub fn engagement_column(engagement: Engagement) -> &'static str {
@@ -154,7 +155,12 @@ pub fn message_row(row: &Row<'_>) -> rusqlite::Result<(i64, Message)> {
             tenant: row.get(12)?,
             data: parse_json(&row.get::<_, String>(13)?)?,
             status: enum_from::<DeliveryStatus>(row.get(14)?)?,
-            content: parse_json::<MessageContent>(&row.get::<_, String>(15)?)?,
+            content: parse_json::<Content>(&row.get::<_, String>(15)?)?,
+            delivery: DeliveryState {
+                attempts: row.get(23)?,
+                next_attempt_at: opt_time(row.get(24)?)?,
+            },
+            events: Vec::new(),
             engagements,
             inserted_at: from_micros(row.get(21)?)?,
             updated_at: from_micros(row.get(22)?)?,

@@ -14,7 +14,7 @@ use super::{filter, SqliteStore};
 pub(super) fn insert_message(tx: &Transaction<'_>, m: &Message) -> rusqlite::Result<()> {
     tx.execute(
         &format!(
-            "INSERT INTO messages ({}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, ?)
+            "INSERT INTO messages ({}, events) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?)
              ON CONFLICT DO NOTHING",
             MESSAGE_COLUMNS
         ),
@@ -36,12 +36,15 @@ pub(super) fn insert_message(tx: &Transaction<'_>, m: &Message) -> rusqlite::Res
             json(&m.content),
             micros(m.inserted_at),
             micros(m.updated_at),
+            m.delivery.attempts,
+            m.delivery.next_attempt_at.map(micros),
+            json(&m.events),
         ],
     )?;
     Ok(())
 }
 
-fn get_message(conn: &Connection, id: &str) -> rusqlite::Result<Option<Message>> {
+pub(super) fn get_message(conn: &Connection, id: &str) -> rusqlite::Result<Option<Message>> {
     conn.query_row(
         &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"),
         [id],

@@ -8,6 +8,7 @@
 
 mod batches;
 mod codec;
+mod deliveries;
 mod directory;
 mod fanouts;
 mod filter;
@@ -71,6 +72,7 @@ impl SqliteStore {
                     .map_err(backend)?;
             }
         }
+        conn.execute_batch(schema::LATE_INDEXES).map_err(backend)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -1,11 +1,12 @@
-//! The recovery role on SQLite: which workflow runs a restarted process must wake.
+//! The recovery role on SQLite: which workflow runs a restarted process must wake, and which
+//! messages it must deliver.
 
 use async_trait::async_trait;
 use herald_core::error::StoreError;
-use herald_core::ports::{PendingRun, Recovery};
+use herald_core::ports::{PendingDelivery, PendingRun, Recovery};
 
 use super::codec::*;
-use super::{active, fanouts, SqliteStore};
+use super::{active, deliveries, fanouts, SqliteStore};
 
 #[async_trait]
 impl Recovery for SqliteStore {
@@ -43,5 +44,9 @@ impl Recovery for SqliteStore {
             Ok(pending)
         })
         .await
+    }
+
+    async fn pending_deliveries(&self) -> Result<Vec<PendingDelivery>, StoreError> {
+        self.with(|conn| deliveries::pending_deliveries(conn)).await
     }
 }

@@ -199,8 +199,27 @@ pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ),
     ("recipient_runs", "batch", "batch TEXT"),
     (
+        "messages",
+        "attempts",
+        "attempts INTEGER NOT NULL DEFAULT 0",
+    ),
+    ("messages", "next_attempt_at", "next_attempt_at INTEGER"),
+    ("messages", "events", "events TEXT NOT NULL DEFAULT '[]'"),
+    (
+        "messages",
+        "delivery_logs",
+        "delivery_logs TEXT NOT NULL DEFAULT '[]'",
+    ),
+    (
         "recipient_runs",
         "batch_open",
         "batch_open INTEGER NOT NULL DEFAULT 0",
     ),
 ];
+
+/// Indexes over added columns, created once those exist.
+pub const LATE_INDEXES: &str = r#"
+-- Messages whose delivery is not finished, for a restart to re-arm.
+CREATE INDEX IF NOT EXISTS messages_pending_delivery
+    ON messages (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+"#;

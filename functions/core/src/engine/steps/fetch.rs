@@ -6,12 +6,13 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Map, Value};
 
 use super::StepContext;
-use crate::definition::FetchStep;
+use crate::definition::{FetchStep, Pair};
 use crate::engine::execute::Change;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::ports::fetcher::{FetchError, FetchRequest};
 use crate::run::{RecipientRun, RunEvent, RunStatus};
+use crate::template::Template;
 
 /// Knock retries a fetch that timed out or answered 5xx after 30 s, then after 60 s.
 pub const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(30), Duration::from_secs(60)];
@@ -43,6 +44,9 @@ impl Engine {
                     Err(FetchError::Failed(why)) => Attempt::Retry(why),
                     Err(FetchError::Refused(why)) => Attempt::Fail(why),
                     Ok(r) if r.status >= 500 => Attempt::Retry(format!("status {}", r.status)),
+                    Ok(r) if r.truncated => {
+                        Attempt::Fail("the answer is larger than the fetch limit".into())
+                    }
                     Ok(r) if ![200, 201, 204].contains(&r.status) => {
                         Attempt::Fail(format!("status {}", r.status))
                     }
@@ -102,11 +106,37 @@ impl Engine {
 }
 
 fn render(step: &FetchStep, scope: &Value, timeout: Duration) -> Result<FetchRequest, String> {
-    let text = |t: &crate::template::Template| t.render(scope).map_err(|e| e.to_string());
-    let mut url = text(&step.url)?;
-    if !step.query_params.is_empty() {
-        let mut pairs = Vec::with_capacity(step.query_params.len());
-        for p in &step.query_params {
+    let (url, headers, body) = render_request(
+        &step.url,
+        &step.headers,
+        &step.query_params,
+        step.body.as_ref(),
+        scope,
+    )?;
+    Ok(FetchRequest {
+        method: step.method.clone(),
+        url,
+        headers,
+        body,
+        timeout,
+        follow_redirects: true,
+    })
+}
+
+/// A rendered request's URL (query parameters appended), headers and body; shared by fetch
+/// steps and webhook channels, which Knock builds the same way.
+pub(super) fn render_request(
+    url: &Template,
+    headers: &[Pair],
+    query_params: &[Pair],
+    body: Option<&Template>,
+    scope: &Value,
+) -> Result<RenderedRequest, String> {
+    let text = |t: &Template| t.render(scope).map_err(|e| e.to_string());
+    let mut url = text(url)?;
+    if !query_params.is_empty() {
+        let mut pairs = Vec::with_capacity(query_params.len());
+        for p in query_params {
             pairs.push(format!(
                 "{}={}",
                 encode(&text(&p.key)?),
@@ -116,19 +146,15 @@ fn render(step: &FetchStep, scope: &Value, timeout: Duration) -> Result<FetchReq
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&pairs.join("&"));
     }
-    let headers = step
-        .headers
+    let headers = headers
         .iter()
         .map(|h| Ok((text(&h.key)?, text(&h.value)?)))
         .collect::<Result<Vec<_>, String>>()?;
-    Ok(FetchRequest {
-        method: step.method.clone(),
-        url,
-        headers,
-        body: step.body.as_ref().map(text).transpose()?,
-        timeout,
-    })
+    Ok((url, headers, body.map(text).transpose()?))
 }
+
+/// A rendered request: URL, headers, body.
+pub(super) type RenderedRequest = (String, Vec<(String, String)>, Option<String>);
 
 /// Query components keep RFC 3986's unreserved characters.
 const QUERY: &AsciiSet = &NON_ALPHANUMERIC
