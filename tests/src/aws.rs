@@ -57,6 +57,8 @@ pub struct Stack {
     pub scheduler: aws_sdk_scheduler::Client,
     /// SQS client.
     pub sqs: aws_sdk_sqs::Client,
+    /// The SDK configuration the clients were made from (for SES).
+    pub sdk: SdkConfig,
 }
 
 impl Stack {
@@ -102,6 +104,8 @@ impl Stack {
             api_key: crate::server::API_KEY.to_string(),
             default_timezone: None,
             allow_private_networks: false,
+            delivery_timeout: std::time::Duration::from_secs(5),
+            secrets_arn: None,
             waker: herald_aws::WakerConfig {
                 schedule_group: group,
                 target_arn: "arn:aws:lambda:us-east-1:123456789012:function:step-resume".into(),
@@ -118,6 +122,7 @@ impl Stack {
             dynamodb,
             scheduler,
             sqs,
+            sdk,
         }
     }
 }

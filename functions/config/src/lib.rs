@@ -96,10 +96,18 @@ impl Env {
                 })
             }
         };
+        let timeout_secs: u64 = self.parsed("HERALD_DELIVERY_TIMEOUT_SECS", 50)?;
+        if !(1..=900).contains(&timeout_secs) {
+            return Err(ConfigError::Invalid {
+                name: "HERALD_DELIVERY_TIMEOUT_SECS",
+                reason: format!("{timeout_secs} is not between 1 and 900"),
+            });
+        }
         Ok(Common {
             api_key: self.get("HERALD_API_KEY"),
             default_timezone,
             allow_private_networks,
+            delivery_timeout: std::time::Duration::from_secs(timeout_secs),
         })
     }
 }
@@ -115,6 +123,9 @@ pub struct Common {
     /// `HERALD_ALLOW_PRIVATE_NETWORKS=1`: outbound requests may reach loopback and private
     /// networks (local development and tests only).
     pub allow_private_networks: bool,
+    /// `HERALD_DELIVERY_TIMEOUT_SECS` (default 50, Knock's webhook timeout): how long one
+    /// delivery attempt may take.
+    pub delivery_timeout: std::time::Duration,
 }
 
 #[cfg(test)]

@@ -19,6 +19,11 @@ pub struct Config {
     /// `HERALD_ALLOW_PRIVATE_NETWORKS=1`: fetch steps may reach private networks (never set by
     /// the template).
     pub allow_private_networks: bool,
+    /// `HERALD_DELIVERY_TIMEOUT_SECS` (default 50): how long one delivery attempt may take.
+    pub delivery_timeout: std::time::Duration,
+    /// `HERALD_SECRETS_ARN`: the stage's secret, a JSON object holding the values that
+    /// `{"env": NAME}` channel settings name.
+    pub secrets_arn: Option<String>,
 }
 
 impl Config {
@@ -38,6 +43,8 @@ impl Config {
                 .ok_or(ConfigError::Missing("HERALD_API_KEY"))?,
             default_timezone: common.default_timezone,
             allow_private_networks: common.allow_private_networks,
+            delivery_timeout: common.delivery_timeout,
+            secrets_arn: env.get("HERALD_SECRETS_ARN"),
             waker: WakerConfig {
                 schedule_group: env.required("SCHEDULE_GROUP")?,
                 target_arn: env.required("STEP_RESUME_ARN")?,

@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
-use herald_aws::{AwsWaker, DynamoStore};
+use herald_aws::{AwsWaker, DynamoStore, RequestCounter, SesSender, StageSecrets};
+use herald_core::definition::Provider;
 use herald_core::definition::{load_files, WorkflowFiles, WorkflowSet};
+use herald_core::ports::fetcher::Fetcher;
+use herald_core::ports::Senders;
 use herald_core::{Clock, Engine, SystemClock};
 use herald_fetch::{Outbound, ReqwestFetcher};
 use herald_http::App;
@@ -13,6 +16,20 @@ use crate::config::Config;
 
 /// The workflows deployed with the functions: the repository's `workflows/`, compiled in.
 static WORKFLOWS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../workflows");
+
+/// The clients a function's engine runs on.
+pub struct Clients {
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// EventBridge Scheduler.
+    pub scheduler: aws_sdk_scheduler::Client,
+    /// SQS.
+    pub sqs: aws_sdk_sqs::Client,
+    /// The outbound guard's HTTP client.
+    pub fetcher: Arc<dyn Fetcher>,
+    /// The channels' senders.
+    pub senders: Senders,
+}
 
 /// A function's dependencies.
 pub struct Deps {
@@ -27,7 +44,33 @@ impl Deps {
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let config = Config::from_env()?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::build(&config, &sdk, bundled_workflows()?, Arc::new(SystemClock))
+        let mut workflows = bundled_workflows()?;
+        // `{"env": NAME}` settings: the stage's secret, then the function's environment.
+        let secrets = match &config.secrets_arn {
+            Some(arn) => {
+                StageSecrets::read(&aws_sdk_secretsmanager::Client::new(&sdk), arn).await?
+            }
+            None => StageSecrets::default(),
+        };
+        workflows.resolve_channels(&|name| secrets.lookup(name))?;
+        Self::build(&config, &sdk, workflows, Arc::new(SystemClock))
+    }
+
+    /// The senders of `workflows`' channels (settings resolved): SMTP, webhooks over `fetcher`,
+    /// and SES over `sdk`'s configuration (its requests counted by `counter`, if given).
+    pub fn senders(
+        sdk: &aws_config::SdkConfig,
+        workflows: &WorkflowSet,
+        fetcher: Arc<dyn Fetcher>,
+        counter: Option<RequestCounter>,
+    ) -> Result<Senders, Box<dyn std::error::Error + Send + Sync>> {
+        let channels = workflows.channels();
+        let senders = herald_delivery::senders(channels, fetcher)?.with(
+            Provider::Ses,
+            Arc::new(SesSender::new(sdk, channels, counter)),
+        );
+        senders.check(channels)?;
+        Ok(senders)
     }
 
     /// Builds the dependencies from explicit parts (tests pass their own clock and workflows).
@@ -37,36 +80,54 @@ impl Deps {
         workflows: WorkflowSet,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let fetcher = Self::fetcher(config)?;
+        let senders = Self::senders(sdk, &workflows, fetcher.clone(), None)?;
         Self::from_clients(
             config,
-            aws_sdk_dynamodb::Client::new(sdk),
-            aws_sdk_scheduler::Client::new(sdk),
-            aws_sdk_sqs::Client::new(sdk),
+            Clients {
+                dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+                scheduler: aws_sdk_scheduler::Client::new(sdk),
+                sqs: aws_sdk_sqs::Client::new(sdk),
+                fetcher,
+                senders,
+            },
             workflows,
             clock,
         )
     }
 
+    /// The outbound guard's HTTP client, for fetch steps and webhooks.
+    pub fn fetcher(
+        config: &Config,
+    ) -> Result<Arc<dyn Fetcher>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Arc::new(ReqwestFetcher::new(Outbound::from_setting(
+            config.allow_private_networks,
+        ))?))
+    }
+
     /// Builds the dependencies over given clients (tests pass counting clients).
     pub fn from_clients(
         config: &Config,
-        dynamodb: aws_sdk_dynamodb::Client,
-        scheduler: aws_sdk_scheduler::Client,
-        sqs: aws_sdk_sqs::Client,
+        clients: Clients,
         workflows: WorkflowSet,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let retention = chrono::Duration::days(config.retention_days);
-        let store = Arc::new(DynamoStore::new(dynamodb, config.table.clone(), retention));
+        let store = Arc::new(DynamoStore::new(
+            clients.dynamodb,
+            config.table.clone(),
+            retention,
+        ));
         let waker = Arc::new(AwsWaker::new(
-            scheduler,
-            sqs,
+            clients.scheduler,
+            clients.sqs,
             clock.clone(),
             config.waker.clone(),
         ));
-        let fetcher = ReqwestFetcher::new(Outbound::from_setting(config.allow_private_networks))?;
-        let mut engine =
-            Engine::new(store, waker, clock, Arc::new(workflows)).with_fetcher(Arc::new(fetcher));
+        let mut engine = Engine::new(store, waker, clock, Arc::new(workflows))
+            .with_fetcher(clients.fetcher)
+            .with_senders(clients.senders)
+            .with_delivery_timeout(config.delivery_timeout);
         if let Some(tz) = config.default_timezone {
             engine = engine.with_default_timezone(tz);
         }

@@ -7,7 +7,7 @@ mod deps;
 mod resume;
 
 pub use config::Config;
-pub use deps::{bundled_workflows, Deps};
+pub use deps::{bundled_workflows, Clients, Deps};
 pub use herald_config::ConfigError;
 pub use resume::{handle_resume_event, ResumeError};
 

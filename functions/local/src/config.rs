@@ -22,6 +22,8 @@ pub struct Config {
     pub default_timezone: Option<chrono_tz::Tz>,
     /// `HERALD_ALLOW_PRIVATE_NETWORKS=1`: fetch steps may reach loopback and private networks.
     pub allow_private_networks: bool,
+    /// `HERALD_DELIVERY_TIMEOUT_SECS` (default 50): how long one delivery attempt may take.
+    pub delivery_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -47,6 +49,7 @@ impl Config {
         Ok(Self {
             default_timezone: common.default_timezone,
             allow_private_networks: common.allow_private_networks,
+            delivery_timeout: common.delivery_timeout,
             addr,
             data_dir,
             workflows_dir,

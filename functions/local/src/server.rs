@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
-use herald_core::definition::load_dir;
+use herald_aws::SesSender;
+use herald_core::definition::{load_dir, Provider, WorkflowSet};
 use herald_core::engine::ResumeBudget;
+use herald_core::ports::fetcher::Fetcher;
+use herald_core::ports::Senders;
 use herald_core::ports::{Store, Waker};
 use herald_core::{Engine, SystemClock};
 use herald_embedded::{recover, run_worker, SqliteStore, TokioWaker};
@@ -15,8 +18,12 @@ use crate::config::Config;
 
 /// Loads workflows, opens the store, re-arms stored runs and serves until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), String> {
-    let workflows =
+    let mut workflows =
         load_dir(&config.workflows_dir).map_err(|e| format!("cannot load workflows: {e}"))?;
+    // `{"env": NAME}` settings come from this process's environment.
+    workflows
+        .resolve_channels(&|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .map_err(|e| format!("cannot load workflows: {e}"))?;
     tracing::info!(dir = %config.workflows_dir.display(), workflows = ?workflows.keys(), "workflows loaded");
     let sqlite = Arc::new(SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?);
     let clock = Arc::new(SystemClock);
@@ -24,11 +31,16 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let store: Arc<dyn Store> = sqlite.clone();
     let waker: Arc<dyn Waker> = Arc::new(waker);
     // One process with no time limit: each resume finishes its workflow run's work.
-    let fetcher = ReqwestFetcher::new(Outbound::from_setting(config.allow_private_networks))
-        .map_err(|e| e.to_string())?;
+    let fetcher: Arc<dyn Fetcher> = Arc::new(
+        ReqwestFetcher::new(Outbound::from_setting(config.allow_private_networks))
+            .map_err(|e| e.to_string())?,
+    );
+    let senders = senders(&workflows, fetcher.clone()).await?;
     let mut engine = Engine::new(store.clone(), waker.clone(), clock, Arc::new(workflows))
         .with_budget(ResumeBudget::UNBOUNDED)
-        .with_fetcher(Arc::new(fetcher));
+        .with_fetcher(fetcher)
+        .with_senders(senders)
+        .with_delivery_timeout(config.delivery_timeout);
     if let Some(tz) = config.default_timezone {
         engine = engine.with_default_timezone(tz);
     }
@@ -57,6 +69,25 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// The senders of the configured channels; Amazon SES reads the usual AWS configuration
+/// (credentials, region) only when a channel uses it.
+async fn senders(workflows: &WorkflowSet, fetcher: Arc<dyn Fetcher>) -> Result<Senders, String> {
+    let channels = workflows.channels();
+    let mut senders = herald_delivery::senders(channels, fetcher)
+        .map_err(|e| format!("cannot load workflows: {e}"))?;
+    if channels.all().iter().any(|c| c.provider == Provider::Ses) {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        senders = senders.with(
+            Provider::Ses,
+            Arc::new(SesSender::new(&sdk, channels, None)),
+        );
+    }
+    senders
+        .check(channels)
+        .map_err(|e| format!("cannot load workflows: {e}"))?;
+    Ok(senders)
 }
 
 async fn shutdown() {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::definition::{Channel, Provider};
+use crate::definition::{Channel, Channels, DefinitionError, Provider};
 use crate::message::Message;
 
 /// One attempt to hand over.
@@ -74,6 +74,23 @@ impl Senders {
     pub fn with(mut self, provider: Provider, sender: Arc<dyn Sender>) -> Self {
         self.by_provider.insert(provider, sender);
         self
+    }
+
+    /// Checks that every channel of `channels` has a sender for its provider (the in-app feed
+    /// needs none).
+    pub fn check(&self, channels: &Channels) -> Result<(), DefinitionError> {
+        for channel in channels.all() {
+            if channel.provider != Provider::InApp && self.get(channel.provider).is_none() {
+                return Err(channels.error(
+                    &channel.key,
+                    format!(
+                        "provider `{}` is not available in this build of Herald",
+                        channel.provider.as_str()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The sender for `provider`.
