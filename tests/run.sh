@@ -50,6 +50,25 @@ for _ in $(seq 1 100); do
 done
 echo "moto listening on $AWS_ENDPOINT_URL"
 
+step "delivery servers on loopback (aiosmtpd SMTP, a webhook receiver verifying with standardwebhooks)"
+tests/.venv-aws/bin/pip install -q --disable-pip-version-check -r tests/delivery/requirements.txt
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+smtp_port="$(free_port)"
+receiver_port="$(free_port)"
+# A fresh signing secret per run, in the Standard Webhooks form (whsec_ + base64 of 24 bytes).
+export HERALD_TEST_WEBHOOK_SECRET="whsec_$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(24)).decode())')"
+tests/.venv-aws/bin/python tests/delivery/servers.py "$smtp_port" "$receiver_port" "$HERALD_TEST_WEBHOOK_SECRET" \
+  >"${TMPDIR:-/tmp}/herald-delivery-servers.log" 2>&1 &
+servers_pid=$!
+trap 'kill "$moto_pid" "$servers_pid" 2>/dev/null || true' EXIT
+export HERALD_TEST_SMTP_PORT="$smtp_port" HERALD_TEST_RECEIVER_URL="http://127.0.0.1:$receiver_port"
+for _ in $(seq 1 100); do
+  curl -fs -o /dev/null "$HERALD_TEST_RECEIVER_URL/_hooks" && break
+  kill -0 "$servers_pid" 2>/dev/null || { cat "${TMPDIR:-/tmp}/herald-delivery-servers.log" >&2; exit 1; }
+  sleep 0.1
+done
+echo "SMTP on 127.0.0.1:$smtp_port, webhook receiver on $HERALD_TEST_RECEIVER_URL"
+
 step "build the local server"
 cargo build -p herald-local
 

@@ -24,6 +24,9 @@ macro_rules! recovery_conformance {
             pending_runs_report_wakeups,
             unfinished_fanouts_are_pending,
         );
+        $crate::store_conformance!(@recovery_delivery $make;
+            pending_deliveries_are_listed,
+        );
     };
 }
 
@@ -57,6 +60,28 @@ macro_rules! store_conformance {
             cancels_reach_open_batch_activities_only,
             throttles_admit_up_to_the_limit_per_window,
         );
+        $crate::store_conformance!(@delivery $make;
+            delivery_attempts_are_claimed_and_recorded_once,
+            claims_lapse_and_a_late_record_loses,
+        );
+    };
+    (@delivery $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make;
+                $crate::conformance_delivery::$case(&*store).await;
+            }
+        )*
+    };
+    (@recovery_delivery $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make;
+                $crate::conformance_delivery::$case(&*store, &*store).await;
+            }
+        )*
     };
     (@recovery $make:expr; $($case:ident),* $(,)?) => {
         $(

@@ -7,6 +7,7 @@ mod batch_dynamodb;
 mod batch_embedded;
 mod conformance_dynamodb;
 mod conformance_embedded;
+mod delivery;
 mod e2e_http;
 mod engine;
 mod fanout_dynamodb;

@@ -75,9 +75,10 @@ impl Engine {
         let attempt = message.delivery.attempts + 1;
         let lease = chrono::Duration::from_std(self.delivery_timeout + LEASE_MARGIN)
             .unwrap_or_else(|_| chrono::Duration::minutes(1));
+        let lease_until = now + lease;
         let claimed = self
             .store
-            .claim_attempt(message_id, attempt, now, now + lease)
+            .claim_attempt(message_id, attempt, now, lease_until)
             .await?;
         if claimed == Write::LostRace {
             return Ok(DeliveryReport::LostRace);
@@ -85,14 +86,13 @@ impl Engine {
         let started = std::time::Instant::now();
         let attempted = self.attempt(&message, attempt, now).await;
         let finished = self.now();
-        let record = self.record(
-            &message,
-            attempt,
-            attempted,
-            now,
+        let timing = Timing {
+            lease_until,
+            started: now,
             finished,
-            started.elapsed(),
-        );
+            took: started.elapsed(),
+        };
+        let record = self.record(&message, attempt, attempted, timing);
         let (status, next) = (record.status, record.next_attempt_at);
         if self.store.record_attempt(message_id, &record).await? == Write::LostRace {
             // This attempt outlived its claim and a later one was claimed: that one counts.
@@ -137,10 +137,14 @@ impl Engine {
         message: &Message,
         attempt: u32,
         attempted: Attempted,
-        started: DateTime<Utc>,
-        finished: DateTime<Utc>,
-        took: Duration,
+        timing: Timing,
     ) -> AttemptRecord {
+        let Timing {
+            lease_until,
+            started,
+            finished,
+            took,
+        } = timing;
         let id = message.id;
         let event = |status: DeliveryStatus, data: Value| {
             MessageEvent::new(id, attempt, status.as_str(), data, finished)
@@ -194,6 +198,7 @@ impl Engine {
             .unwrap_or("Herald");
         AttemptRecord {
             attempt,
+            lease_until,
             status,
             next_attempt_at,
             log: DeliveryLog {
@@ -209,6 +214,14 @@ impl Engine {
             at: finished,
         }
     }
+}
+
+/// When an attempt was claimed until, started, ended, and how long it took.
+struct Timing {
+    lease_until: DateTime<Utc>,
+    started: DateTime<Utc>,
+    finished: DateTime<Utc>,
+    took: Duration,
 }
 
 /// An attempt that was never made, for a reason no retry mends.

@@ -14,6 +14,8 @@ use crate::message::{DeliveryLog, DeliveryStatus, MessageEvent};
 pub struct AttemptRecord {
     /// The attempt (as claimed).
     pub attempt: u32,
+    /// The claim's `lease_until`: the record applies only to that claim, once.
+    pub lease_until: DateTime<Utc>,
     /// The message's status after it.
     pub status: DeliveryStatus,
     /// When the next attempt is due (only while the status is pending).
@@ -50,7 +52,7 @@ pub trait Deliveries: Send + Sync {
     ) -> Result<Write, StoreError>;
 
     /// Records what claimed attempt `record.attempt` came to, with its log and events: applied
-    /// only if no later attempt was claimed meanwhile.
+    /// only while that claim still stands (no later attempt claimed, not recorded already).
     async fn record_attempt(&self, id: Uuid, record: &AttemptRecord) -> Result<Write, StoreError>;
 
     /// The logs of a message's attempts, oldest first.

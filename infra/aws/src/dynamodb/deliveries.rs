@@ -93,8 +93,9 @@ impl Deliveries for DynamoStore {
             }
             None => set.push_str(&format!(" REMOVE {next}")),
         }
+        let lease = e.value(n(micros(record.lease_until)));
         let pending = pending(&mut e);
-        let condition = format!("{attempts} = {claimed} AND {pending}");
+        let condition = format!("{attempts} = {claimed} AND {next} = {lease} AND {pending}");
         self.update(self.message_update(id, set, condition, &e)?)
             .await
     }

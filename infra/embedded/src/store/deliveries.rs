@@ -62,9 +62,9 @@ impl Deliveries for SqliteStore {
                 .query_row(
                     &format!(
                         "SELECT events, delivery_logs FROM messages
-                         WHERE id = ? AND attempts = ? AND status IN {pending}"
+                         WHERE id = ? AND attempts = ? AND next_attempt_at = ? AND status IN {pending}"
                     ),
-                    params![id.to_string(), record.attempt],
+                    params![id.to_string(), record.attempt, micros(record.lease_until)],
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .optional()?;
