@@ -8,6 +8,7 @@ mod batch_embedded;
 mod conformance_dynamodb;
 mod conformance_embedded;
 mod delivery;
+mod delivery_aws;
 mod e2e_http;
 mod engine;
 mod fanout_dynamodb;
