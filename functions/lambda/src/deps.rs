@@ -41,10 +41,26 @@ pub struct Deps {
 
 impl Deps {
     /// Reads the configuration and builds every client once.
-    pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+    ///
+    /// Only a function that `delivers` (step-resume) reads the stage's secret and makes senders:
+    /// the API functions never hold a channel's credentials.
+    pub async fn from_env(
+        delivers: bool,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let config = Config::from_env()?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let mut workflows = bundled_workflows()?;
+        if !delivers {
+            let fetcher = Self::fetcher(&config)?;
+            let clients = Clients {
+                dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+                scheduler: aws_sdk_scheduler::Client::new(&sdk),
+                sqs: aws_sdk_sqs::Client::new(&sdk),
+                fetcher,
+                senders: Senders::new(),
+            };
+            return Self::from_clients(&config, clients, workflows, Arc::new(SystemClock));
+        }
         // `{"env": NAME}` settings: the stage's secret, then the function's environment.
         let secrets = match &config.secrets_arn {
             Some(arn) => {

@@ -14,7 +14,7 @@ pub use resume::{handle_resume_event, ResumeError};
 /// Serves API Gateway HTTP API events with Knock's routes (the trigger, cancel and api functions).
 pub async fn run_http() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let deps = Deps::from_env().await?;
+    let deps = Deps::from_env(false).await?;
     lambda_http::run(herald_http::router(deps.app)).await
 }
 
@@ -22,7 +22,7 @@ pub async fn run_http() -> Result<(), lambda_http::Error> {
 /// wake-ups.
 pub async fn run_step_resume() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let deps = Deps::from_env().await?;
+    let deps = Deps::from_env(true).await?;
     let engine = &deps.engine;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {

@@ -11,12 +11,16 @@
 
 use aws_lambda_events::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::StreamExt;
 use herald_aws::WakeMessage;
 use herald_core::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use thiserror::Error;
 use uuid::Uuid;
+
+/// How many records of one stream batch are handled at once (the batch size).
+const STREAM_CONCURRENCY: usize = 10;
 
 /// Why step-resume failed an event (Lambda then retries it).
 #[derive(Debug, Error)]
@@ -72,17 +76,18 @@ pub async fn handle_resume_event(engine: &Engine, event: Value) -> Result<Value,
         Some("aws:dynamodb") => {
             let stream: StreamEvent =
                 serde_json::from_value(event.clone()).map_err(|_| unrecognised(&event))?;
-            for record in &stream.records {
-                match started(record) {
-                    Some(Started::Run(id)) => {
-                        engine.resume(id).await?;
+            // Deliveries of one batch go out together (bounded), not one after another.
+            let outcomes: Vec<_> = futures::stream::iter(stream.records.iter().filter_map(started))
+                .map(|s| async move {
+                    match s {
+                        Started::Run(id) => engine.resume(id).await.map(|_| ()),
+                        Started::Delivery(id) => engine.deliver(id).await.map(|_| ()),
                     }
-                    Some(Started::Delivery(id)) => {
-                        engine.deliver(id).await?;
-                    }
-                    None => {}
-                }
-            }
+                })
+                .buffer_unordered(STREAM_CONCURRENCY)
+                .collect()
+                .await;
+            outcomes.into_iter().collect::<Result<Vec<()>, _>>()?;
             Ok(json!({}))
         }
         Some("aws:sqs") => {
@@ -102,28 +107,35 @@ pub async fn handle_resume_event(engine: &Engine, event: Value) -> Result<Value,
 
 /// Resumes the run of each queued wake-up; the ones that failed are redelivered.
 async fn resume_queued(engine: &Engine, queue: SqsEvent) -> SqsBatchResponse {
+    // The batch's wake-ups are handled together (bounded), each reported on its own.
+    let failed: Vec<String> = futures::stream::iter(queue.records)
+        .map(|message| async move {
+            let message_id = message.message_id.unwrap_or_default();
+            let wake_up = message
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<WakeMessage>(b).ok());
+            let ok = match wake_up {
+                Some(w) => wake(engine, &w)
+                    .await
+                    .map_err(|e| tracing::error!(wake = ?w, error = %e, "wake-up failed"))
+                    .is_ok(),
+                None => {
+                    tracing::error!(message_id, "wake-up message is not a WakeMessage; dropped");
+                    true
+                }
+            };
+            (!ok).then_some(message_id)
+        })
+        .buffer_unordered(STREAM_CONCURRENCY)
+        .filter_map(|failed| async move { failed })
+        .collect()
+        .await;
     let mut response = SqsBatchResponse::default();
-    for message in queue.records {
-        let message_id = message.message_id.unwrap_or_default();
-        let wake_up = message
-            .body
-            .as_deref()
-            .and_then(|b| serde_json::from_str::<WakeMessage>(b).ok());
-        let ok = match wake_up {
-            Some(w) => wake(engine, &w)
-                .await
-                .map_err(|e| tracing::error!(wake = ?w, error = %e, "wake-up failed"))
-                .is_ok(),
-            None => {
-                tracing::error!(message_id, "wake-up message is not a WakeMessage; dropped");
-                true
-            }
-        };
-        if !ok {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message_id;
-            response.batch_item_failures.push(failure);
-        }
+    for message_id in failed {
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = message_id;
+        response.batch_item_failures.push(failure);
     }
     response
 }
