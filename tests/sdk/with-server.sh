@@ -8,6 +8,7 @@ bin="${HERALD_BIN:-$root/target/debug/herald}"
 data="$(mktemp -d)"
 out="$data/stdout"
 HERALD_ADDR=127.0.0.1:0 HERALD_DATA_DIR="$data" HERALD_API_KEY=sk_test_sdk \
+  HERALD_ALLOW_PRIVATE_NETWORKS=1 HERALD_DELIVERY_TIMEOUT_SECS=3 \
   HERALD_WORKFLOWS_DIR="$root/tests/fixtures/workflows" RUST_LOG=warn "$bin" >"$out" &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT

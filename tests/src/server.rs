@@ -52,6 +52,9 @@ impl Server {
             .env("HERALD_DATA_DIR", &self.data_dir)
             .env("HERALD_WORKFLOWS_DIR", &self.workflows_dir)
             .env("HERALD_API_KEY", API_KEY)
+            // The delivery servers are on loopback; short attempts keep crash tests short.
+            .env("HERALD_ALLOW_PRIVATE_NETWORKS", "1")
+            .env("HERALD_DELIVERY_TIMEOUT_SECS", "3")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

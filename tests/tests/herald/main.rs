@@ -9,6 +9,7 @@ mod conformance_dynamodb;
 mod conformance_embedded;
 mod delivery;
 mod delivery_aws;
+mod e2e_delivery;
 mod e2e_http;
 mod engine;
 mod fanout_dynamodb;
