@@ -37,6 +37,9 @@ async fn queued_email(store: &dyn Store) -> Message {
         next_attempt_at: Some(t0()),
     };
     m.events = vec![MessageEvent::new(m.id, 0, "queued", json!(null), t0())];
+    m.batch = Some(
+        json!({"activities": [{"id": "a1", "data": {"n": 1}}], "total_activities": 3, "total_actors": 2}),
+    );
     let mut t = transition(&runs[0], 0, 1, RunStatus::Processing, t0());
     t.message = Some(m.clone());
     assert!(store.transition(&t).await.unwrap().applied());
@@ -81,6 +84,7 @@ pub async fn delivery_attempts_are_claimed_and_recorded_once(store: &dyn Store) 
     let stored = store.get_message(m.id).await.unwrap().unwrap();
     assert_eq!(stored.status, DeliveryStatus::Queued);
     assert_eq!(stored.delivery, m.delivery);
+    assert_eq!(stored.batch, m.batch, "a batched message keeps its batch");
     let (now, lease) = (t0() + Duration::seconds(1), t0() + Duration::seconds(61));
     // Not due yet: no claim.
     assert_eq!(

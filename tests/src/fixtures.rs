@@ -86,6 +86,7 @@ pub fn message(run: &RecipientRun, step_ref: &str, at: DateTime<Utc>) -> Message
             action_url: None,
         }),
         delivery: DeliveryState::default(),
+        batch: None,
         events: Vec::new(),
         engagements: Vec::new(),
         inserted_at: at,

@@ -148,6 +148,7 @@ pub fn summarize(activities: &[BatchActivity], order: BatchOrder, render_limit: 
         .iter()
         .map(|a| {
             json!({
+                "id": a.run_id.to_string(),
                 "data": Value::Object(a.data.clone()),
                 "actor": a.actor.as_ref().map(actor_value),
                 "recipient": actor_value(&a.recipient),

@@ -289,6 +289,9 @@ pub struct Message {
     pub content: Content,
     /// Where its delivery stands.
     pub delivery: DeliveryState,
+    /// After a batch: `{activities, total_activities, total_actors}` of the batch (at most the
+    /// step's render limit of activities), as Knock's feed items carry them.
+    pub batch: Option<Value>,
     /// What happened to it so far, oldest first, as created (later events are read with
     /// [`crate::ports::Deliveries::message_events`]).
     pub events: Vec<MessageEvent>,

@@ -188,29 +188,73 @@ fn source(m: &Message, typename: &str) -> Value {
     })
 }
 
-/// An in-app `FeedItem`; `actors` and `recipient` are full records.
+/// An in-app `FeedItem`; `actors` and `recipient` are full records. After a batch it lists the
+/// batch's activities and totals, as Knock's do.
 pub fn feed_item(m: &Message, actors: &[Value], recipient: &Value) -> Value {
     let blocks = m.content.in_app().map(blocks).unwrap_or_default();
+    let activity = |id: &str, actor: Value, data: &Value, at: &Value| {
+        json!({
+            "__typename": "Activity",
+            "id": id,
+            "actor": actor,
+            "recipient": recipient,
+            "data": data,
+            "inserted_at": at,
+            "updated_at": at,
+        })
+    };
+    // A batch's actor is shown as the full record when the item has it.
+    let full = |actor: &Value| {
+        let id = actor.get("id");
+        actors
+            .iter()
+            .find(|a| a.get("id") == id && id.is_some())
+            .cloned()
+            .unwrap_or_else(|| actor.clone())
+    };
+    let (activities, total_activities, total_actors) = match &m.batch {
+        Some(batch) => (
+            batch["activities"]
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .map(|a| {
+                            activity(
+                                a["id"].as_str().unwrap_or_default(),
+                                full(&a["actor"]),
+                                &a["data"],
+                                &a["inserted_at"],
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
+            batch["total_activities"].clone(),
+            batch["total_actors"].clone(),
+        ),
+        None => (
+            vec![activity(
+                &m.id.to_string(),
+                actors.first().cloned().unwrap_or(Value::Null),
+                &Value::Object(m.data.clone()),
+                &json!(ts(m.inserted_at)),
+            )],
+            json!(1),
+            json!(actors.len()),
+        ),
+    };
     let item = json!({
         "__typename": "FeedItem",
         "id": m.id.to_string(),
         "__cursor": null,
-        "activities": [{
-            "__typename": "Activity",
-            "id": m.id.to_string(),
-            "actor": actors.first().cloned().unwrap_or(Value::Null),
-            "recipient": recipient,
-            "data": m.data,
-            "inserted_at": ts(m.inserted_at),
-            "updated_at": ts(m.updated_at),
-        }],
+        "activities": activities,
         "actors": actors,
         "blocks": blocks,
         "data": m.data,
         "source": source(m, "Workflow"),
         "tenant": m.tenant,
-        "total_activities": 1,
-        "total_actors": actors.len(),
+        "total_activities": total_activities,
+        "total_actors": total_actors,
         "inserted_at": ts(m.inserted_at),
         "updated_at": ts(m.updated_at),
     });

@@ -50,6 +50,12 @@ test('a batch collects triggers, a cancel removes one, a flush closes it', async
   assert.equal(messages.length, 1, 'only the flushed batch sent');
   const feed = await all(knock.users.feeds.listItems(who, 'in-app'));
   assert.equal(feed[0].blocks[0].content, `2 new comments on roadmap by ann-${who}, cat-${who}`);
+  // The feed item carries the batch, as Knock's do.
+  assert.equal(feed[0].total_activities, 2);
+  assert.equal(feed[0].total_actors, 2);
+  assert.deepEqual(feed[0].activities.map((a) => a.actor.id), [`ann-${who}`, `cat-${who}`]);
+  assert.equal(feed[0].activities[0].actor.name, 'ann', 'actors as full records');
+  assert.equal(feed[0].activities[0].data.page, 'roadmap');
   const run = await knock.workflowRecipientRuns.get(roadmap.workflow_recipient_run_id);
   assert.ok(run.events.some((e) => e.event === 'batch_closed'));
 });

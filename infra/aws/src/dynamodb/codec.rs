@@ -342,6 +342,9 @@ pub fn message_item(m: &Message, expires_at: DateTime<Utc>) -> Item {
         item.insert("next_attempt_at".into(), n(micros(at)));
     }
     item.insert("events".into(), json_list(&m.events));
+    if let Some(batch) = &m.batch {
+        item.insert("batch".into(), json(batch));
+    }
     for (e, at) in &m.engagements {
         item.insert(engagement_attr(*e).into(), n(micros(*at)));
     }
@@ -379,6 +382,10 @@ pub fn message_from(item: &Item) -> Result<Message, StoreError> {
             next_attempt_at: opt_n(item, "next_attempt_at").map(time).transpose()?,
         },
         events: Vec::new(),
+        batch: match item.get("batch") {
+            Some(_) => Some(parse(item, "batch")?),
+            None => None,
+        },
         engagements,
         inserted_at: time(get_n(item, "inserted_at")?)?,
         updated_at: time(get_n(item, "updated_at")?)?,

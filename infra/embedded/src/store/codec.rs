@@ -125,7 +125,7 @@ pub fn event_row(row: &Row<'_>) -> rusqlite::Result<RunEvent> {
 pub const MESSAGE_COLUMNS: &str = "seq, id, channel_key, channel_type, recipient_id, recipient_collection, \
      actors, workflow_key, categories, workflow_run_id, recipient_run_id, step_ref, tenant, data, status, \
      content, seen_at, read_at, interacted_at, link_clicked_at, archived_at, inserted_at, updated_at, \
-     attempts, next_attempt_at";
+     attempts, next_attempt_at, batch";
 
 /// The column holding the time of `engagement`.
 pub fn engagement_column(engagement: Engagement) -> &'static str {
@@ -161,6 +161,10 @@ pub fn message_row(row: &Row<'_>) -> rusqlite::Result<(i64, Message)> {
                 next_attempt_at: opt_time(row.get(24)?)?,
             },
             events: Vec::new(),
+            batch: row
+                .get::<_, Option<String>>(25)?
+                .map(|b| parse_json(&b))
+                .transpose()?,
             engagements,
             inserted_at: from_micros(row.get(21)?)?,
             updated_at: from_micros(row.get(22)?)?,

@@ -204,6 +204,7 @@ pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "attempts INTEGER NOT NULL DEFAULT 0",
     ),
     ("messages", "next_attempt_at", "next_attempt_at INTEGER"),
+    ("messages", "batch", "batch TEXT"),
     ("messages", "events", "events TEXT NOT NULL DEFAULT '[]'"),
     (
         "messages",

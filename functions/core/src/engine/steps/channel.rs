@@ -149,12 +149,23 @@ fn new_message(
         data: run.data.clone(),
         status,
         delivery,
+        batch: batch_summary(scope),
         events: vec![MessageEvent::new(id, 0, status.as_str(), Value::Null, now)],
         content,
         engagements: Vec::new(),
         inserted_at: now,
         updated_at: now,
     }
+}
+
+/// The batch a run closed, as its messages carry it.
+fn batch_summary(scope: &Value) -> Option<Value> {
+    let total = scope.get("total_activities")?;
+    Some(json!({
+        "activities": scope.get("activities").cloned().unwrap_or(Value::Array(Vec::new())),
+        "total_activities": total,
+        "total_actors": scope.get("total_actors").cloned().unwrap_or(json!(0)),
+    }))
 }
 
 fn render(template: &ChannelTemplate, scope: &Value, from: &str) -> Result<Content, Unrendered> {
