@@ -87,6 +87,7 @@ class Receiver(BaseHTTPRequestHandler):
         with LOCK:
             COUNTS[key] = COUNTS.get(key, 0) + 1
             seen = COUNTS[key]
+        started = time.time()
         status = 200
         if kind == "status":
             status = int(parts[2])
@@ -105,6 +106,8 @@ class Receiver(BaseHTTPRequestHandler):
             "standard_verified": standard_verified(headers, body),
             "knock_verified": knock_verified(headers, body),
             "answered": status,
+            "started": started,
+            "ended": time.time(),
         }
         with LOCK:
             HOOKS.append(record)

@@ -55,6 +55,10 @@ fn workflows(receivers: &Receivers) -> WorkflowSet {
         "template": {"markdown_body": "after the email"}});
     for (key, steps) in [
         ("hook", json!([hook])),
+        (
+            "fetch-slow",
+            json!([{"ref": "fetch", "type": "http_fetch", "settings": {"method": "get", "url": "{{ data.url }}-{{ recipient.id }}"}}]),
+        ),
         ("mail", json!([email, feed])),
         (
             "later",
@@ -80,7 +84,7 @@ fn world() -> World {
     let workflows = workflows(&receivers);
     let fetcher: Arc<dyn Fetcher> =
         Arc::new(ReqwestFetcher::new(Outbound::AllowPrivate).expect("client"));
-    let senders = herald_delivery::senders(workflows.channels(), fetcher).expect("senders");
+    let senders = herald_delivery::senders(workflows.channels(), fetcher.clone()).expect("senders");
     senders
         .check(workflows.channels())
         .expect("every provider has a sender");
@@ -91,6 +95,7 @@ fn world() -> World {
         Arc::new(workflows),
     )
     .with_senders(senders)
+    .with_fetcher(fetcher)
     .with_delivery_timeout(std::time::Duration::from_secs(5));
     World {
         engine,
@@ -463,4 +468,36 @@ async fn a_cancel_before_the_channel_step_means_no_message_and_no_request() {
     w.engine.resume(run).await.unwrap();
     assert!(w.messages(run).await.is_empty());
     assert!(w.receivers.hooks(&k).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_fetches_of_one_runs_recipients_go_out_together() {
+    let w = world();
+    let k = key();
+    // Each answer takes a second; eight recipients one after another would take eight.
+    let url = format!("{}/hooks/slow/1000/{k}", w.receivers.http);
+    let recipients: Vec<String> = (0..8).map(|i| format!("f{i}")).collect();
+    w.run(
+        "fetch-slow",
+        json!({"recipients": recipients, "data": {"url": url}}),
+    )
+    .await;
+    let mut hooks = Vec::new();
+    for r in &recipients {
+        hooks.extend(w.receivers.hooks(&format!("{k}-{r}")).await);
+    }
+    assert_eq!(hooks.len(), 8);
+    let time = |h: &Value, f: &str| h[f].as_f64().expect("a time");
+    let last_start = hooks
+        .iter()
+        .map(|h| time(h, "started"))
+        .fold(f64::MIN, f64::max);
+    let first_end = hooks
+        .iter()
+        .map(|h| time(h, "ended"))
+        .fold(f64::MAX, f64::min);
+    assert!(
+        last_start < first_end,
+        "every fetch had started before the first answer came back"
+    );
 }

@@ -1,6 +1,7 @@
 //! Executing recipient runs: step by step, each step one conditional transition.
 
 use chrono::{DateTime, Utc};
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -14,6 +15,9 @@ use crate::run::{RecipientRun, RunBatch, RunEvent, RunStatus, Transition};
 
 /// Recipient runs one resume advances at most before handing the rest to another pass.
 pub const RUNS_PER_RESUME: usize = 1_000;
+
+/// Recipient runs one resume advances at once (their fetches and deliveries overlap).
+pub const RUN_CONCURRENCY: usize = 16;
 
 /// What one [`Engine::resume`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,18 +56,27 @@ impl Engine {
         let now = self.now();
         let runs = self.store.active_recipient_runs(workflow_run_id).await?;
         let mut report = ResumeReport::default();
-        let mut more_runs = false;
-        for run in runs {
-            if report.completed + report.paused >= self.budget.runs {
-                more_runs = true;
-                break;
+        // Recipient runs advance side by side, at most RUN_CONCURRENCY at once: one slow
+        // fetch or delivery does not hold up a thousand recipients.
+        let mut waiting = runs.into_iter().peekable();
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            while in_flight.len() < RUN_CONCURRENCY
+                && report.completed + report.paused + in_flight.len() < self.budget.runs
+            {
+                let Some(run) = waiting.next() else { break };
+                in_flight.push(self.advance(run, now));
             }
-            match self.advance(run, now).await? {
+            let Some(outcome) = in_flight.next().await else {
+                break;
+            };
+            match outcome? {
                 Outcome::Completed => report.completed += 1,
                 Outcome::Paused => report.paused += 1,
                 Outcome::Untouched => report.untouched += 1,
             }
         }
+        let more_runs = waiting.peek().is_some();
         if more_fanout || more_runs {
             report.more = true;
             self.wake_now(workflow_run_id).await?;
