@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints Herald's figures: local latency (trigger, wake-up lateness), the 100,000-subscriber
-# fan-out rate and memory, and the AWS request counts
+# fan-out rate and memory, batches, delivery throughput (webhooks, SMTP), and the AWS request counts
 # per operation, counted on the real SDK calls against moto. Run after `bash tests/run.sh` has
 # installed the tools once.
 set -euo pipefail
@@ -14,13 +14,25 @@ cargo bench -p herald-tests --bench fanout 2>/dev/null
 printf '\n==> batches: 1,000 parallel triggers into one window (release build, file-backed store)\n'
 cargo bench -p herald-tests --bench batch 2>/dev/null
 
+printf '\n==> delivery throughput: webhooks and SMTP on loopback (release build, file-backed store)\n'
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+smtp_port="$(free_port)"; receiver_port="$(free_port)"
+export HERALD_TEST_WEBHOOK_SECRET="whsec_$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(24)).decode())')"
+tests/.venv-aws/bin/python tests/delivery/servers.py "$smtp_port" "$receiver_port" "$HERALD_TEST_WEBHOOK_SECRET" >/dev/null 2>&1 &
+servers_pid=$!
+trap 'kill "$servers_pid" 2>/dev/null || true' EXIT
+export HERALD_TEST_SMTP_PORT="$smtp_port" HERALD_TEST_RECEIVER_URL="http://127.0.0.1:$receiver_port"
+until curl -fs -o /dev/null "$HERALD_TEST_RECEIVER_URL/_hooks"; do sleep 0.1; done
+cargo bench -p herald-tests --bench delivery 2>/dev/null
+
 printf '\n==> AWS request budgets (moto on loopback)\n'
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 tests/.venv-aws/bin/python tests/aws/moto_server.py "$port" >/dev/null 2>&1 &
 pid=$!
-trap 'kill "$pid" 2>/dev/null || true' EXIT
+trap 'kill "$pid" "$servers_pid" 2>/dev/null || true' EXIT
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
   AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
 until curl -fs -o /dev/null -X POST "$AWS_ENDPOINT_URL/moto-api/reset"; do sleep 0.1; done
 cargo test -q -p herald-tests --test herald lambda_handlers::aws_request_budgets -- --nocapture 2>&1 | grep '^budget:'
 cargo test -q -p herald-tests --test herald fanout_dynamodb::aws_request_budget -- --nocapture 2>&1 | grep '^budget:'
+cargo test -q -p herald-tests --test herald delivery_aws::an_email_on_ses -- --nocapture 2>&1 | grep '^budget:'

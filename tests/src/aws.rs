@@ -126,3 +126,35 @@ impl Stack {
         }
     }
 }
+
+impl Stack {
+    /// The functions' dependencies on this stack's clients (requests counted), with
+    /// `workflows` (settings resolved) and `clock`.
+    pub fn deps(
+        &self,
+        workflows: herald_core::definition::WorkflowSet,
+        clock: std::sync::Arc<dyn herald_core::Clock>,
+    ) -> herald_lambda::Deps {
+        let fetcher = herald_lambda::Deps::fetcher(&self.config).expect("fetcher");
+        let senders = herald_lambda::Deps::senders(
+            &self.sdk,
+            &workflows,
+            fetcher.clone(),
+            Some(self.counter.clone()),
+        )
+        .expect("senders");
+        herald_lambda::Deps::from_clients(
+            &self.config,
+            herald_lambda::Clients {
+                dynamodb: self.dynamodb.clone(),
+                scheduler: self.scheduler.clone(),
+                sqs: self.sqs.clone(),
+                fetcher,
+                senders,
+            },
+            workflows,
+            clock,
+        )
+        .expect("deps")
+    }
+}

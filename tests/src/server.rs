@@ -16,6 +16,19 @@ pub fn binary() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/herald")
 }
 
+/// The test workflows (`tests/fixtures/workflows`).
+pub fn fixture_workflows() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/workflows")
+}
+
+/// A server on the test workflows with its data in a fresh folder, and a client for it.
+pub fn start_with_fixtures() -> (tempfile::TempDir, Server, crate::http::Client) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &fixture_workflows());
+    let client = crate::http::Client::new(&server.base_url, API_KEY);
+    (dir, server, client)
+}
+
 /// A running server; killed when dropped.
 pub struct Server {
     child: Option<Child>,

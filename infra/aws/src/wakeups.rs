@@ -107,6 +107,9 @@ pub struct AwsWaker {
     // Wake-ups this process already registered, and whether on SQS; spares a thousand
     // recipients' worth of calls, yet still hands an early-fired schedule over to SQS.
     registered: Arc<Mutex<HashSet<(Uuid, i64, bool)>>>,
+    // Held while a registration is sent: recipient runs advancing side by side reach the same
+    // delay together, and the first one's request serves them all.
+    sending: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AwsWaker {
@@ -123,6 +126,7 @@ impl AwsWaker {
             clock,
             config,
             registered: Arc::default(),
+            sending: Arc::default(),
         }
     }
 
@@ -213,12 +217,17 @@ impl AwsWaker {
         let delay = (wait.num_milliseconds() + 999).div_euclid(1000);
         let on_sqs = delay <= SQS_MAX_DELAY_SECS;
         let key = (message.target(), message.at.timestamp_micros(), on_sqs);
-        if self
-            .registered
-            .lock()
-            .map(|r| r.contains(&key))
-            .unwrap_or(false)
-        {
+        let known = || {
+            self.registered
+                .lock()
+                .map(|r| r.contains(&key))
+                .unwrap_or(false)
+        };
+        if known() {
+            return Ok(());
+        }
+        let _sending = self.sending.lock().await;
+        if known() {
             return Ok(());
         }
         if on_sqs {

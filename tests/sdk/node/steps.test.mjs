@@ -56,6 +56,10 @@ test('a batch collects triggers, a cancel removes one, a flush closes it', async
   assert.deepEqual(feed[0].activities.map((a) => a.actor.id), [`ann-${who}`, `cat-${who}`]);
   assert.equal(feed[0].activities[0].actor.name, 'ann', 'actors as full records');
   assert.equal(feed[0].activities[0].data.page, 'roadmap');
+  // The feed is also named by the channel's id, as Knock's clients name it.
+  assert.match(messages[0].channel_id, /^[0-9a-f-]{36}$/);
+  const byId = await all(knock.users.feeds.listItems(who, messages[0].channel_id));
+  assert.deepEqual(byId.map((i) => i.id), feed.map((i) => i.id));
   const run = await knock.workflowRecipientRuns.get(roadmap.workflow_recipient_run_id);
   assert.ok(run.events.some((e) => e.event === 'batch_closed'));
 });

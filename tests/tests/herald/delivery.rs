@@ -59,10 +59,10 @@ fn workflows(receivers: &Receivers) -> WorkflowSet {
             "fetch-slow",
             json!([{"ref": "fetch", "type": "http_fetch", "settings": {"method": "get", "url": "{{ data.url }}-{{ recipient.id }}"}}]),
         ),
-        ("mail", json!([email, feed])),
+        ("mail", json!([email.clone(), feed])),
         (
             "later",
-            json!([{"ref": "wait", "type": "delay", "settings": {"delay_for": {"unit": "seconds", "value": 30}}}, hook]),
+            json!([{"ref": "wait", "type": "delay", "settings": {"delay_for": {"unit": "seconds", "value": 30}}}, hook, email.clone()]),
         ),
     ] {
         files.insert(
@@ -451,10 +451,11 @@ async fn a_cancel_before_the_channel_step_means_no_message_and_no_request() {
     let w = world();
     let k = key();
     let url = format!("{}/hooks/ok/{k}", w.receivers.http);
+    let to = format!("{k}@example.com");
     let run = w
         .run(
             "later",
-            json!({"recipients": ["ann"], "cancellation_key": k, "data": {"url": url}}),
+            json!({"recipients": [{"id": "ann", "email": to}], "cancellation_key": k, "data": {"url": url}}),
         )
         .await;
     w.engine
@@ -467,7 +468,14 @@ async fn a_cancel_before_the_channel_step_means_no_message_and_no_request() {
     w.clock.advance(chrono::Duration::seconds(31));
     w.engine.resume(run).await.unwrap();
     assert!(w.messages(run).await.is_empty());
-    assert!(w.receivers.hooks(&k).await.is_empty());
+    assert!(
+        w.receivers.hooks(&k).await.is_empty(),
+        "the receiver got nothing"
+    );
+    assert!(
+        w.receivers.mail(&to).await.is_empty(),
+        "the SMTP server got nothing"
+    );
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use herald_core::engine::TriggerRequest;
 use herald_core::message::DeliveryStatus;
 use herald_core::recipient::RecipientRef;
 use herald_core::ManualClock;
-use herald_lambda::{handle_resume_event, Clients, Deps};
+use herald_lambda::{handle_resume_event, Deps};
 use herald_tests::aws::Stack;
 use herald_tests::delivery::Receivers;
 use serde_json::{json, Value};
@@ -61,27 +61,7 @@ async fn world() -> World {
     let workflows = workflows();
     // The receiver checks signature timestamps against the real time.
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let fetcher = Deps::fetcher(&stack.config).expect("fetcher");
-    let senders = Deps::senders(
-        &stack.sdk,
-        &workflows,
-        fetcher.clone(),
-        Some(stack.counter.clone()),
-    )
-    .expect("senders");
-    let deps = Deps::from_clients(
-        &stack.config,
-        Clients {
-            dynamodb: stack.dynamodb.clone(),
-            scheduler: stack.scheduler.clone(),
-            sqs: stack.sqs.clone(),
-            fetcher,
-            senders,
-        },
-        workflows,
-        clock.clone(),
-    )
-    .expect("deps");
+    let deps = stack.deps(workflows, clock.clone());
     World {
         stack,
         deps,

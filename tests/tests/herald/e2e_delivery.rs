@@ -1,24 +1,16 @@
 //! Delivery end to end against the real `herald` binary and the loopback delivery servers:
 //! `kill -9` while deliveries are under way, the delivery API, and start-up errors.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use herald_tests::delivery::Receivers;
 use herald_tests::http::{eventually, Client};
-use herald_tests::server::{binary, Server, API_KEY};
+use herald_tests::server::{binary, start_with_fixtures, Server, API_KEY};
 use serde_json::{json, Value};
 
-fn workflows() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/workflows")
-}
-
 fn start() -> (tempfile::TempDir, Server, Client) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), &workflows());
-    let client = Client::new(&server.base_url, API_KEY);
-    (dir, server, client)
+    start_with_fixtures()
 }
 
 fn key() -> String {

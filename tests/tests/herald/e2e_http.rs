@@ -1,21 +1,13 @@
 //! End to end over HTTP against the real `herald` binary (built by `cargo build -p herald-local`).
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use herald_tests::http::{eventually, Client};
-use herald_tests::server::{Server, API_KEY};
+use herald_tests::server::{start_with_fixtures, Server};
 use serde_json::{json, Value};
 
-fn workflows() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/workflows")
-}
-
 fn start() -> (tempfile::TempDir, Server, Client) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), &workflows());
-    let client = Client::new(&server.base_url, API_KEY);
-    (dir, server, client)
+    start_with_fixtures()
 }
 
 async fn trigger(c: &Client, key: &str, body: Value) -> String {

@@ -12,7 +12,7 @@ use herald_core::ports::{MessageQuery, Store, Waker};
 use herald_core::recipient::RecipientRef;
 use herald_core::run::RunStatus;
 use herald_core::{Clock, Engine, ManualClock};
-use herald_lambda::{bundled_workflows, handle_resume_event, Clients, Deps};
+use herald_lambda::{bundled_workflows, handle_resume_event, Deps};
 use herald_tests::aws::Stack;
 use herald_tests::crash::{CrashingStore, CrashingWaker, Fuse, When};
 use serde_json::{json, Value};
@@ -59,28 +59,10 @@ struct World {
 async fn world() -> World {
     let stack = Stack::create().await;
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let workflows = bundled_workflows().expect("the repository's workflows load");
-    let fetcher = Deps::fetcher(&stack.config).expect("fetcher");
-    let senders = Deps::senders(
-        &stack.sdk,
-        &workflows,
-        fetcher.clone(),
-        Some(stack.counter.clone()),
-    )
-    .expect("senders");
-    let deps = Deps::from_clients(
-        &stack.config,
-        Clients {
-            dynamodb: stack.dynamodb.clone(),
-            scheduler: stack.scheduler.clone(),
-            sqs: stack.sqs.clone(),
-            fetcher,
-            senders,
-        },
-        workflows,
+    let deps = stack.deps(
+        bundled_workflows().expect("the repository's workflows load"),
         clock.clone(),
-    )
-    .expect("deps");
+    );
     World { stack, deps, clock }
 }
 

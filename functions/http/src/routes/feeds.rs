@@ -1,5 +1,6 @@
 //! `GET /v1/users/{id}/feeds/{channel_id}`: the in-app feed, with `meta` counts. The channel is
-//! named by the `channel_key` the workflows use.
+//! named by its id (Knock's form, the `id` in `channels.json`) or by the `channel_key` the
+//! workflows use.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -40,7 +41,7 @@ pub async fn list(
     };
     let mut base = MessageQuery {
         recipient: Some(RecipientRef::user(user_id)),
-        channel_key: Some(channel),
+        channel_key: Some(channel_key(&app, channel)),
         workflow_key: q.get("source").map(str::to_string),
         tenant: q.get("tenant").map(str::to_string),
         archived: Some(archived),
@@ -127,4 +128,13 @@ fn entity(users: &HashMap<String, User>, r: &RecipientRef) -> Value {
         map.insert("__typename".into(), json!("User"));
     }
     Value::Object(map)
+}
+
+/// The key of the channel `named` (its id or its key).
+fn channel_key(app: &App, named: String) -> String {
+    app.channels()
+        .all()
+        .into_iter()
+        .find(|c| c.id.to_string() == named.to_ascii_lowercase())
+        .map_or(named, |c| c.key.clone())
 }

@@ -94,37 +94,31 @@ impl Deliveries for SqliteStore {
     }
 
     async fn delivery_logs(&self, id: Uuid) -> Result<Vec<DeliveryLog>, StoreError> {
-        self.with(move |conn| {
-            let logs: Option<String> = conn
-                .query_row(
-                    "SELECT delivery_logs FROM messages WHERE id = ?",
-                    [id.to_string()],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            logs.map(|l| parse_json(&l))
-                .transpose()
-                .map(Option::unwrap_or_default)
-        })
-        .await
+        self.with(move |conn| json_list(conn, id, "delivery_logs"))
+            .await
     }
 
     async fn message_events(&self, id: Uuid) -> Result<Vec<MessageEvent>, StoreError> {
-        self.with(move |conn| {
-            let events: Option<String> = conn
-                .query_row(
-                    "SELECT events FROM messages WHERE id = ?",
-                    [id.to_string()],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            events
-                .map(|e| parse_json(&e))
-                .transpose()
-                .map(Option::unwrap_or_default)
-        })
-        .await
+        self.with(move |conn| json_list(conn, id, "events")).await
     }
+}
+
+/// A message's JSON array column `column` (`events`, `delivery_logs`); none for no message.
+fn json_list<T: serde::de::DeserializeOwned>(
+    conn: &rusqlite::Connection,
+    id: Uuid,
+    column: &'static str,
+) -> rusqlite::Result<Vec<T>> {
+    let text: Option<String> = conn
+        .query_row(
+            &format!("SELECT {column} FROM messages WHERE id = ?"),
+            [id.to_string()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    text.map(|t| parse_json(&t))
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 /// Messages whose delivery is not finished (for [`super::recovery`]).
