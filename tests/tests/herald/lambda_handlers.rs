@@ -199,7 +199,12 @@ async fn every_fixture_is_handled() {
         }
     }
     let engine = &w.deps.engine;
-    for name in ["step-resume-stream.json", "step-resume-schedule.json"] {
+    // A message that does not exist is nothing to deliver.
+    for name in [
+        "step-resume-stream.json",
+        "step-resume-schedule.json",
+        "step-resume-stream-message.json",
+    ] {
         assert_eq!(
             handle_resume_event(engine, event(name, Uuid::new_v4()))
                 .await
@@ -211,6 +216,13 @@ async fn every_fixture_is_handled() {
         .await
         .expect("sqs");
     assert_eq!(sqs, json!({"batchItemFailures": []}));
+    let retry = handle_resume_event(
+        engine,
+        event("step-resume-sqs-delivery.json", Uuid::new_v4()),
+    )
+    .await
+    .expect("a delivery retry");
+    assert_eq!(retry, json!({"batchItemFailures": []}));
     assert!(
         handle_resume_event(engine, json!({"hello": 1}))
             .await
