@@ -141,7 +141,7 @@ pub struct EmailContent {
 }
 
 /// A rendered webhook request (signatures are added at each attempt, not kept).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookContent {
     /// `GET`, `POST`, `PUT`, `DELETE` or `PATCH`.
     pub method: String,
@@ -152,6 +152,25 @@ pub struct WebhookContent {
     /// The body, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookContent")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &redacted(&self.headers))
+            .field("body", &self.body.as_ref().map(|b| b.len()))
+            .finish()
+    }
+}
+
+/// Headers as logs may show them (see [`redact_header`]).
+pub fn redacted(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.clone(), redact_header(k, v)))
+        .collect()
 }
 
 /// What a message carries, by channel type. Stored as JSON; the variants have distinct

@@ -37,6 +37,16 @@ impl App {
         self.engine.workflows().channels()
     }
 
+    /// The key of the channel `named` by its id (Knock's form) or its key.
+    pub fn channel_key(&self, named: &str) -> String {
+        let lower = named.to_ascii_lowercase();
+        self.channels()
+            .all()
+            .into_iter()
+            .find(|c| c.id.to_string() == lower)
+            .map_or_else(|| named.to_string(), |c| c.key.clone())
+    }
+
     /// An app over `engine`, accepting `Authorization: Bearer <api_key>`.
     pub fn new(engine: Engine, api_key: impl Into<String>) -> Self {
         Self {

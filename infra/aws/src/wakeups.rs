@@ -17,7 +17,7 @@
 //! (`ActionAfterCompletion: DELETE`), retry on failure and dead-letter to an SQS queue.
 //! New runs are not started here: the table stream starts them (no dual write).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -82,6 +82,9 @@ impl WakeMessage {
     }
 }
 
+/// A registered wake-up: its target, its time (µs) and whether it went to SQS.
+type WakeKey = (Uuid, i64, bool);
+
 /// Where wake-ups go; read from the environment of each function.
 #[derive(Debug, Clone)]
 pub struct WakerConfig {
@@ -106,10 +109,10 @@ pub struct AwsWaker {
     config: WakerConfig,
     // Wake-ups this process already registered, and whether on SQS; spares a thousand
     // recipients' worth of calls, yet still hands an early-fired schedule over to SQS.
-    registered: Arc<Mutex<HashSet<(Uuid, i64, bool)>>>,
-    // Held while a registration is sent: recipient runs advancing side by side reach the same
-    // delay together, and the first one's request serves them all.
-    sending: Arc<tokio::sync::Mutex<()>>,
+    registered: Arc<Mutex<HashSet<WakeKey>>>,
+    // One lock per wake-up, held while it is sent: recipient runs advancing side by side reach
+    // the same delay together, and the first one's request serves them all.
+    sending: Arc<Mutex<HashMap<WakeKey, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl AwsWaker {
@@ -226,7 +229,16 @@ impl AwsWaker {
         if known() {
             return Ok(());
         }
-        let _sending = self.sending.lock().await;
+        let lock = match self.sending.lock() {
+            Ok(mut locks) => {
+                if locks.len() > 10_000 {
+                    locks.clear();
+                }
+                locks.entry(key).or_default().clone()
+            }
+            Err(_) => Arc::default(),
+        };
+        let _sending = lock.lock().await;
         if known() {
             return Ok(());
         }

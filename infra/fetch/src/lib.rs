@@ -152,6 +152,8 @@ fn refused_in(error: &reqwest::Error) -> Option<String> {
 }
 
 fn failed(e: reqwest::Error) -> FetchError {
+    // The URL may carry a token in its path or query: keep it out of logs and events.
+    let e = e.without_url();
     if let Some(why) = refused_in(&e) {
         FetchError::Refused(why)
     } else if e.is_timeout() {

@@ -482,8 +482,9 @@ async fn a_cancel_before_the_channel_step_means_no_message_and_no_request() {
 async fn the_fetches_of_one_runs_recipients_go_out_together() {
     let w = world();
     let k = key();
-    // Each answer takes a second; eight recipients one after another would take eight.
-    let url = format!("{}/hooks/slow/1000/{k}", w.receivers.http);
+    // Each answer takes two seconds; one after another, no fetch would start before the
+    // previous one's answer.
+    let url = format!("{}/hooks/slow/2000/{k}", w.receivers.http);
     let recipients: Vec<String> = (0..8).map(|i| format!("f{i}")).collect();
     w.run(
         "fetch-slow",
@@ -496,16 +497,47 @@ async fn the_fetches_of_one_runs_recipients_go_out_together() {
     }
     assert_eq!(hooks.len(), 8);
     let time = |h: &Value, f: &str| h[f].as_f64().expect("a time");
-    let last_start = hooks
-        .iter()
-        .map(|h| time(h, "started"))
-        .fold(f64::MIN, f64::max);
     let first_end = hooks
         .iter()
         .map(|h| time(h, "ended"))
         .fold(f64::MAX, f64::min);
+    let overlapping = hooks
+        .iter()
+        .filter(|h| time(h, "started") < first_end)
+        .count();
     assert!(
-        last_start < first_end,
-        "every fetch had started before the first answer came back"
+        overlapping >= 4,
+        "only {overlapping} of 8 fetches had started before the first answer came back"
+    );
+}
+
+#[tokio::test]
+async fn a_lapsed_eighth_claim_ends_undelivered_without_a_ninth_request() {
+    let w = world();
+    let k = key();
+    let url = format!("{}/hooks/ok/{k}", w.receivers.http);
+    let run = w
+        .run("hook", json!({"recipients": ["ann"], "data": {"url": url}}))
+        .await;
+    let m = &w.messages(run).await[0];
+    // Eight claims whose workers all died before recording (each lease lapses at once).
+    let now = w.engine.now();
+    for attempt in 1..=MAX_ATTEMPTS {
+        assert!(w
+            .store
+            .claim_attempt(m.id, attempt, now, now)
+            .await
+            .unwrap()
+            .applied());
+    }
+    assert_eq!(
+        w.engine.deliver(m.id).await.unwrap(),
+        DeliveryReport::Attempted(DeliveryStatus::Undelivered)
+    );
+    assert!(w.receivers.hooks(&k).await.is_empty(), "no ninth request");
+    let events = w.store.message_events(m.id).await.unwrap();
+    assert_eq!(
+        events.last().unwrap().data["failure_reason"],
+        "retries_exhausted"
     );
 }

@@ -473,18 +473,28 @@ fn parse_channel(entry: &Value) -> Result<Channel, String> {
 /// Checks the values that are known (literal, or resolved) of settings with a fixed form.
 fn check_values(channel: &Channel) -> Result<(), String> {
     if channel.provider == Provider::Smtp {
+        // A value from the environment is not repeated in the error: it may be a secret.
+        let shown = |name: &str, value: &str| match channel.settings.get(name) {
+            Some(Setting::Literal(_)) => format!(", not `{value}`"),
+            _ => String::new(),
+        };
         if let Some(port) = channel.setting("port") {
-            port.parse::<u16>()
-                .map_err(|_| format!("setting `port` must be a port number, not `{port}`"))?;
+            port.parse::<u16>().map_err(|_| {
+                format!(
+                    "setting `port` must be a port number{}",
+                    shown("port", port)
+                )
+            })?;
         }
         if let Some(tls) = channel.setting("tls") {
             if !["none", "starttls", "tls"].contains(&tls) {
                 return Err(format!(
-                    "setting `tls` must be `none`, `starttls` or `tls`, not `{tls}`"
+                    "setting `tls` must be `none`, `starttls` or `tls`{}",
+                    shown("tls", tls)
                 ));
             }
         }
-        if channel.setting("username").is_some() != channel.settings.contains_key("password") {
+        if channel.settings.contains_key("username") != channel.settings.contains_key("password") {
             return Err("settings `username` and `password` go together".into());
         }
     }
@@ -542,6 +552,19 @@ mod tests {
             Some("s3cret")
         );
         assert!(!format!("{c:?}").contains("s3cret"));
+
+        // Credentials may both come from the environment.
+        let mut smtp = parse(
+            r#"{"channels": [{"key": "m", "type": "email", "provider": "smtp", "settings": {"host": "h", "from": "f",
+                "username": {"env": "SMTP_USER"}, "password": {"env": "SMTP_PASSWORD"}}}]}"#,
+        )
+        .unwrap();
+        smtp.resolve(&|name| Some(format!("value-of-{name}")))
+            .unwrap();
+        assert_eq!(
+            smtp.channel("m").unwrap().setting("username"),
+            Some("value-of-SMTP_USER")
+        );
 
         let mut missing = parse(
             r#"{"channels": [{"key": "hooks", "type": "http", "settings": {"signing_secret": {"env": "NOPE"}}}]}"#,

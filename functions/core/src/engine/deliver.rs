@@ -84,7 +84,12 @@ impl Engine {
             return Ok(DeliveryReport::LostRace);
         }
         let started = std::time::Instant::now();
-        let attempted = self.attempt(&message, attempt, now).await;
+        let attempted = if attempt > MAX_ATTEMPTS {
+            // The last attempt's claim lapsed without an outcome (a crash): Knock makes no 9th.
+            exhausted()
+        } else {
+            self.attempt(&message, attempt, now).await
+        };
         let finished = self.now();
         let timing = Timing {
             lease_until,
@@ -94,7 +99,17 @@ impl Engine {
         };
         let record = self.record(&message, attempt, attempted, timing);
         let (status, next) = (record.status, record.next_attempt_at);
-        if self.store.record_attempt(message_id, &record).await? == Write::LostRace {
+        let recorded = match self.store.record_attempt(message_id, &record).await {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                // The outcome is lost: come back when the claim lapses and try again.
+                if let Err(w) = self.waker.deliver_at(message_id, lease_until).await {
+                    tracing::warn!(%message_id, error = %w, "no wake-up for the lapsed claim");
+                }
+                return Err(e.into());
+            }
+        };
+        if recorded == Write::LostRace {
             // This attempt outlived its claim and a later one was claimed: that one counts.
             tracing::warn!(%message_id, attempt, "delivery attempt outlived its claim");
             return Ok(DeliveryReport::LostRace);
@@ -222,6 +237,16 @@ struct Timing {
     started: DateTime<Utc>,
     finished: DateTime<Utc>,
     took: Duration,
+}
+
+/// The outcome of a claim past the last attempt: none is made.
+fn exhausted() -> Attempted {
+    let why = format!("attempt {MAX_ATTEMPTS} ended without an outcome and no more are made");
+    Attempted {
+        response: json!({"error": why}),
+        verdict: Verdict::Retry(why),
+        request: Value::Null,
+    }
 }
 
 /// An attempt that was never made, for a reason no retry mends.

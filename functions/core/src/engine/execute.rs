@@ -60,8 +60,12 @@ impl Engine {
         // fetch or delivery does not hold up a thousand recipients.
         let mut waiting = runs.into_iter().peekable();
         let mut in_flight = FuturesUnordered::new();
+        // A failed run stops new ones from starting, but the ones under way finish their step:
+        // dropping them mid-step could leave a wake-up or a delivery hand-off unmade.
+        let mut failed = None;
         loop {
-            while in_flight.len() < RUN_CONCURRENCY
+            while failed.is_none()
+                && in_flight.len() < RUN_CONCURRENCY
                 && report.completed + report.paused + in_flight.len() < self.budget.runs
             {
                 let Some(run) = waiting.next() else { break };
@@ -70,11 +74,17 @@ impl Engine {
             let Some(outcome) = in_flight.next().await else {
                 break;
             };
-            match outcome? {
-                Outcome::Completed => report.completed += 1,
-                Outcome::Paused => report.paused += 1,
-                Outcome::Untouched => report.untouched += 1,
+            match outcome {
+                Ok(Outcome::Completed) => report.completed += 1,
+                Ok(Outcome::Paused) => report.paused += 1,
+                Ok(Outcome::Untouched) => report.untouched += 1,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
             }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         let more_runs = waiting.peek().is_some();
         if more_fanout || more_runs {

@@ -9,7 +9,7 @@ use thiserror::Error;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A rendered request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct FetchRequest {
     /// `GET`, `POST`, `PUT`, `DELETE` or `PATCH`.
     pub method: String,
@@ -24,6 +24,20 @@ pub struct FetchRequest {
     /// Whether redirects are followed (a fetch step: yes, checked by the outbound guard; a
     /// webhook delivery: never, as Knock's and Standard Webhooks' senders do).
     pub follow_redirects: bool,
+}
+
+impl std::fmt::Debug for FetchRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Rendered headers often carry credentials.
+        f.debug_struct("FetchRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &crate::message::redacted(&self.headers))
+            .field("body_bytes", &self.body.as_ref().map(String::len))
+            .field("timeout", &self.timeout)
+            .field("follow_redirects", &self.follow_redirects)
+            .finish()
+    }
 }
 
 /// An answer.

@@ -41,7 +41,7 @@ pub async fn list(
     };
     let mut base = MessageQuery {
         recipient: Some(RecipientRef::user(user_id)),
-        channel_key: Some(channel_key(&app, channel)),
+        channel_key: Some(app.channel_key(&channel)),
         workflow_key: q.get("source").map(str::to_string),
         tenant: q.get("tenant").map(str::to_string),
         archived: Some(archived),
@@ -128,13 +128,4 @@ fn entity(users: &HashMap<String, User>, r: &RecipientRef) -> Value {
         map.insert("__typename".into(), json!("User"));
     }
     Value::Object(map)
-}
-
-/// The key of the channel `named` (its id or its key).
-fn channel_key(app: &App, named: String) -> String {
-    app.channels()
-        .all()
-        .into_iter()
-        .find(|c| c.id.to_string() == named.to_ascii_lowercase())
-        .map_or(named, |c| c.key.clone())
 }

@@ -44,7 +44,7 @@ pub async fn list(
     let page = q.page()?;
     let mut query = MessageQuery {
         recipient,
-        channel_key: q.get("channel_id").map(str::to_string),
+        channel_key: q.get("channel_id").map(|c| app.channel_key(c)),
         workflow_key: q.get("source").map(str::to_string),
         tenant: q.get("tenant").map(str::to_string),
         ..Default::default()
