@@ -176,15 +176,7 @@ impl DynamoStore {
         condition: String,
         e: Expr,
     ) -> Result<Update, StoreError> {
-        Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(batch_pk(id), "BATCH")))
-            .update_expression(expression)
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .build()
-            .map_err(build_error)
+        self.conditional_update(key(batch_pk(id), "BATCH"), expression, condition, &e)
     }
 
     /// Applies a cancel to the activities behind `markers` (found in the cancel's own

@@ -3,7 +3,7 @@
 //! a claim and a record are each one conditional `UpdateItem`.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Update};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
 use herald_core::message::{DeliveryLog, DeliveryStatus, MessageEvent};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::codec::*;
 use super::expr::Expr;
-use super::request::{build_error, key};
+use super::request::key;
 use super::DynamoStore;
 
 /// `#status IN (:queued, :delivery_attempted)`.
@@ -25,24 +25,9 @@ fn pending(e: &mut Expr) -> String {
     )
 }
 
-impl DynamoStore {
-    fn message_update(
-        &self,
-        id: Uuid,
-        set: String,
-        condition: String,
-        e: &Expr,
-    ) -> Result<Update, StoreError> {
-        Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("MSG#{id}"), "MSG")))
-            .update_expression(set)
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .build()
-            .map_err(build_error)
-    }
+/// The key of message `id`'s item.
+fn message_key(id: Uuid) -> super::codec::Item {
+    key(format!("MSG#{id}"), "MSG")
 }
 
 #[async_trait]
@@ -66,7 +51,7 @@ impl Deliveries for DynamoStore {
         let set = format!("SET {attempts} = {to}, {next} = {lease}, {updated} = {at}");
         let pending = pending(&mut e);
         let condition = format!("{attempts} = {from} AND {pending} AND {next} <= {at}");
-        self.update(self.message_update(id, set, condition, &e)?)
+        self.update(self.conditional_update(message_key(id), set, condition, &e)?)
             .await
     }
 
@@ -96,7 +81,7 @@ impl Deliveries for DynamoStore {
         let lease = e.value(n(micros(record.lease_until)));
         let pending = pending(&mut e);
         let condition = format!("{attempts} = {claimed} AND {next} = {lease} AND {pending}");
-        self.update(self.message_update(id, set, condition, &e)?)
+        self.update(self.conditional_update(message_key(id), set, condition, &e)?)
             .await
     }
 

@@ -95,15 +95,7 @@ impl DynamoStore {
             ),
             e.eq("finished", AttributeValue::Bool(false)),
         );
-        Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(fanout_key(next.workflow_run_id)))
-            .update_expression(set)
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .build()
-            .map_err(build_error)
+        self.conditional_update(fanout_key(next.workflow_run_id), set, condition, &e)
     }
 
     /// When a finished fan-out's items expire. TTL is housekeeping, so it reads the system

@@ -304,6 +304,26 @@ impl DynamoStore {
         }
     }
 
+    /// An `Update` of the item at `key`: `expression` applied if `condition` holds, with the
+    /// placeholders of `e`; sent alone with [`Self::update`] or as a transaction item.
+    pub(super) fn conditional_update(
+        &self,
+        key: Item,
+        expression: String,
+        condition: String,
+        e: &Expr,
+    ) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .build()
+            .map_err(build_error)
+    }
+
     /// Sends an `Update` (as built for a transaction) as one `UpdateItem`.
     pub(super) async fn update(&self, u: Update) -> Result<Write, StoreError> {
         conditional(

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::codec::*;
 use super::expr::{and, Expr};
 use super::paging::Listing;
-use super::request::{build_error, conditional, key, sdk_error};
+use super::request::{conditional, key, sdk_error};
 use super::DynamoStore;
 
 /// The condition "the run is active", with its placeholders in `e`.
@@ -96,15 +96,12 @@ impl DynamoStore {
             t.cancellation_key.as_deref(),
             t.workflow_run_id,
         );
-        Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, &run_sk(t.workflow_run_id, t.run_id))))
-            .update_expression(expression)
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .build()
-            .map_err(build_error)
+        self.conditional_update(
+            key(pk, &run_sk(t.workflow_run_id, t.run_id)),
+            expression,
+            condition,
+            &e,
+        )
     }
 
     /// A transition as transaction items: the run's update, and the message's put (only if
