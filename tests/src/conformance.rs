@@ -64,6 +64,24 @@ macro_rules! store_conformance {
             delivery_attempts_are_claimed_and_recorded_once,
             claims_lapse_and_a_late_record_loses,
         );
+        $crate::store_conformance!(@idempotency $make;
+            idempotency_keys_are_claimed_once_until_they_expire,
+            a_released_idempotency_key_is_free,
+        );
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn concurrent_claims_of_one_key_agree() {
+            let store: std::sync::Arc<dyn herald_core::ports::Store> = $make;
+            $crate::conformance_idempotency::concurrent_claims_of_one_key_agree(store).await;
+        }
+    };
+    (@idempotency $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make;
+                $crate::conformance_idempotency::$case(&*store).await;
+            }
+        )*
     };
     (@delivery $make:expr; $($case:ident),* $(,)?) => {
         $(

@@ -9,12 +9,13 @@ use chrono::{DateTime, Utc};
 use herald_core::batch::{Batch, BatchActivity};
 use herald_core::error::{StoreError, WakeError};
 use herald_core::fanout::FanOut;
+use herald_core::idempotency::IdempotencyClaim;
 use herald_core::message::{DeliveryLog, Engagement, Message, MessageEvent};
 use herald_core::object::Object;
 use herald_core::ports::{
-    Admission, AttemptRecord, BatchQuery, Batches, CancelFilter, Deliveries, Directory, FanOuts,
-    MessageQuery, Messages, Page, PageRequest, Removal, RunQuery, Runs, Store, StoredPreferenceSet,
-    Throttles, Users, Waker, Write, WriteIf,
+    Admission, AttemptRecord, BatchQuery, Batches, CancelFilter, Claim, Deliveries, Directory,
+    FanOuts, IdempotencyKeys, MessageQuery, Messages, Page, PageRequest, Removal, RunQuery, Runs,
+    Store, StoredPreferenceSet, Throttles, Users, Waker, Write, WriteIf,
 };
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
@@ -413,6 +414,29 @@ impl Directory for CrashingStore {
     ) -> Result<Removal, StoreError> {
         self.fuse
             .write(crash(), self.inner.delete_preference_set(o, id))
+            .await
+    }
+}
+
+#[async_trait]
+impl IdempotencyKeys for CrashingStore {
+    async fn claim_idempotency_key(
+        &self,
+        claim: &IdempotencyClaim,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.claim_idempotency_key(claim, now))
+            .await
+    }
+    async fn complete_idempotency_key(&self, key: &str, run: Uuid) -> Result<Write, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.complete_idempotency_key(key, run))
+            .await
+    }
+    async fn release_idempotency_key(&self, key: &str, run: Uuid) -> Result<Write, StoreError> {
+        self.fuse
+            .write(crash(), self.inner.release_idempotency_key(key, run))
             .await
     }
 }

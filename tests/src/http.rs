@@ -20,6 +20,15 @@ pub struct Reply {
     pub request_id: Option<String>,
     /// The body as JSON.
     pub body: Value,
+    /// Every response header.
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// Header `name`, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
 }
 
 impl Client {
@@ -34,8 +43,33 @@ impl Client {
 
     /// Sends `method path` with an optional raw body.
     pub async fn send(&self, method: &str, path: &str, body: Option<String>) -> Reply {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    /// `POST path` with a JSON body and an `Idempotency-Key`.
+    pub async fn post_idempotent(&self, path: &str, body: &Value, key: &str) -> Reply {
+        self.send_with(
+            "POST",
+            path,
+            Some(body.to_string()),
+            &[("idempotency-key", key)],
+        )
+        .await
+    }
+
+    /// Sends `method path` with an optional raw body and extra headers.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if !self.key.is_empty() {
             req = req.bearer_auth(&self.key);
         }
@@ -49,6 +83,7 @@ impl Client {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
         let body = if text.is_empty() {
             Value::Null
@@ -59,6 +94,7 @@ impl Client {
             status,
             request_id,
             body,
+            headers,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod conformance;
 pub mod conformance_batch;
 pub mod conformance_delivery;
 pub mod conformance_directory;
+pub mod conformance_idempotency;
 pub mod crash;
 pub mod delivery;
 pub mod fanout;

@@ -84,6 +84,9 @@ pub enum EngineError {
     /// The actor was given by id but was never identified.
     #[error("The actor `{0}` was not found; identify it first or pass it inline")]
     ActorMissing(String),
+    /// An idempotency key was used again within its retention with another request.
+    #[error("The Idempotency-Key `{0}` was already used with different parameters or another workflow; use a new key for a different request")]
+    IdempotencyConflict(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -93,6 +96,11 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// Whether the caller's request is at fault (a 4xx): nothing was stored for it.
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, Self::Store(_) | Self::Wake(_))
+    }
+
     /// An [`EngineError::InvalidParams`] with one field error.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::InvalidParams(vec![FieldError::new(field, message)])

@@ -13,6 +13,7 @@ pub mod definition;
 pub mod engine;
 pub mod error;
 pub mod fanout;
+pub mod idempotency;
 pub mod ids;
 pub mod message;
 pub mod object;

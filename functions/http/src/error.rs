@@ -149,6 +149,12 @@ impl From<EngineError> for ApiError {
                 api.errors = errors.into_iter().map(|f| (f.field, f.message)).collect();
                 api
             }
+            EngineError::IdempotencyConflict(_) => Self::new(
+                409,
+                "idempotency_key_reused",
+                "invalid_request_error",
+                message,
+            ),
             EngineError::Store(_) | EngineError::Wake(_) => Self::internal(message),
         }
     }

@@ -19,10 +19,15 @@ pub async fn authenticate(State(app): State<Arc<App>>, req: Request, next: Next)
     }
 }
 
+/// The id of the request being answered (its `x-request-id`), for the routes that record it.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// Adds `x-request-id` (and Knock's `x-should-retry` on client errors), and logs a server
 /// error under the same request id.
-pub async fn finish(req: Request, next: Next) -> Response {
+pub async fn finish(mut req: Request, next: Next) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
+    req.extensions_mut().insert(RequestId(request_id.clone()));
     let mut resp = next.run(req).await;
     if let Some(Failure(message)) = resp.extensions_mut().remove::<Failure>() {
         tracing::error!(request_id, error = %message, "request failed");

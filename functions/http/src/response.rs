@@ -8,6 +8,7 @@ use serde_json::Value;
 pub struct Reply {
     status: StatusCode,
     body: Option<Value>,
+    headers: Vec<(&'static str, HeaderValue)>,
 }
 
 impl Reply {
@@ -16,6 +17,7 @@ impl Reply {
         Self {
             status,
             body: Some(body),
+            headers: Vec::new(),
         }
     }
 
@@ -29,20 +31,36 @@ impl Reply {
         Self {
             status: StatusCode::NO_CONTENT,
             body: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// The same response with header `name` set to `value` (left out if `value` is not a
+    /// valid header value).
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.push((name, v));
+        }
+        self
     }
 }
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let Some(body) = self.body else {
-            return self.status.into_response();
+        let mut resp = match self.body {
+            None => self.status.into_response(),
+            Some(body) => {
+                let mut resp = (self.status, body.to_string()).into_response();
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json; charset=utf-8"),
+                );
+                resp
+            }
         };
-        let mut resp = (self.status, body.to_string()).into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
+        for (name, value) in self.headers {
+            resp.headers_mut().insert(name, value);
+        }
         resp
     }
 }

@@ -93,3 +93,23 @@ test('errors surface as the SDK error classes', async () => {
   const anonymous = new Knock({ apiKey: 'sk_wrong' });
   await assert.rejects(anonymous.users.get('x'), (e) => e instanceof Knock.AuthenticationError);
 });
+
+test('workflows.trigger with idempotencyKey replays the first run, refuses another body', async () => {
+  const user = unique('idem');
+  const idempotencyKey = unique('order-placed');
+  const body = { recipients: [{ id: user, name: 'Ida' }], data: { order: 1 } };
+  const first = await knock.workflows.trigger('welcome-now', body, { idempotencyKey }).withResponse();
+  assert.equal(first.response.headers.get('idempotent-replayed'), null);
+  const again = await knock.workflows.trigger('welcome-now', body, { idempotencyKey }).withResponse();
+  assert.equal(again.data.workflow_run_id, first.data.workflow_run_id);
+  assert.equal(again.response.headers.get('idempotent-replayed'), 'true');
+  assert.equal(again.response.headers.get('original-x-request-id'), first.response.headers.get('x-request-id'));
+
+  await assert.rejects(
+    knock.workflows.trigger('welcome-now', { ...body, data: { order: 2 } }, { idempotencyKey }),
+    (e) => e instanceof Knock.ConflictError && e.status === 409 && e.error?.code === 'idempotency_key_reused',
+  );
+  await eventually('the welcome', async () => (await allMessages(user)).length > 0);
+  await sleep(300);
+  assert.equal((await allMessages(user)).length, 1);
+});

@@ -483,3 +483,66 @@ async fn aws_request_budgets() {
     assert_eq!(c.count("DynamoDB.UpdateItem"), 3);
     assert_eq!(c.total("DynamoDB"), 4, "{:?}", c.snapshot());
 }
+
+/// The trigger event with an `Idempotency-Key` header and its body changed by `edit`.
+fn idempotent_trigger(key: &str, edit: impl FnOnce(&mut Value)) -> lambda_http::Request {
+    let mut req = trigger_event(edit);
+    req.headers_mut()
+        .insert("idempotency-key", key.parse().expect("a header value"));
+    req
+}
+
+#[tokio::test]
+async fn idempotent_triggers_on_dynamodb_make_one_run_each_key() {
+    let w = world().await;
+    let key = format!("invite:{}", Uuid::new_v4());
+    let router = herald_http::router(w.deps.app.clone());
+    // Eight at once with one key: one workflow run, every answer naming it.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (router, req) = (router.clone(), idempotent_trigger(&key, |_| {}));
+        tasks.spawn(async move {
+            let resp = router.oneshot(req).await.expect("infallible");
+            (resp.status().as_u16(), body(resp).await)
+        });
+    }
+    let mut runs = std::collections::HashSet::new();
+    while let Some(done) = tasks.join_next().await {
+        let (status, body) = done.expect("request task");
+        assert_eq!(status, 200, "{body}");
+        runs.insert(body["workflow_run_id"].as_str().expect("id").to_string());
+    }
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let run = Uuid::parse_str(runs.iter().next().expect("one")).expect("uuid");
+
+    let resp = router
+        .clone()
+        .oneshot(idempotent_trigger(&key, |_| {}))
+        .await
+        .expect("infallible");
+    assert_eq!(resp.headers()["idempotent-replayed"], "true");
+    assert!(resp.headers().contains_key("original-x-request-id"));
+    assert_eq!(body(resp).await["workflow_run_id"], json!(run.to_string()));
+
+    let (status, conflict) = w
+        .call(idempotent_trigger(&key, |b| {
+            b["data"]["project_name"] = json!("Other")
+        }))
+        .await;
+    assert_eq!(status, 409, "{conflict}");
+    assert_eq!(conflict["code"], "idempotency_key_reused");
+
+    // The stream starts the one run; it pauses in its delay with one recipient run for Ann.
+    handle_resume_event(&w.deps.engine, event("step-resume-stream.json", run))
+        .await
+        .expect("start");
+    let active = w
+        .deps
+        .engine
+        .store()
+        .active_recipient_runs(run)
+        .await
+        .expect("runs");
+    assert_eq!(active.len(), 1, "{active:?}");
+    assert_eq!(active[0].status, RunStatus::Paused);
+}

@@ -14,6 +14,7 @@ mod e2e_http;
 mod engine;
 mod fanout_dynamodb;
 mod fanout_embedded;
+mod idempotency;
 mod lambda_handlers;
 mod recipients;
 mod steps;

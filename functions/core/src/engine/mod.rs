@@ -22,7 +22,7 @@ pub use steps::RETRY_DELAYS;
 
 use execute::RUNS_PER_RESUME as RUNS_PER_PASS;
 pub use preferences::DEFAULT_SET;
-pub use trigger::{TriggerRequest, MAX_RECIPIENTS};
+pub use trigger::{Idempotent, TriggerRequest, Triggered, MAX_RECIPIENTS};
 
 use chrono_tz::Tz;
 

@@ -8,8 +8,10 @@ use uuid::Uuid;
 use super::Engine;
 use crate::error::{EngineError, FieldError};
 use crate::fanout::{FanOut, Source};
+use crate::idempotency::IdempotencyClaim;
 use crate::ids;
 use crate::object::TENANTS;
+use crate::ports::{Claim, Write};
 use crate::recipient::RecipientRequest;
 use crate::run::{RecipientRun, RunSettings, RunStatus, WorkflowRun};
 
@@ -145,7 +147,98 @@ fn optional_string(
     }
 }
 
+/// A trigger's `Idempotency-Key`, with what identifies the request that carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotent {
+    /// The caller's key (checked by [`crate::idempotency::check_key`]).
+    pub key: String,
+    /// [`crate::idempotency::fingerprint`] of the workflow key and body.
+    pub fingerprint: String,
+    /// This request's id.
+    pub request_id: String,
+}
+
+/// What a trigger answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Triggered {
+    /// The workflow run.
+    pub workflow_run_id: Uuid,
+    /// When this request repeated an earlier one with the same idempotency key: that
+    /// request's id.
+    pub replay_of: Option<String>,
+}
+
 impl Engine {
+    /// [`Engine::trigger`] once per idempotency key: the first request claims the key with a
+    /// workflow run id; a request with the same key and body within 24 hours answers with that
+    /// run (running the trigger again with the same run id if the first did not finish, which
+    /// stores nothing twice); one with another body is [`EngineError::IdempotencyConflict`].
+    /// A request refused as the caller's error frees the key again.
+    pub async fn trigger_idempotent(
+        &self,
+        key: &str,
+        request: TriggerRequest,
+        idem: Idempotent,
+    ) -> Result<Triggered, EngineError> {
+        let now = self.now();
+        let claim = IdempotencyClaim::new(&idem.key, &idem.fingerprint, &idem.request_id, now);
+        let (workflow_run_id, replay_of) =
+            match self.store.claim_idempotency_key(&claim, now).await? {
+                Claim::Won => (claim.workflow_run_id, None),
+                Claim::Held(held) if held.fingerprint != claim.fingerprint => {
+                    return Err(EngineError::IdempotencyConflict(idem.key));
+                }
+                // A retried claim that had been written is our own.
+                Claim::Held(held) if held.request_id == claim.request_id => {
+                    (held.workflow_run_id, None)
+                }
+                Claim::Held(held) if held.completed => {
+                    return Ok(Triggered {
+                        workflow_run_id: held.workflow_run_id,
+                        replay_of: Some(held.request_id),
+                    });
+                }
+                Claim::Held(held) => (held.workflow_run_id, Some(held.request_id)),
+            };
+        match self.trigger_as(key, request, workflow_run_id).await {
+            Ok(id) => {
+                // Not completing only costs a replay running the trigger again (storing nothing
+                // new); the runs are stored, so the caller gets its answer.
+                match self
+                    .store
+                    .complete_idempotency_key(&idem.key, workflow_run_id)
+                    .await
+                {
+                    Ok(Write::Applied) => {}
+                    Ok(Write::LostRace) => {
+                        tracing::info!(%workflow_run_id, "idempotency key expired or released while triggering")
+                    }
+                    Err(e) => {
+                        tracing::warn!(%workflow_run_id, error = %e, "could not complete the idempotency key")
+                    }
+                }
+                Ok(Triggered {
+                    workflow_run_id: id,
+                    replay_of,
+                })
+            }
+            Err(e) if e.is_client_error() => {
+                // Kept on a failure here: a retry with the same body then runs again, another
+                // body is refused until the key expires.
+                if let Err(release) = self
+                    .store
+                    .release_idempotency_key(&idem.key, workflow_run_id)
+                    .await
+                {
+                    tracing::warn!(%workflow_run_id, error = %release, "could not release the idempotency key");
+                }
+                Err(e)
+            }
+            // The runs may be stored: the key keeps the run id, so a retry stores nothing twice.
+            Err(e) => Err(e),
+        }
+    }
+
     /// Triggers workflow `key`: identifies inline recipients and actor, durably stores one
     /// workflow run and one recipient run per distinct recipient, then asks the waker to start
     /// them. Returns the workflow run id once the runs are stored.

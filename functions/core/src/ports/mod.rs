@@ -10,6 +10,7 @@ pub mod deliveries;
 pub mod directory;
 pub mod fanouts;
 pub mod fetcher;
+pub mod idempotency;
 pub mod messages;
 pub mod outcome;
 pub mod page;
@@ -26,6 +27,7 @@ pub use deliveries::{AttemptRecord, Deliveries, PendingDelivery};
 pub use directory::{Directory, StoredPreferenceSet, WriteIf};
 pub use fanouts::FanOuts;
 pub use fetcher::{FetchError, FetchRequest, FetchResponse, Fetcher};
+pub use idempotency::{Claim, IdempotencyKeys};
 pub use messages::{ArchivedFilter, Bound, EngagementFilter, MessageQuery, Messages};
 pub use outcome::{Removal, Write};
 pub use page::{Page, PageRequest};
@@ -38,11 +40,19 @@ pub use waker::Waker;
 
 /// Durable storage in all its roles. Implemented for every type that has them all.
 pub trait Store:
-    Users + Directory + Runs + FanOuts + Batches + Throttles + Messages + Deliveries
+    Users + Directory + Runs + FanOuts + Batches + Throttles + Messages + Deliveries + IdempotencyKeys
 {
 }
 
 impl<T> Store for T where
-    T: Users + Directory + Runs + FanOuts + Batches + Throttles + Messages + Deliveries
+    T: Users
+        + Directory
+        + Runs
+        + FanOuts
+        + Batches
+        + Throttles
+        + Messages
+        + Deliveries
+        + IdempotencyKeys
 {
 }

@@ -10,6 +10,7 @@
 //! | workflow run | `WFRUN#<workflow run id>` | `WFRUN` | – | – |
 //! | recipient run | `RUNS#<workflow key>#K#<cancellation key>`, or `RUNS#<workflow key>#R#<workflow run id>` without a key | `RR#<workflow run id>#<recipient run id>` | `RRID#<recipient run id>` / `RR` | `RRALL` / `<inserted µs, 20 digits>#<id>` |
 //! | message | `MSG#<message id>` | `MSG` | `MSGTO#<collection>#<recipient id>` / `<inserted µs>#<id>` | `MSGALL` / `<inserted µs>#<id>` |
+//! | idempotency key | `IDEM#<key>` | `IDEM` | – | – |
 //!
 //! - Recipient runs live in the partition of their (workflow key, cancellation key), so a cancel
 //!   is one strongly consistent `Query` plus one conditional `UpdateItem` per matched run. All
@@ -33,6 +34,7 @@ mod deliveries;
 mod directory;
 mod expr;
 mod fanouts;
+mod idempotency;
 mod messages;
 mod paging;
 mod request;

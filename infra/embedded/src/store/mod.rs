@@ -1,6 +1,6 @@
 //! [`SqliteStore`]: every storage role on one SQLite file, one file per role (`users.rs`,
 //! `directory.rs`, `runs.rs`, `fanouts.rs`, `batches.rs`, `throttles.rs`, `messages.rs`,
-//! `recovery.rs`), in WAL mode with full sync, so a write
+//! `recovery.rs`, `idempotency.rs`), in WAL mode with full sync, so a write
 //! that returned survives a crash of the process.
 //!
 //! Every state change is one SQLite transaction or one conditional `UPDATE`; SQLite serialises
@@ -12,6 +12,7 @@ mod deliveries;
 mod directory;
 mod fanouts;
 mod filter;
+mod idempotency;
 mod messages;
 mod recovery;
 mod runs;

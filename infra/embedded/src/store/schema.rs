@@ -186,6 +186,16 @@ CREATE TABLE IF NOT EXISTS throttles (
 
 CREATE INDEX IF NOT EXISTS messages_by_recipient
     ON messages (recipient_id, recipient_collection, channel_key, seq);
+
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    key              TEXT PRIMARY KEY,
+    fingerprint      TEXT NOT NULL,
+    workflow_run_id  TEXT NOT NULL,
+    request_id       TEXT NOT NULL,
+    completed        INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_expiry ON idempotency_keys (expires_at);
 "#;
 
 /// Columns added after a table was first released: `(table, column, declaration)`. Databases
