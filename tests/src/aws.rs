@@ -158,3 +158,71 @@ impl Stack {
         .expect("deps")
     }
 }
+
+/// An interceptor that loses the answers of the next `n` requests of one operation after they
+/// were applied: the answer becomes a 500, so the SDK retries a request that had committed, as
+/// when a connection drops on the way back.
+#[derive(Debug, Clone)]
+pub struct LoseAnswers {
+    operation: &'static str,
+    left: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    lost: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl LoseAnswers {
+    /// Loses nothing until [`LoseAnswers::arm`]; `operation` is the SDK's name (`UpdateItem`).
+    pub fn new(operation: &'static str) -> Self {
+        Self {
+            operation,
+            left: Default::default(),
+            lost: Default::default(),
+        }
+    }
+
+    /// Loses the answers of the next `n` requests of the operation.
+    pub fn arm(&self, n: u32) {
+        self.left.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many answers were lost so far.
+    pub fn lost(&self) -> u32 {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for LoseAnswers {
+    fn name(&self) -> &'static str {
+        "HeraldTestLoseAnswers"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        use std::sync::atomic::Ordering;
+        let ours = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .is_some_and(|m| m.name() == self.operation);
+        let lose = ours
+            && self
+                .left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+        if lose && context.response().status().is_success() {
+            self.lost.fetch_add(1, Ordering::SeqCst);
+            *context.response_mut().status_mut() =
+                aws_smithy_runtime_api::http::StatusCode::try_from(500u16)?;
+        }
+        Ok(())
+    }
+}
+
+/// A DynamoDB client whose answers `lose` may drop.
+pub async fn dynamodb_losing(lose: &LoseAnswers) -> aws_sdk_dynamodb::Client {
+    let conf = aws_sdk_dynamodb::config::Builder::from(&config().await)
+        .interceptor(lose.clone())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}

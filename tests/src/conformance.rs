@@ -47,6 +47,7 @@ macro_rules! store_conformance {
             messages_filter_and_page,
             engagement_set_and_clear,
             recipient_runs_filter_and_page,
+            an_unreadable_run_is_reported_not_an_error,
         );
         $crate::store_conformance!(@directory $make;
             objects_upsert_merge_list_and_delete,
@@ -204,7 +205,7 @@ pub async fn insert_run_is_idempotent(store: &dyn Store) {
     let (wf, runs) = run(&key, Some("k"), &recipients, t0());
     store.insert_run(&wf, &runs, None).await.unwrap();
     store.insert_run(&wf, &runs, None).await.unwrap();
-    let active = store.active_recipient_runs(wf.id).await.unwrap();
+    let active = store.active_recipient_runs(wf.id).await.unwrap().runs;
     assert_eq!(active.len(), 2);
     let got = store.get_recipient_run(runs[1].id).await.unwrap().unwrap();
     assert_eq!(got, runs[1]);
@@ -256,7 +257,12 @@ pub async fn transition_is_conditional(store: &dyn Store) {
         events.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
         ["delay_started", "step_failed"]
     );
-    assert!(store.active_recipient_runs(wf.id).await.unwrap().is_empty());
+    assert!(store
+        .active_recipient_runs(wf.id)
+        .await
+        .unwrap()
+        .runs
+        .is_empty());
 }
 
 pub async fn message_is_created_once_per_step(store: &dyn Store) {
@@ -739,4 +745,104 @@ pub async fn recipient_runs_filter_and_page(store: &dyn Store) {
         b.items.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![runs[1].id]
     );
+}
+
+/// A value nested deeper than serde_json parses (128 levels): stored, it cannot be read back.
+pub fn unreadable_data() -> serde_json::Map<String, Value> {
+    let deep = (0..140).fold(json!(1), |v, _| json!([v]));
+    json!({ "deep": deep })
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A recipient run whose item cannot be decoded is reported by id beside the readable ones,
+/// left out of listings, cancelled like any other, and ended without being read.
+pub async fn an_unreadable_run_is_reported_not_an_error(store: &dyn Store) {
+    let key = unique("wf");
+    let users: Vec<RecipientRef> = ["ok-1", "poisoned", "ok-2"]
+        .iter()
+        .map(|u| RecipientRef::user(unique(u)))
+        .collect();
+    let (wf, mut runs) = run(&key, Some("k"), &users, t0());
+    runs[1].data = unreadable_data();
+    store.insert_run(&wf, &runs, None).await.unwrap();
+
+    let active = store.active_recipient_runs(wf.id).await.unwrap();
+    let mut readable: Vec<_> = active.runs.iter().map(|r| r.id).collect();
+    readable.sort();
+    let mut expected = vec![runs[0].id, runs[2].id];
+    expected.sort();
+    assert_eq!(readable, expected);
+    assert_eq!(active.unreadable, vec![runs[1].id]);
+    let q = RunQuery {
+        workflow_key: Some(key.clone()),
+        ..Default::default()
+    };
+    let page = store
+        .list_recipient_runs(
+            &q,
+            &PageRequest {
+                page_size: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("a listing with an unreadable row answers");
+    assert!(page.items.len() <= 2 && !page.items.is_empty(), "{page:?}");
+    let all = store
+        .list_recipient_runs(
+            &q,
+            &PageRequest {
+                page_size: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 2);
+
+    let event = RunEvent::error(
+        "workflow_recipient_run_failed",
+        None,
+        json!({"message": "unreadable"}),
+        t0(),
+    );
+    assert_eq!(
+        store
+            .end_unreadable_run(wf.id, runs[1].id, &event)
+            .await
+            .unwrap(),
+        herald_core::ports::Write::Applied
+    );
+    assert_eq!(
+        store
+            .end_unreadable_run(wf.id, runs[1].id, &event)
+            .await
+            .unwrap(),
+        herald_core::ports::Write::LostRace,
+        "only an active run is ended"
+    );
+    let active = store.active_recipient_runs(wf.id).await.unwrap();
+    assert!(active.unreadable.is_empty());
+    assert_eq!(active.runs.len(), 2);
+    let events = store.recipient_run_events(runs[1].id).await.unwrap();
+    assert_eq!(
+        events.last().map(|e| e.event.as_str()),
+        Some("workflow_recipient_run_failed")
+    );
+
+    // A cancel of the key answers, and reaches the readable runs.
+    let cancelled = store
+        .cancel(
+            &CancelFilter {
+                workflow_key: key,
+                cancellation_key: "k".into(),
+                recipients: None,
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(cancelled.len(), 2);
 }

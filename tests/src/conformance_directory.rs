@@ -277,7 +277,10 @@ pub async fn fanout_steps_are_conditional(store: &dyn Store) {
         .unwrap()
         .unwrap();
     assert_eq!(stored.subscription, Some(json!({"role": "watcher"})));
-    assert_eq!(store.active_recipient_runs(wf.id).await.unwrap().len(), 2);
+    assert_eq!(
+        store.active_recipient_runs(wf.id).await.unwrap().runs.len(),
+        2
+    );
 
     // A partial cancel excludes its recipients; a full cancel stops the fan-out.
     let partial = CancelFilter {

@@ -13,9 +13,9 @@ use herald_core::idempotency::IdempotencyClaim;
 use herald_core::message::{DeliveryLog, Engagement, Message, MessageEvent};
 use herald_core::object::Object;
 use herald_core::ports::{
-    Admission, AttemptRecord, BatchQuery, Batches, CancelFilter, Claim, Deliveries, Directory,
-    FanOuts, IdempotencyKeys, MessageQuery, Messages, Page, PageRequest, Removal, RunQuery, Runs,
-    Store, StoredPreferenceSet, Throttles, Users, Waker, Write, WriteIf,
+    ActiveRuns, Admission, AttemptRecord, BatchQuery, Batches, CancelFilter, Claim, Deliveries,
+    Directory, FanOuts, IdempotencyKeys, MessageQuery, Messages, Page, PageRequest, Removal,
+    RunQuery, Runs, Store, StoredPreferenceSet, Throttles, Users, Waker, Write, WriteIf,
 };
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
@@ -122,8 +122,21 @@ impl Runs for CrashingStore {
     async fn recipient_run_events(&self, id: Uuid) -> Result<Vec<RunEvent>, StoreError> {
         self.inner.recipient_run_events(id).await
     }
-    async fn active_recipient_runs(&self, id: Uuid) -> Result<Vec<RecipientRun>, StoreError> {
+    async fn active_recipient_runs(&self, id: Uuid) -> Result<ActiveRuns, StoreError> {
         self.inner.active_recipient_runs(id).await
+    }
+    async fn end_unreadable_run(
+        &self,
+        workflow_run_id: Uuid,
+        id: Uuid,
+        event: &RunEvent,
+    ) -> Result<Write, StoreError> {
+        self.fuse
+            .write(
+                crash(),
+                self.inner.end_unreadable_run(workflow_run_id, id, event),
+            )
+            .await
     }
     async fn list_recipient_runs(
         &self,

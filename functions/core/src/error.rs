@@ -25,6 +25,16 @@ pub enum StoreError {
     /// A stored item could not be decoded.
     #[error("corrupt stored item: {0}")]
     Corrupt(String),
+    /// The backend refused the write as invalid (too large an item): trying again cannot help.
+    #[error("storage refused the write: {0}")]
+    Rejected(String),
+}
+
+impl StoreError {
+    /// Whether trying the same operation again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Backend { .. } | Self::Contention(_))
+    }
 }
 
 impl StoreError {
@@ -96,6 +106,16 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// Whether trying again later may succeed (a backend or wake-up failure); anything else
+    /// fails the same way every time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Store(e) => e.is_transient(),
+            Self::Wake(_) => true,
+            _ => false,
+        }
+    }
+
     /// Whether the caller's request is at fault (a 4xx): nothing was stored for it.
     pub fn is_client_error(&self) -> bool {
         !matches!(self, Self::Store(_) | Self::Wake(_))

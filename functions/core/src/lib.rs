@@ -15,6 +15,7 @@ pub mod error;
 pub mod fanout;
 pub mod idempotency;
 pub mod ids;
+pub mod limits;
 pub mod message;
 pub mod object;
 pub mod path;

@@ -98,9 +98,17 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(Value::Object(Default::default())));
         }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(ApiError::invalid_json)
+        let body: Value = serde_json::from_slice(&bytes).map_err(ApiError::invalid_json)?;
+        if !herald_core::limits::within_depth(&body) {
+            return Err(ApiError::invalid_param(
+                "body",
+                &format!(
+                    "nests arrays and objects deeper than {} levels",
+                    herald_core::limits::MAX_JSON_DEPTH
+                ),
+            ));
+        }
+        Ok(Self(body))
     }
 }
 

@@ -9,4 +9,6 @@ mod store;
 mod waker;
 
 pub use store::SqliteStore;
-pub use waker::{recover, run_worker, TokioWaker, Wake, DELIVERY_CONCURRENCY};
+pub use waker::{
+    recover, run_worker, run_worker_with, Retry, TokioWaker, Wake, DELIVERY_CONCURRENCY,
+};

@@ -104,11 +104,42 @@ impl herald_core::ports::Waker for TokioWaker {
     }
 }
 
+/// How the worker retries a resume or delivery that failed (the store or a wake-up failed):
+/// after `first`, doubling up to `max`, for as long as it keeps failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// The wait before the first retry.
+    pub first: std::time::Duration,
+    /// The longest wait between retries.
+    pub max: std::time::Duration,
+}
+
+impl Retry {
+    /// One second, doubling to five minutes.
+    pub const DEFAULT: Retry = Retry {
+        first: std::time::Duration::from_secs(1),
+        max: std::time::Duration::from_secs(300),
+    };
+
+    /// The wait before retry number `n` (1-based).
+    pub fn wait(&self, n: u32) -> std::time::Duration {
+        self.first
+            .saturating_mul(1 << n.saturating_sub(1).min(20))
+            .min(self.max)
+    }
+}
+
+/// [`run_worker_with`] retrying failures with [`Retry::DEFAULT`].
+pub async fn run_worker(engine: Engine, rx: mpsc::UnboundedReceiver<Wake>) {
+    run_worker_with(engine, rx, Retry::DEFAULT).await;
+}
+
 /// Resumes each workflow run and delivers each message received until the waker is dropped.
 /// Work on one workflow run (or message) never overlaps: wake-ups that arrive while it runs are
 /// coalesced into one more pass, so a thousand recipients are walked once, not once per
-/// wake-up. At most [`DELIVERY_CONCURRENCY`] deliveries are under way at once.
-pub async fn run_worker(engine: Engine, mut rx: mpsc::UnboundedReceiver<Wake>) {
+/// wake-up. A pass that fails is tried again after `retry`'s backoff, never dropped. At most
+/// [`DELIVERY_CONCURRENCY`] deliveries are under way at once.
+pub async fn run_worker_with(engine: Engine, mut rx: mpsc::UnboundedReceiver<Wake>, retry: Retry) {
     // Wake-ups being handled, with whether another pass was asked for meanwhile.
     let in_flight: Arc<Mutex<HashMap<Wake, bool>>> = Arc::default();
     let deliveries = Arc::new(tokio::sync::Semaphore::new(DELIVERY_CONCURRENCY));
@@ -123,22 +154,42 @@ pub async fn run_worker(engine: Engine, mut rx: mpsc::UnboundedReceiver<Wake>) {
         let (engine, in_flight, deliveries) =
             (engine.clone(), in_flight.clone(), deliveries.clone());
         tokio::spawn(async move {
+            let mut failures = 0u32;
             loop {
-                match wake {
+                let failed = match wake {
                     Wake::Run(workflow_run_id) => match engine.resume(workflow_run_id).await {
-                        Ok(report) => tracing::debug!(%workflow_run_id, ?report, "resumed"),
-                        Err(e) => tracing::error!(%workflow_run_id, error = %e, "resume failed"),
+                        Ok(report) => {
+                            tracing::debug!(%workflow_run_id, ?report, "resumed");
+                            false
+                        }
+                        Err(e) => {
+                            tracing::error!(%workflow_run_id, error = %e, "resume failed; retrying");
+                            true
+                        }
                     },
                     Wake::Deliver(message_id) => {
                         let Ok(_permit) = deliveries.acquire().await else {
                             return;
                         };
                         match engine.deliver(message_id).await {
-                            Ok(report) => tracing::debug!(%message_id, ?report, "delivery"),
-                            Err(e) => tracing::error!(%message_id, error = %e, "delivery failed"),
+                            Ok(report) => {
+                                tracing::debug!(%message_id, ?report, "delivery");
+                                false
+                            }
+                            Err(e) => {
+                                tracing::error!(%message_id, error = %e, "delivery failed; retrying");
+                                true
+                            }
                         }
                     }
+                };
+                if failed {
+                    // Still marked in flight: wake-ups meanwhile fold into this retry.
+                    failures += 1;
+                    tokio::time::sleep(retry.wait(failures)).await;
+                    continue;
                 }
+                failures = 0;
                 let Ok(mut running) = in_flight.lock() else {
                     return;
                 };

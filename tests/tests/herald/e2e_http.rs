@@ -168,6 +168,25 @@ async fn bad_inputs_get_knock_errors() {
     )
     .await;
     assert_eq!((s, b["code"].as_str()), (400, Some("invalid_json")));
+    // Nested deeper than Herald stores (64 levels): refused before anything is stored.
+    let deep = (0..65).fold(json!(1), |v, _| json!([v]));
+    let (s, b) = error_of(
+        &c,
+        "POST",
+        "/v1/workflows/welcome-now/trigger",
+        Some(&json!({"recipients": ["a"], "data": {"x": deep}}).to_string()),
+    )
+    .await;
+    assert_eq!((s, b["code"].as_str()), (422, Some("invalid_params")));
+    assert_eq!(b["errors"][0]["field"], json!("body"));
+    let (s, _) = error_of(
+        &c,
+        "PUT",
+        "/v1/users/deep",
+        Some(&json!({"x": deep}).to_string()),
+    )
+    .await;
+    assert_eq!(s, 422);
     let (s, b) = error_of(
         &c,
         "POST",

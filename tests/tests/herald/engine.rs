@@ -396,7 +396,10 @@ async fn given_duplicate_recipients_then_one_run_each() {
         )
         .await
         .unwrap();
-    assert_eq!(w.store.active_recipient_runs(run).await.unwrap().len(), 1);
+    assert_eq!(
+        w.store.active_recipient_runs(run).await.unwrap().runs.len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -476,4 +479,115 @@ async fn given_a_restart_then_stored_runs_are_rearmed_and_fire_once() {
     w.engine.resume(run).await.unwrap();
     w.engine.resume(run).await.unwrap();
     assert_eq!(w.messages_of("a").await, 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_recipient_run_is_ended_and_the_others_go_on() {
+    let w = world();
+    let users: Vec<RecipientRef> = ["ok-1", "poisoned", "ok-2"]
+        .into_iter()
+        .map(RecipientRef::user)
+        .collect();
+    let (wf, mut runs) = herald_tests::fixtures::run("now", None, &users, t0());
+    runs[1].data = herald_tests::conformance::unreadable_data();
+    w.store.insert_run(&wf, &runs, None).await.unwrap();
+
+    let report = w
+        .engine
+        .resume(wf.id)
+        .await
+        .expect("one bad run fails no one else");
+    assert_eq!(report.completed, 3);
+    assert_eq!(w.messages_of("ok-1").await, 1);
+    assert_eq!(w.messages_of("ok-2").await, 1);
+    assert_eq!(w.messages_of("poisoned").await, 0);
+    let events = w.store.recipient_run_events(runs[1].id).await.unwrap();
+    let last = events.last().expect("an event");
+    assert_eq!(last.event, "workflow_recipient_run_failed");
+    assert_eq!(last.status, herald_core::run::EventStatus::Error);
+    // Nothing is left to wake, and a second pass changes nothing.
+    let again = w.engine.resume(wf.id).await.expect("again");
+    assert_eq!(again, herald_core::engine::ResumeReport::default());
+}
+
+#[tokio::test]
+async fn a_transient_failure_of_one_run_is_retried_alone() {
+    use herald_tests::crash::{CrashingStore, Fuse, When};
+    let inner: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("store"));
+    // The store fails its first write: one recipient's transition.
+    let fuse = Fuse::new(1, When::Before);
+    let store: Arc<dyn Store> = Arc::new(CrashingStore {
+        inner: inner.clone(),
+        fuse: fuse.clone(),
+    });
+    let w = world_on(store);
+    let users: Vec<RecipientRef> = ["a", "b", "c"]
+        .into_iter()
+        .map(RecipientRef::user)
+        .collect();
+    let (wf, runs) = herald_tests::fixtures::run("now", None, &users, t0());
+    inner.insert_run(&wf, &runs, None).await.unwrap();
+
+    let failed = w.engine.resume(wf.id).await;
+    assert!(
+        failed.is_err(),
+        "the pass reports the failure, to be retried"
+    );
+    assert!(fuse.blown());
+    let mut delivered = 0;
+    for u in ["a", "b", "c"] {
+        delivered += w.messages_of(u).await;
+    }
+    assert_eq!(delivered, 2, "the other two went on");
+    let retried = w.engine.resume(wf.id).await.expect("the retry");
+    assert_eq!(retried.completed, 1);
+    for u in ["a", "b", "c"] {
+        assert_eq!(w.messages_of(u).await, 1, "{u}");
+    }
+}
+
+#[tokio::test]
+async fn the_local_worker_retries_a_failed_pass_with_backoff() {
+    use herald_embedded::{run_worker_with, Retry, TokioWaker};
+    use herald_tests::crash::{CrashingStore, Fuse, When};
+    let inner: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("store"));
+    // Write 1 stores the trigger's runs; write 2, a recipient's first step, fails.
+    let fuse = Fuse::new(2, When::Before);
+    let store: Arc<dyn Store> = Arc::new(CrashingStore {
+        inner: inner.clone(),
+        fuse: fuse.clone(),
+    });
+    let clock: Arc<dyn herald_core::Clock> = Arc::new(herald_core::SystemClock);
+    let (waker, wakeups) = TokioWaker::new(clock.clone());
+    let engine = Engine::new(store, Arc::new(waker), clock, Arc::new(workflows()));
+    let retry = Retry {
+        first: std::time::Duration::from_millis(20),
+        max: std::time::Duration::from_millis(80),
+    };
+    tokio::spawn(run_worker_with(engine.clone(), wakeups, retry));
+    engine
+        .trigger("now", trigger_body(json!({"recipients": ["a", "b"]})))
+        .await
+        .expect("trigger");
+    let q = |u: &str| MessageQuery {
+        recipient: Some(RecipientRef::user(u)),
+        ..Default::default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let a = inner.count_messages(&q("a")).await.unwrap();
+        let b = inner.count_messages(&q("b")).await.unwrap();
+        if a + b == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failed pass was not retried"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(fuse.blown(), "a write did fail");
+    assert_eq!(Retry::DEFAULT.wait(1), std::time::Duration::from_secs(1));
+    assert_eq!(Retry::DEFAULT.wait(4), std::time::Duration::from_secs(8));
+    assert_eq!(Retry::DEFAULT.wait(30), std::time::Duration::from_secs(300));
 }

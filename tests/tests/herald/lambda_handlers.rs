@@ -542,7 +542,8 @@ async fn idempotent_triggers_on_dynamodb_make_one_run_each_key() {
         .store()
         .active_recipient_runs(run)
         .await
-        .expect("runs");
+        .expect("runs")
+        .runs;
     assert_eq!(active.len(), 1, "{active:?}");
     assert_eq!(active[0].status, RunStatus::Paused);
 }

@@ -469,3 +469,40 @@ async fn a_fetch_answer_over_the_cap_fails_the_step() {
     assert_eq!(hits.load(Ordering::SeqCst), 1, "not retried");
     assert!(w.messages("u").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_fetch_answer_nested_too_deep_fails_that_recipient_alone() {
+    // 100 levels: serde_json reads it, but merged into a run's data it would not be read back.
+    let deep = (0..100).fold(json!("x"), |v, _| json!({ "a": v }));
+    let (base, _) = serve(vec![
+        (200, json!({"plan": "pro"}), 0),
+        (200, deep, 0),
+        (200, json!({"plan": "pro"}), 0),
+    ])
+    .await;
+    let w = fetch_world(fetching(&base, None));
+    let run = w
+        .trigger_and_run("fetch", json!({"recipients": ["a", "b", "c"]}))
+        .await;
+    let mut failed = Vec::new();
+    for who in ["a", "b", "c"] {
+        let r = run_of(&w, run, who).await;
+        assert_eq!(r.status, RunStatus::Completed, "{who}");
+        if w.messages(who).await.is_empty() {
+            let events = w.store.recipient_run_events(r.id).await.expect("events");
+            let last = events.last().expect("an event");
+            assert_eq!(last.event, "step_failed");
+            assert!(last.data["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("deeper than 64")));
+            failed.push(who);
+        } else {
+            assert_eq!(w.messages(who).await, vec!["plan=pro"]);
+        }
+    }
+    assert_eq!(
+        failed.len(),
+        1,
+        "one poisoned answer, one failed run: {failed:?}"
+    );
+}

@@ -93,7 +93,7 @@ impl Engine {
         for (workflow_run_id, at) in wakes {
             let still_needed = partial
                 && match self.store.active_recipient_runs(workflow_run_id).await {
-                    Ok(runs) => runs.iter().any(|r| r.wake_at == Some(at)),
+                    Ok(active) => active.runs.iter().any(|r| r.wake_at == Some(at)),
                     Err(_) => true,
                 };
             if !still_needed {

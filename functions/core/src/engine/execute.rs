@@ -54,18 +54,21 @@ impl Engine {
             .expand_fanout(workflow_run_id, self.budget.fanout_steps)
             .await?;
         let now = self.now();
-        let runs = self.store.active_recipient_runs(workflow_run_id).await?;
+        let active = self.store.active_recipient_runs(workflow_run_id).await?;
         let mut report = ResumeReport::default();
+        for id in active.unreadable {
+            report.completed += usize::from(self.end_unreadable(workflow_run_id, id, now).await?);
+        }
         // Recipient runs advance side by side, at most RUN_CONCURRENCY at once: one slow
-        // fetch or delivery does not hold up a thousand recipients.
-        let mut waiting = runs.into_iter().peekable();
+        // fetch or delivery does not hold up a thousand recipients, and one run's failure is
+        // its own (see `advance`).
+        let mut waiting = active.runs.into_iter().peekable();
         let mut in_flight = FuturesUnordered::new();
-        // A failed run stops new ones from starting, but the ones under way finish their step:
-        // dropping them mid-step could leave a wake-up or a delivery hand-off unmade.
-        let mut failed = None;
+        // A run that could not finish its step for a transient reason (the store, the waker)
+        // fails the pass once the others are done, so the wake-up is tried again.
+        let mut transient = None;
         loop {
-            while failed.is_none()
-                && in_flight.len() < RUN_CONCURRENCY
+            while in_flight.len() < RUN_CONCURRENCY
                 && report.completed + report.paused + in_flight.len() < self.budget.runs
             {
                 let Some(run) = waiting.next() else { break };
@@ -79,11 +82,12 @@ impl Engine {
                 Ok(Outcome::Paused) => report.paused += 1,
                 Ok(Outcome::Untouched) => report.untouched += 1,
                 Err(e) => {
-                    failed.get_or_insert(e);
+                    tracing::warn!(%workflow_run_id, error = %e, "a recipient run will be retried");
+                    transient.get_or_insert(e);
                 }
             }
         }
-        if let Some(e) = failed {
+        if let Some(e) = transient {
             return Err(e);
         }
         let more_runs = waiting.peek().is_some();
@@ -94,9 +98,76 @@ impl Engine {
         Ok(report)
     }
 
-    async fn advance(
+    /// Ends a run whose stored item cannot be read; whether it was still active.
+    async fn end_unreadable(
         &self,
-        mut run: RecipientRun,
+        workflow_run_id: Uuid,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, EngineError> {
+        tracing::error!(%workflow_run_id, recipient_run_id = %id, "a recipient run cannot be read; ending it");
+        let event = RunEvent::error(
+            "workflow_recipient_run_failed",
+            None,
+            json!({"message": "the run's stored state could not be read"}),
+            now,
+        );
+        Ok(self
+            .store
+            .end_unreadable_run(workflow_run_id, id, &event)
+            .await?
+            .applied())
+    }
+
+    /// Advances one run as far as it goes. A failure that would recur on every try (a stored
+    /// value that cannot be read back, a write the store refuses) ends this run with the error
+    /// recorded on it; a transient one is returned, for the pass to be tried again.
+    async fn advance(&self, run: RecipientRun, now: DateTime<Utc>) -> Result<Outcome, EngineError> {
+        let mut run = run;
+        match self.advance_steps(&mut run, now).await {
+            Err(e) if !e.is_transient() => self.fail(&run, &e, now).await,
+            outcome => outcome,
+        }
+    }
+
+    async fn fail(
+        &self,
+        run: &RecipientRun,
+        error: &EngineError,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, EngineError> {
+        tracing::error!(recipient_run_id = %run.id, %error, "a recipient run failed");
+        let workflow = self.workflows.get(&run.workflow_key);
+        let step = workflow
+            .as_ref()
+            .and_then(|w| w.steps.get(run.cursor as usize));
+        let here = step.map(|s| (s.step_ref(), s.type_name()));
+        let event = RunEvent::error(
+            "workflow_recipient_run_failed",
+            here,
+            json!({"message": failure_message(error)}),
+            now,
+        );
+        let end = workflow.as_ref().map_or(run.cursor, |w| w.end());
+        match self
+            .apply(run, Change::to(end, RunStatus::Completed).event(event), now)
+            .await
+        {
+            Ok(Some(_)) => Ok(Outcome::Completed),
+            Ok(None) => Ok(Outcome::Untouched),
+            // The run cannot even record its failure (its item refused): leave it; the
+            // others go on.
+            Err(e) if !e.is_transient() => {
+                tracing::error!(recipient_run_id = %run.id, error = %e, "could not record a run's failure");
+                Ok(Outcome::Untouched)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn advance_steps(
+        &self,
+        run: &mut RecipientRun,
         now: DateTime<Utc>,
     ) -> Result<Outcome, EngineError> {
         let Some(workflow) = self.workflows.get(&run.workflow_key) else {
@@ -107,7 +178,7 @@ impl Engine {
                 now,
             );
             self.apply(
-                &run,
+                run,
                 Change::to(run.cursor, RunStatus::Completed).event(event),
                 now,
             )
@@ -143,20 +214,16 @@ impl Engine {
             let applied = if run.cursor >= end {
                 let event =
                     RunEvent::ok("workflow_recipient_run_completed", None, Value::Null, now);
-                self.apply(
-                    &run,
-                    Change::to(end, RunStatus::Completed).event(event),
-                    now,
-                )
-                .await?
+                self.apply(run, Change::to(end, RunStatus::Completed).event(event), now)
+                    .await?
             } else {
                 // One read of recipient, actor and tenant per advance: its steps all run at
                 // the same instant, so they see the same recipient.
                 let built = match scope {
                     Some(ref built) => built,
-                    None => scope.insert(scope::build(self.store.as_ref(), &workflow, &run).await?),
+                    None => scope.insert(scope::build(self.store.as_ref(), &workflow, run).await?),
                 };
-                self.execute_step(&workflow, &run, built, now).await?
+                self.execute_step(&workflow, run, built, now).await?
             };
             match applied {
                 Some(next) if next.status == RunStatus::Paused => return Ok(Outcome::Paused),
@@ -167,7 +234,7 @@ impl Engine {
                     if next.data != run.data || next.batch != run.batch {
                         scope = None;
                     }
-                    run = next;
+                    *run = next;
                 }
                 // Lost a race: a cancel stopped the run, or a concurrent resume advanced it and
                 // carries it on from there. Either way this resume is done with it.
@@ -400,5 +467,18 @@ impl Change {
     pub(super) fn attempt(mut self, attempt: u32) -> Self {
         self.attempt = attempt;
         self
+    }
+}
+
+/// What a run's failure event says: the kind of failure, without a backend's internals.
+fn failure_message(error: &EngineError) -> String {
+    match error {
+        EngineError::Store(crate::error::StoreError::Corrupt(_)) => {
+            "a stored value could not be read back".into()
+        }
+        EngineError::Store(crate::error::StoreError::Rejected(_)) => {
+            "the store refused to record the step (too large?)".into()
+        }
+        other => other.to_string(),
     }
 }

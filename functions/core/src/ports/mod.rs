@@ -32,7 +32,7 @@ pub use messages::{ArchivedFilter, Bound, EngagementFilter, MessageQuery, Messag
 pub use outcome::{Removal, Write};
 pub use page::{Page, PageRequest};
 pub use recovery::{PendingRun, Recovery};
-pub use runs::{CancelFilter, RunQuery, Runs};
+pub use runs::{ActiveRuns, CancelFilter, RunQuery, Runs};
 pub use sender::{Attempted, Outgoing, Sender, Senders, Verdict};
 pub use throttles::{Admission, Throttles};
 pub use users::Users;

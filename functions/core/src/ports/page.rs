@@ -36,6 +36,17 @@ impl<T> Page<T> {
     }
 }
 
+impl<T> Page<Option<T>> {
+    /// The page without the rows that could not be decoded (`None`), cursors unchanged.
+    pub fn readable(self) -> Page<T> {
+        Page {
+            items: self.items.into_iter().flatten().collect(),
+            after: self.after,
+            before: self.before,
+        }
+    }
+}
+
 /// Where a listing starts and how long its page is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageRequest {

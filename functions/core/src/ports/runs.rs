@@ -30,6 +30,16 @@ pub struct RunQuery {
     pub has_errors: Option<bool>,
 }
 
+/// The active recipient runs of a workflow run, as read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActiveRuns {
+    /// The runs that decode, in the order they were stored.
+    pub runs: Vec<RecipientRun>,
+    /// Active runs whose stored item cannot be decoded: they can only be ended, with
+    /// [`Runs::end_unreadable_run`], so they never hold up the others.
+    pub unreadable: Vec<Uuid>,
+}
+
 /// What a cancel matches: the active runs of a (workflow, cancellation key), optionally only some
 /// recipients'.
 #[derive(Debug, Clone)]
@@ -63,13 +73,22 @@ pub trait Runs: Send + Sync {
     /// The events of a recipient run, oldest first.
     async fn recipient_run_events(&self, id: Uuid) -> Result<Vec<RunEvent>, StoreError>;
 
-    /// The active (queued, processing, paused) recipient runs of a workflow run.
-    async fn active_recipient_runs(
+    /// The active (queued, processing, paused) recipient runs of a workflow run; one whose
+    /// item cannot be decoded is reported by id, not as an error.
+    async fn active_recipient_runs(&self, workflow_run_id: Uuid) -> Result<ActiveRuns, StoreError>;
+
+    /// Ends the active run `id` of `workflow_run_id` whose item cannot be decoded: status
+    /// completed, one more error, `event` appended, without reading the item.
+    /// [`Write::LostRace`] if it is no longer active.
+    async fn end_unreadable_run(
         &self,
         workflow_run_id: Uuid,
-    ) -> Result<Vec<RecipientRun>, StoreError>;
+        id: Uuid,
+        event: &RunEvent,
+    ) -> Result<Write, StoreError>;
 
-    /// Lists recipient runs, newest first.
+    /// Lists recipient runs, newest first; a run whose item cannot be decoded is left out of
+    /// the page (which may then be shorter; its cursors stay valid).
     async fn list_recipient_runs(
         &self,
         query: &RunQuery,

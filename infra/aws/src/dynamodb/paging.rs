@@ -78,10 +78,24 @@ impl DynamoStore {
                 break;
             }
         }
-        rows.iter()
-            .map(|(cursor, item)| Ok((cursor.clone(), decode(item)?)))
-            .collect::<Result<Vec<_>, StoreError>>()
-            .map(|rows| Page::from_rows(rows, page, size))
+        // An item that cannot be decoded is logged and left out; the cursors are the items'
+        // keys, so they stay valid.
+        let rows = rows
+            .into_iter()
+            .map(|(cursor, item)| match decode(&item) {
+                Ok(v) => Ok((cursor, Some(v))),
+                Err(StoreError::Corrupt(why)) => {
+                    tracing::error!(
+                        cursor,
+                        why,
+                        "a stored item cannot be read; left out of the listing"
+                    );
+                    Ok((cursor, None))
+                }
+                Err(e) => Err(e),
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Page::from_rows(rows, page, size).readable())
     }
 
     /// How many items of `listing` match.

@@ -6,14 +6,15 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, KeysAndAttributes, Put, PutRequest, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
@@ -23,6 +24,11 @@ use uuid::Uuid;
 use super::codec::{n, Item};
 use super::expr::Expr;
 use super::DynamoStore;
+
+/// The attribute holding the token of the last single-item update (see [`DynamoStore::update`]).
+pub const TOKEN_ATTR: &str = "write_token";
+const TOKEN_NAME: &str = "#write_token";
+const TOKEN_VALUE: &str = ":write_token";
 
 /// DynamoDB's limit of items per BatchWriteItem.
 const BATCH_LIMIT: usize = 25;
@@ -34,17 +40,23 @@ pub fn build_error(e: BuildError) -> StoreError {
     StoreError::backend_source("request build failed", e)
 }
 
-/// A failed request, with the SDK's error kept as the source.
+/// A failed request, with the SDK's error kept as the source. DynamoDB's refusal of an item
+/// (over 400 KB, a key too long) is [`StoreError::Rejected`]: retrying cannot help.
 pub fn sdk_error<E, R>(e: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    if e.code() == Some("ValidationException") {
+        return StoreError::Rejected(e.message().unwrap_or("invalid item").to_string());
+    }
     StoreError::backend_source(DisplayErrorContext(&e).to_string(), e)
 }
 
 /// The errors of single-item writes that can fail their condition.
-pub trait ConditionFailure: std::error::Error + Send + Sync + 'static {
+pub trait ConditionFailure:
+    std::error::Error + ProvideErrorMetadata + Send + Sync + 'static
+{
     /// Whether the item's condition expression failed.
     fn is_condition_failure(&self) -> bool;
     /// Whether the item is being changed by a transaction right now.
@@ -290,6 +302,11 @@ impl DynamoStore {
             if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
                 return Ok(Write::LostRace);
             }
+            if reasons.iter().any(|r| r == "ValidationError") {
+                return Err(StoreError::Rejected(
+                    "DynamoDB refused an item of the transaction (over 400 KB?)".into(),
+                ));
+            }
             if !reasons.iter().any(|r| r == "TransactionConflict") {
                 return Err(sdk_error(err));
             }
@@ -324,20 +341,45 @@ impl DynamoStore {
             .map_err(build_error)
     }
 
-    /// Sends an `Update` (as built for a transaction) as one `UpdateItem`.
+    /// Sends an `Update` (as built for a transaction) as one `UpdateItem`, stamped with a
+    /// fresh write token. The SDK retries a request whose answer was lost; if the first try had
+    /// committed, the retry fails its own condition, and the item, returned with the failure,
+    /// carries this write's token: the write is recognised as applied, not as a lost race.
     pub(super) async fn update(&self, u: Update) -> Result<Write, StoreError> {
-        conditional(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(u.key().clone()))
-                .update_expression(u.update_expression())
-                .set_condition_expression(u.condition_expression().map(str::to_string))
-                .set_expression_attribute_names(u.expression_attribute_names().cloned())
-                .set_expression_attribute_values(u.expression_attribute_values().cloned())
-                .send()
-                .await,
-        )
+        let token = Uuid::new_v4().to_string();
+        let mut names = u.expression_attribute_names().cloned().unwrap_or_default();
+        let mut values = u.expression_attribute_values().cloned().unwrap_or_default();
+        names.insert(TOKEN_NAME.into(), TOKEN_ATTR.into());
+        values.insert(TOKEN_VALUE.into(), AttributeValue::S(token.clone()));
+        let stamp = format!("{TOKEN_NAME} = {TOKEN_VALUE}");
+        let expression = match u.update_expression().strip_prefix("SET ") {
+            Some(rest) => format!("SET {stamp}, {rest}"),
+            None => format!("SET {stamp} {}", u.update_expression()),
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(u.key().clone()))
+            .update_expression(expression)
+            .set_condition_expression(u.condition_expression().map(str::to_string))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed))
+                    if failed.item().and_then(|i| i.get(TOKEN_ATTR))
+                        == Some(&AttributeValue::S(token)) =>
+                {
+                    Ok(Write::Applied)
+                }
+                _ => conditional::<(), _, _>(Err(err)),
+            },
+            Ok(_) => Ok(Write::Applied),
+        }
     }
 
     /// A transaction's `Put` of `item`, conditioned on `condition` (with its placeholders).

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
 use herald_core::fanout::FanOut;
-use herald_core::ports::{CancelFilter, Page, PageRequest, RunQuery, Runs, Write};
+use herald_core::ports::{ActiveRuns, CancelFilter, Page, PageRequest, RunQuery, Runs, Write};
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, RunStatus, Transition, WorkflowRun};
 use serde_json::Value;
 use uuid::Uuid;
@@ -135,7 +135,9 @@ impl DynamoStore {
         let mut cancelled = Vec::new();
         let mut lost_race = false;
         for item in matched {
-            let run = run_from(&item)?;
+            // Only what the answer needs: a run whose data cannot be decoded is cancelled too.
+            let (id, workflow_run_id) = (uuid(&item, "id")?, uuid(&item, "workflow_run_id")?);
+            let wake_at = opt_n(&item, "wake_at").map(time).transpose()?;
             let mut u = Expr::default();
             let events = u.name("events");
             let new_events = u.value(AttributeValue::L(vec![event.clone()]));
@@ -167,9 +169,9 @@ impl DynamoStore {
                 .await;
             match conditional(result)? {
                 Write::Applied => cancelled.push(CancelledRun {
-                    id: run.id,
-                    workflow_run_id: run.workflow_run_id,
-                    wake_at: run.wake_at,
+                    id,
+                    workflow_run_id,
+                    wake_at,
                 }),
                 Write::LostRace => lost_race = true,
             }
@@ -231,15 +233,12 @@ impl Runs for DynamoStore {
         }
     }
 
-    async fn active_recipient_runs(
-        &self,
-        workflow_run_id: Uuid,
-    ) -> Result<Vec<RecipientRun>, StoreError> {
+    async fn active_recipient_runs(&self, workflow_run_id: Uuid) -> Result<ActiveRuns, StoreError> {
         let Some(wf) = self
             .get(format!("WFRUN#{workflow_run_id}"), "WFRUN")
             .await?
         else {
-            return Ok(Vec::new());
+            return Ok(ActiveRuns::default());
         };
         let mut e = Expr::default();
         let key_cond = format!(
@@ -249,14 +248,52 @@ impl Runs for DynamoStore {
             e.s(format!("RR#{workflow_run_id}#"))
         );
         let filter = active(&mut e);
-        let mut runs = self
-            .query_all(&key_cond, Some(filter), &e)
+        let mut read = ActiveRuns::default();
+        for item in self.query_all(&key_cond, Some(filter), &e).await? {
+            match run_from(&item) {
+                Ok(run) => read.runs.push(run),
+                Err(StoreError::Corrupt(why)) => {
+                    tracing::error!(%workflow_run_id, why, "a recipient run item cannot be decoded");
+                    read.unreadable.push(uuid(&item, "id")?);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        read.runs.sort_by_key(|r| (r.inserted_at, r.id));
+        Ok(read)
+    }
+
+    async fn end_unreadable_run(
+        &self,
+        workflow_run_id: Uuid,
+        id: Uuid,
+        event: &RunEvent,
+    ) -> Result<Write, StoreError> {
+        let Some(wf) = self
+            .get(format!("WFRUN#{workflow_run_id}"), "WFRUN")
             .await?
-            .iter()
-            .map(run_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        runs.sort_by_key(|r| (r.inserted_at, r.id));
-        Ok(runs)
+        else {
+            return Ok(Write::LostRace);
+        };
+        let at = event.inserted_at;
+        let mut u = Expr::default();
+        let events = u.name("events");
+        let new_events = u.value(AttributeValue::L(vec![event_value(event)]));
+        let (errors, one) = (u.name("error_count"), u.value(n(1)));
+        let update = format!(
+            "SET {}, {}, {}, {events} = list_append({events}, {new_events}), {errors} = {errors} + {one} REMOVE {}",
+            u.eq("status", s(RunStatus::Completed.as_str())),
+            u.eq("updated_at", n(micros(at))),
+            u.eq("expires_at", self.expiry(at)),
+            u.name("wake_at"),
+        );
+        let condition = active(&mut u);
+        let key = key(
+            get_s(&wf, "runs_pk")?.to_string(),
+            &run_sk(workflow_run_id, id),
+        );
+        self.update(self.conditional_update(key, update, condition, &u)?)
+            .await
     }
 
     async fn list_recipient_runs(

@@ -22,6 +22,16 @@ fn opt_time(m: Option<i64>) -> rusqlite::Result<Option<DateTime<Utc>>> {
     m.map(from_micros).transpose()
 }
 
+/// Whether `e` says a row's value could not be decoded (rather than that SQLite failed).
+pub fn is_undecodable(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+    )
+}
+
 pub fn corrupt(msg: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, msg.into())
 }

@@ -5,7 +5,7 @@ use herald_core::ports::{
 };
 use rusqlite::types::Value as Sql;
 
-use super::codec::{collection, engagement_column, enum_str};
+use super::codec::{collection, engagement_column, enum_str, is_undecodable};
 
 /// A WHERE clause with its positional parameters.
 #[derive(Default)]
@@ -152,7 +152,8 @@ pub fn batches(q: &BatchQuery) -> Where {
 }
 
 /// Runs a newest-first keyset-paginated SELECT over `table`, decoding rows with `decode`
-/// (which returns each row's `seq` with the item).
+/// (which returns each row's `seq` with the item). A row that cannot be decoded is logged and
+/// left out of the page; the page's cursors are those of the rows read, so they stay valid.
 pub fn page<T>(
     conn: &rusqlite::Connection,
     table: &str,
@@ -177,9 +178,21 @@ pub fn page<T>(
     }
     sql.push_str(&format!(" LIMIT {}", size + 1));
     let mut stmt = conn.prepare(&sql)?;
-    let rows: Vec<(String, T)> = stmt
-        .query_map(rusqlite::params_from_iter(params), decode)?
-        .map(|r| r.map(|(seq, item)| (seq.to_string(), item)))
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(Page::from_rows(rows, page, size))
+    let mut rows: Vec<(String, Option<T>)> = Vec::new();
+    let read = stmt.query_map(rusqlite::params_from_iter(params), |row| {
+        Ok((row.get::<_, i64>(0)?, decode(row)))
+    })?;
+    for row in read {
+        let (seq, item) = row?;
+        let item = match item {
+            Ok((_, item)) => Some(item),
+            Err(e) if is_undecodable(&e) => {
+                tracing::error!(table, seq, error = %e, "a stored row cannot be read; left out of the listing");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        rows.push((seq.to_string(), item));
+    }
+    Ok(Page::from_rows(rows, page, size).readable())
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
 use herald_core::fanout::FanOut;
-use herald_core::ports::{CancelFilter, Page, PageRequest, RunQuery, Runs, Write};
+use herald_core::ports::{ActiveRuns, CancelFilter, Page, PageRequest, RunQuery, Runs, Write};
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value;
@@ -168,20 +168,56 @@ impl Runs for SqliteStore {
         .await
     }
 
-    async fn active_recipient_runs(
-        &self,
-        workflow_run_id: Uuid,
-    ) -> Result<Vec<RecipientRun>, StoreError> {
+    async fn active_recipient_runs(&self, workflow_run_id: Uuid) -> Result<ActiveRuns, StoreError> {
         let active = active();
         self.with(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {RUN_COLUMNS} FROM recipient_runs WHERE workflow_run_id = ? AND status IN {active} ORDER BY seq"
             ))?;
-            let runs = stmt
-                .query_map([workflow_run_id.to_string()], run_row)?
-                .map(|r| r.map(|(_, run)| run))
-                .collect();
-            runs
+            let rows = stmt.query_map([workflow_run_id.to_string()], |row| {
+                Ok((row.get::<_, String>(1)?, run_row(row)))
+            })?;
+            let mut read = ActiveRuns::default();
+            for row in rows {
+                let (id, run) = row?;
+                match run {
+                    Ok((_, run)) => read.runs.push(run),
+                    Err(e) if is_undecodable(&e) => read.unreadable.push(uuid(&id)?),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(read)
+        })
+        .await
+    }
+
+    async fn end_unreadable_run(
+        &self,
+        workflow_run_id: Uuid,
+        id: Uuid,
+        event: &RunEvent,
+    ) -> Result<Write, StoreError> {
+        let (event, active) = (event.clone(), active());
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let changed = tx.execute(
+                &format!(
+                    "UPDATE recipient_runs SET status = 'completed', wake_at = NULL,
+                         error_count = error_count + 1, updated_at = ?
+                     WHERE id = ? AND workflow_run_id = ? AND status IN {active}"
+                ),
+                params![
+                    micros(event.inserted_at),
+                    id.to_string(),
+                    workflow_run_id.to_string()
+                ],
+            )?;
+            if changed == 0 {
+                return Ok(Write::LostRace);
+            }
+            insert_events(&tx, id, std::slice::from_ref(&event))?;
+            tx.commit()?;
+            Ok(Write::Applied)
         })
         .await
     }

@@ -64,6 +64,19 @@ impl Engine {
                 if let Some(answer) = answer {
                     merge(&mut data, step.response_path.as_deref(), answer);
                 }
+                if !crate::limits::map_within_depth(&data) {
+                    let event = RunEvent::error(
+                        "step_failed",
+                        here,
+                        json!({
+                            "message": format!("the answer nests deeper than {} levels", crate::limits::MAX_JSON_DEPTH),
+                            "attempt": run.attempt + 1,
+                        }),
+                        now,
+                    );
+                    return self.halt(workflow, run, event, now).await;
+                }
+
                 let event = RunEvent::ok(
                     "fetch_succeeded",
                     here,
