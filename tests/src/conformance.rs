@@ -48,6 +48,7 @@ macro_rules! store_conformance {
             engagement_set_and_clear,
             recipient_runs_filter_and_page,
             an_unreadable_run_is_reported_not_an_error,
+            definitions_are_kept_by_version,
         );
         $crate::store_conformance!(@directory $make;
             objects_upsert_merge_list_and_delete,
@@ -845,4 +846,33 @@ pub async fn an_unreadable_run_is_reported_not_an_error(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(cancelled.len(), 2);
+}
+
+/// Definitions are kept by version; a run and its message keep the version they were made by.
+pub async fn definitions_are_kept_by_version(store: &dyn Store) {
+    let key = unique("wf");
+    let v1 = json!({"name": "One", "steps": []});
+    let v2 = json!({"name": "Two", "steps": []});
+    store.put_definition(&key, "v1", &v1).await.unwrap();
+    store.put_definition(&key, "v1", &v1).await.unwrap();
+    store.put_definition(&key, "v2", &v2).await.unwrap();
+    assert_eq!(store.get_definition(&key, "v1").await.unwrap(), Some(v1));
+    assert_eq!(store.get_definition(&key, "v2").await.unwrap(), Some(v2));
+    assert_eq!(store.get_definition(&key, "v3").await.unwrap(), None);
+    assert_eq!(store.get_definition("other", "v1").await.unwrap(), None);
+
+    let (wf, mut runs) = run(&key, None, &[RecipientRef::user(unique("u"))], t0());
+    runs[0].workflow_version = Some("v1".into());
+    store.insert_run(&wf, &runs, None).await.unwrap();
+    let stored = store.get_recipient_run(runs[0].id).await.unwrap().unwrap();
+    assert_eq!(stored.workflow_version.as_deref(), Some("v1"));
+    let mut t = transition(&runs[0], 0, 1, RunStatus::Processing, t0());
+    t.message = Some(message(&runs[0], "feed", t0()));
+    assert!(store.transition(&t).await.unwrap().applied());
+    let m = store
+        .get_message(herald_core::ids::message_id(runs[0].id, "feed"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.workflow_version.as_deref(), Some("v1"));
 }

@@ -13,9 +13,9 @@ use herald_core::idempotency::IdempotencyClaim;
 use herald_core::message::{DeliveryLog, Engagement, Message, MessageEvent};
 use herald_core::object::Object;
 use herald_core::ports::{
-    ActiveRuns, Admission, AttemptRecord, BatchQuery, Batches, CancelFilter, Claim, Deliveries,
-    Directory, FanOuts, IdempotencyKeys, MessageQuery, Messages, Page, PageRequest, Removal,
-    RunQuery, Runs, Store, StoredPreferenceSet, Throttles, Users, Waker, Write, WriteIf,
+    ActiveRuns, Admission, AttemptRecord, BatchQuery, Batches, CancelFilter, Claim, Definitions,
+    Deliveries, Directory, FanOuts, IdempotencyKeys, MessageQuery, Messages, Page, PageRequest,
+    Removal, RunQuery, Runs, Store, StoredPreferenceSet, Throttles, Users, Waker, Write, WriteIf,
 };
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
@@ -451,5 +451,17 @@ impl IdempotencyKeys for CrashingStore {
         self.fuse
             .write(crash(), self.inner.release_idempotency_key(key, run))
             .await
+    }
+}
+
+#[async_trait]
+impl Definitions for CrashingStore {
+    async fn put_definition(&self, key: &str, version: &str, d: &Value) -> Result<(), StoreError> {
+        self.fuse
+            .write(crash(), self.inner.put_definition(key, version, d))
+            .await
+    }
+    async fn get_definition(&self, key: &str, version: &str) -> Result<Option<Value>, StoreError> {
+        self.inner.get_definition(key, version).await
     }
 }

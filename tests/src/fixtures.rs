@@ -47,6 +47,7 @@ pub fn run(
             error_count: 0,
             attempt: 0,
             batch: None,
+            workflow_version: None,
             inserted_at: at,
             updated_at: at,
         })
@@ -77,6 +78,7 @@ pub fn message(run: &RecipientRun, step_ref: &str, at: DateTime<Utc>) -> Message
         workflow_run_id: run.workflow_run_id,
         recipient_run_id: run.id,
         step_ref: step_ref.into(),
+        workflow_version: run.workflow_version.clone(),
         tenant: run.tenant.clone(),
         data: run.data.clone(),
         status: DeliveryStatus::Delivered,
@@ -138,6 +140,7 @@ pub fn object_fanout(key: &str) -> (WorkflowRun, Vec<RecipientRun>, FanOut) {
         tenant: None,
         data: Default::default(),
         settings: RunSettings::default(),
+        workflow_version: None,
         queue: vec![Source {
             object: RecipientRef::object("projects", "p1"),
             depth: 1,

@@ -97,6 +97,9 @@ pub enum EngineError {
     /// An idempotency key was used again within its retention with another request.
     #[error("The Idempotency-Key `{0}` was already used with different parameters or another workflow; use a new key for a different request")]
     IdempotencyConflict(String),
+    /// The workflow version a run was triggered with can no longer be executed.
+    #[error("{0}")]
+    VersionUnavailable(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),

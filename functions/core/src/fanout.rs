@@ -39,6 +39,9 @@ pub struct FanOut {
     pub data: Map<String, Value>,
     /// The trigger's settings.
     pub settings: RunSettings,
+    /// The workflow version the runs it creates execute.
+    #[serde(default)]
+    pub workflow_version: Option<String>,
     /// Objects left to expand; the first is in progress.
     pub queue: Vec<Source>,
     /// Where the first object's subscriber listing stopped.

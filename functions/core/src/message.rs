@@ -298,6 +298,8 @@ pub struct Message {
     pub recipient_run_id: Uuid,
     /// The step that created it.
     pub step_ref: String,
+    /// The version of the workflow that created it (`source.version_id`).
+    pub workflow_version: Option<String>,
     /// The tenant id.
     pub tenant: Option<String>,
     /// The run's data when it was created.

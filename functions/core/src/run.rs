@@ -129,6 +129,9 @@ pub struct RecipientRun {
     pub attempt: u32,
     /// The batch this run opened, if it reached a batch step first.
     pub batch: Option<RunBatch>,
+    /// The version of the workflow it was triggered with, which all its steps execute (`None`
+    /// for a run stored before versions were kept: it runs the loaded definition).
+    pub workflow_version: Option<String>,
     /// When it was stored.
     pub inserted_at: DateTime<Utc>,
     /// When it last changed.

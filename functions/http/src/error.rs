@@ -155,7 +155,9 @@ impl From<EngineError> for ApiError {
                 "invalid_request_error",
                 message,
             ),
-            EngineError::Store(_) | EngineError::Wake(_) => Self::internal(message),
+            EngineError::Store(_) | EngineError::Wake(_) | EngineError::VersionUnavailable(_) => {
+                Self::internal(message)
+            }
         }
     }
 }

@@ -179,7 +179,7 @@ fn source(m: &Message, typename: &str) -> Value {
     json!({
         "__typename": typename,
         "key": m.workflow_key,
-        "version_id": m.workflow_key,
+        "version_id": m.workflow_version.as_deref().unwrap_or(&m.workflow_key),
         "categories": m.categories,
         "step_ref": m.step_ref,
         "type": "workflow",

@@ -313,3 +313,93 @@ async fn identify_feed_engagement_and_run_detail() {
         ["message_created", "workflow_recipient_run_completed"]
     );
 }
+
+#[tokio::test]
+async fn a_paused_run_resumes_in_the_version_it_was_triggered_with() {
+    let data = tempfile::tempdir().expect("data dir");
+    let workflows = tempfile::tempdir().expect("workflows dir");
+    let folder = workflows.path().join("pinned");
+    std::fs::create_dir_all(&folder).expect("folder");
+    std::fs::write(
+        workflows.path().join("channels.json"),
+        r#"{"channels": [{"key": "in-app", "type": "in_app_feed"}]}"#,
+    )
+    .expect("channels");
+    let write = |steps: Value| {
+        std::fs::write(
+            folder.join("workflow.json"),
+            json!({"name": "Pinned", "steps": steps}).to_string(),
+        )
+        .expect("workflow")
+    };
+    let feed = |r: &str, text: &str| {
+        json!({"ref": r, "type": "channel", "channel_key": "in-app",
+               "template": {"markdown_body": text}})
+    };
+    let delay = json!({"ref": "wait", "type": "delay", "settings": {"delay_for": {"unit": "seconds", "value": 2}}});
+    write(json!([delay.clone(), feed("feed", "first version")]));
+    let mut server = Server::start(data.path(), workflows.path());
+    let c = Client::new(&server.base_url, herald_tests::server::API_KEY);
+    trigger(&c, "pinned", json!({"recipients": ["old"]})).await;
+
+    // While the run waits, the workflow gains a step before the delay and a new text.
+    write(json!([
+        feed("inserted", "inserted step"),
+        delay,
+        feed("feed", "second version")
+    ]));
+    server.restart();
+    // A fresh client: the old one's pooled connection died with the process.
+    let c = Client::new(&server.base_url, herald_tests::server::API_KEY);
+    trigger(&c, "pinned", json!({"recipients": ["new"]})).await;
+
+    let old = eventually(
+        Duration::from_secs(10),
+        "the paused run's message",
+        || async {
+            let m = c.messages_of("old").await;
+            (!m.is_empty()).then_some(m)
+        },
+    )
+    .await;
+    let new = eventually(
+        Duration::from_secs(10),
+        "the new run's messages",
+        || async {
+            let m = c.messages_of("new").await;
+            (m.len() == 2).then_some(m)
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let old_again = c.messages_of("old").await;
+    assert_eq!(
+        old_again.len(),
+        1,
+        "the old run ran its own steps only: {old_again:?}"
+    );
+    assert_eq!(content_text(&c, &old[0]).await, "first version");
+    let mut new_texts = vec![
+        content_text(&c, &new[0]).await,
+        content_text(&c, &new[1]).await,
+    ];
+    new_texts.sort();
+    assert_eq!(new_texts, vec!["inserted step", "second version"]);
+    let (v_old, v_new) = (
+        &old[0]["source"]["version_id"],
+        &new[0]["source"]["version_id"],
+    );
+    assert!(v_old.as_str().is_some_and(|v| v.len() == 32), "{v_old}");
+    assert_ne!(v_old, v_new, "each message names its workflow version");
+}
+
+/// The markdown of an in-app message, from `GET /v1/messages/{id}/content`.
+async fn content_text(c: &Client, message: &Value) -> String {
+    let id = message["id"].as_str().expect("id");
+    let r = c.get(&format!("/v1/messages/{id}/content")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["data"]["blocks"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}

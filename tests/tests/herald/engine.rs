@@ -551,8 +551,9 @@ async fn the_local_worker_retries_a_failed_pass_with_backoff() {
     use herald_embedded::{run_worker_with, Retry, TokioWaker};
     use herald_tests::crash::{CrashingStore, Fuse, When};
     let inner: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("store"));
-    // Write 1 stores the trigger's runs; write 2, a recipient's first step, fails.
-    let fuse = Fuse::new(2, When::Before);
+    // Writes 1 and 2 store the workflow's version and the trigger's runs; write 3, a
+    // recipient's first step, fails.
+    let fuse = Fuse::new(3, When::Before);
     let store: Arc<dyn Store> = Arc::new(CrashingStore {
         inner: inner.clone(),
         fuse: fuse.clone(),

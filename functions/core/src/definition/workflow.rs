@@ -27,6 +27,17 @@ pub struct Workflow {
     pub override_preferences: bool,
     /// `settings.is_commercial`: blocked by `commercial_subscribed: false`.
     pub is_commercial: bool,
+    /// The definition's content hash: a run executes the version it was triggered with.
+    pub version: String,
+    /// The definition as loaded (file references inlined), kept by version in the store.
+    pub definition: std::sync::Arc<Value>,
+}
+
+/// The version of a workflow definition: the first 128 bits of its SHA-256, as hex.
+pub fn version_of(definition: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(definition.to_string().as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Workflow {
@@ -124,6 +135,8 @@ pub fn parse_workflow(
         trigger_data_schema,
         override_preferences,
         is_commercial,
+        version: version_of(value),
+        definition: std::sync::Arc::new(value.clone()),
     })
 }
 

@@ -137,7 +137,9 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Outcome, EngineError> {
         tracing::error!(recipient_run_id = %run.id, %error, "a recipient run failed");
-        let workflow = self.workflows.get(&run.workflow_key);
+        let workflow = self.workflows.get(&run.workflow_key).filter(|w| {
+            run.workflow_version.is_none() || run.workflow_version.as_ref() == Some(&w.version)
+        });
         let step = workflow
             .as_ref()
             .and_then(|w| w.steps.get(run.cursor as usize));
@@ -170,7 +172,7 @@ impl Engine {
         run: &mut RecipientRun,
         now: DateTime<Utc>,
     ) -> Result<Outcome, EngineError> {
-        let Some(workflow) = self.workflows.get(&run.workflow_key) else {
+        let Some(workflow) = self.workflow_of(run).await? else {
             let event = RunEvent::error(
                 "workflow_missing",
                 None,

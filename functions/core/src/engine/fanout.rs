@@ -96,6 +96,7 @@ impl Engine {
                     error_count: 0,
                     attempt: 0,
                     batch: None,
+                    workflow_version: fanout.workflow_version.clone(),
                     inserted_at: now,
                     updated_at: now,
                 });

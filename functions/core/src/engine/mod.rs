@@ -9,6 +9,7 @@ mod recipients;
 mod scope;
 mod steps;
 mod trigger;
+mod versions;
 mod window;
 
 use std::sync::Arc;
@@ -68,6 +69,7 @@ pub struct Engine {
     default_timezone: Option<Tz>,
     senders: Senders,
     delivery_timeout: std::time::Duration,
+    versions: Arc<versions::Versions>,
 }
 
 impl Engine {
@@ -89,6 +91,7 @@ impl Engine {
             default_timezone: None,
             senders: Senders::new(),
             delivery_timeout: DELIVERY_TIMEOUT,
+            versions: Arc::default(),
         }
     }
 

@@ -328,6 +328,7 @@ impl Engine {
                 error_count: 0,
                 attempt: 0,
                 batch: None,
+                workflow_version: Some(workflow.version.clone()),
                 inserted_at: now,
                 updated_at: now,
             });
@@ -353,6 +354,7 @@ impl Engine {
             tenant: request.tenant.clone(),
             data: request.data.clone(),
             settings: request.settings,
+            workflow_version: Some(workflow.version.clone()),
             queue: sources,
             after: None,
             excluded: Vec::new(),
@@ -369,6 +371,8 @@ impl Engine {
             recipient_count: runs.len(),
             inserted_at: now,
         };
+        // Before any run names the version, so a later step can always find it.
+        self.keep_version(&workflow).await?;
         self.store.insert_run(&run, &runs, fanout.as_ref()).await?;
         // The runs are durable now; a failed start is recovered by the adapter (a restart scan
         // locally, the table stream on AWS), so it must not fail the trigger.

@@ -6,6 +6,7 @@
 
 pub mod batches;
 pub mod clock;
+pub mod definitions;
 pub mod deliveries;
 pub mod directory;
 pub mod fanouts;
@@ -23,6 +24,7 @@ pub mod waker;
 
 pub use batches::{BatchQuery, Batches};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use definitions::Definitions;
 pub use deliveries::{AttemptRecord, Deliveries, PendingDelivery};
 pub use directory::{Directory, StoredPreferenceSet, WriteIf};
 pub use fanouts::FanOuts;
@@ -40,7 +42,16 @@ pub use waker::Waker;
 
 /// Durable storage in all its roles. Implemented for every type that has them all.
 pub trait Store:
-    Users + Directory + Runs + FanOuts + Batches + Throttles + Messages + Deliveries + IdempotencyKeys
+    Users
+    + Directory
+    + Runs
+    + FanOuts
+    + Batches
+    + Throttles
+    + Messages
+    + Deliveries
+    + IdempotencyKeys
+    + Definitions
 {
 }
 
@@ -54,5 +65,6 @@ impl<T> Store for T where
         + Messages
         + Deliveries
         + IdempotencyKeys
+        + Definitions
 {
 }

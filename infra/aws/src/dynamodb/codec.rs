@@ -213,6 +213,9 @@ pub fn run_item(r: &RecipientRun) -> Item {
             item.insert("batch_open".into(), AttributeValue::Bool(true));
         }
     }
+    if let Some(v) = &r.workflow_version {
+        item.insert("workflow_version".into(), s(v));
+    }
     item.insert("inserted_at".into(), n(micros(r.inserted_at)));
     item.insert("updated_at".into(), n(micros(r.updated_at)));
     item.insert("events".into(), AttributeValue::L(Vec::new()));
@@ -267,6 +270,7 @@ pub fn run_from(item: &Item) -> Result<RecipientRun, StoreError> {
             .get("batch")
             .map(|_| parse(item, "batch"))
             .transpose()?,
+        workflow_version: opt_s(item, "workflow_version"),
         inserted_at: time(get_n(item, "inserted_at")?)?,
         updated_at: time(get_n(item, "updated_at")?)?,
     })
@@ -345,6 +349,9 @@ pub fn message_item(m: &Message, expires_at: DateTime<Utc>) -> Item {
     if let Some(batch) = &m.batch {
         item.insert("batch".into(), json(batch));
     }
+    if let Some(v) = &m.workflow_version {
+        item.insert("workflow_version".into(), s(v));
+    }
     for (e, at) in &m.engagements {
         item.insert(engagement_attr(*e).into(), n(micros(*at)));
     }
@@ -372,6 +379,7 @@ pub fn message_from(item: &Item) -> Result<Message, StoreError> {
         workflow_run_id: uuid(item, "workflow_run_id")?,
         recipient_run_id: uuid(item, "recipient_run_id")?,
         step_ref: get_s(item, "step_ref")?.to_string(),
+        workflow_version: opt_s(item, "workflow_version"),
         tenant: opt_s(item, "tenant"),
         data: parse(item, "data")?,
         status: enum_from(item, "status")?,

@@ -11,6 +11,7 @@
 //! | recipient run | `RUNS#<workflow key>#K#<cancellation key>`, or `RUNS#<workflow key>#R#<workflow run id>` without a key | `RR#<workflow run id>#<recipient run id>` | `RRID#<recipient run id>` / `RR` | `RRALL` / `<inserted µs, 20 digits>#<id>` |
 //! | message | `MSG#<message id>` | `MSG` | `MSGTO#<collection>#<recipient id>` / `<inserted µs>#<id>` | `MSGALL` / `<inserted µs>#<id>` |
 //! | idempotency key | `IDEM#<key>` | `IDEM` | – | – |
+//! | workflow definition | `DEF#<workflow key>` | `V#<version>` | – | – |
 //!
 //! - Recipient runs live in the partition of their (workflow key, cancellation key), so a cancel
 //!   is one strongly consistent `Query` plus one conditional `UpdateItem` per matched run. All
@@ -30,6 +31,7 @@
 
 mod batches;
 mod codec;
+mod definitions;
 mod deliveries;
 mod directory;
 mod expr;

@@ -84,7 +84,8 @@ pub fn user_row(row: &Row<'_>) -> rusqlite::Result<User> {
 }
 
 pub const RUN_COLUMNS: &str = "seq, id, workflow_run_id, workflow_key, recipient_id, recipient_collection, \
-     actor, tenant, cancellation_key, data, settings, status, cursor, wake_at, error_count, inserted_at, updated_at, subscription, attempt, batch";
+     actor, tenant, cancellation_key, data, settings, status, cursor, wake_at, error_count, inserted_at, updated_at, subscription, attempt, batch, \
+     workflow_version";
 
 pub fn run_row(row: &Row<'_>) -> rusqlite::Result<(i64, RecipientRun)> {
     let actor: Option<String> = row.get(6)?;
@@ -117,6 +118,7 @@ pub fn run_row(row: &Row<'_>) -> rusqlite::Result<(i64, RecipientRun)> {
                 .as_deref()
                 .map(parse_json)
                 .transpose()?,
+            workflow_version: row.get(20)?,
         },
     ))
 }
@@ -135,7 +137,7 @@ pub fn event_row(row: &Row<'_>) -> rusqlite::Result<RunEvent> {
 pub const MESSAGE_COLUMNS: &str = "seq, id, channel_key, channel_type, recipient_id, recipient_collection, \
      actors, workflow_key, categories, workflow_run_id, recipient_run_id, step_ref, tenant, data, status, \
      content, seen_at, read_at, interacted_at, link_clicked_at, archived_at, inserted_at, updated_at, \
-     attempts, next_attempt_at, batch";
+     attempts, next_attempt_at, batch, workflow_version";
 
 /// The column holding the time of `engagement`.
 pub fn engagement_column(engagement: Engagement) -> &'static str {
@@ -175,6 +177,7 @@ pub fn message_row(row: &Row<'_>) -> rusqlite::Result<(i64, Message)> {
                 .get::<_, Option<String>>(25)?
                 .map(|b| parse_json(&b))
                 .transpose()?,
+            workflow_version: row.get(26)?,
             engagements,
             inserted_at: from_micros(row.get(21)?)?,
             updated_at: from_micros(row.get(22)?)?,

@@ -14,7 +14,7 @@ use super::{filter, SqliteStore};
 pub(super) fn insert_message(tx: &Transaction<'_>, m: &Message) -> rusqlite::Result<()> {
     tx.execute(
         &format!(
-            "INSERT INTO messages ({}, events) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO messages ({}, events) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT DO NOTHING",
             MESSAGE_COLUMNS
         ),
@@ -39,6 +39,7 @@ pub(super) fn insert_message(tx: &Transaction<'_>, m: &Message) -> rusqlite::Res
             m.delivery.attempts,
             m.delivery.next_attempt_at.map(micros),
             m.batch.as_ref().map(json),
+            m.workflow_version,
             json(&m.events),
         ],
     )?;

@@ -8,6 +8,7 @@
 
 mod batches;
 mod codec;
+mod definitions;
 mod deliveries;
 mod directory;
 mod fanouts;

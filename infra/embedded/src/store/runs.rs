@@ -38,7 +38,7 @@ fn insert_events(tx: &Transaction<'_>, run_id: Uuid, events: &[RunEvent]) -> rus
 pub(super) fn insert_runs(tx: &Transaction<'_>, runs: &[RecipientRun]) -> rusqlite::Result<usize> {
     let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO recipient_runs ({RUN_COLUMNS}, batch_open)
-         VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO NOTHING"
     ))?;
     let mut inserted = 0;
@@ -63,6 +63,7 @@ pub(super) fn insert_runs(tx: &Transaction<'_>, runs: &[RecipientRun]) -> rusqli
             r.subscription.as_ref().map(json),
             r.attempt,
             r.batch.as_ref().map(json),
+            r.workflow_version,
             r.batch.as_ref().is_some_and(|b| b.open),
         ])?;
     }

@@ -196,6 +196,13 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     expires_at       INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+
+CREATE TABLE IF NOT EXISTS definitions (
+    workflow_key  TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    PRIMARY KEY (workflow_key, version)
+);
 "#;
 
 /// Columns added after a table was first released: `(table, column, declaration)`. Databases
@@ -226,6 +233,12 @@ pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "batch_open",
         "batch_open INTEGER NOT NULL DEFAULT 0",
     ),
+    (
+        "recipient_runs",
+        "workflow_version",
+        "workflow_version TEXT",
+    ),
+    ("messages", "workflow_version", "workflow_version TEXT"),
 ];
 
 /// Indexes over added columns, created once those exist.

@@ -145,6 +145,7 @@ fn new_message(
         workflow_run_id: run.workflow_run_id,
         recipient_run_id: run.id,
         step_ref: channel.step_ref.clone(),
+        workflow_version: Some(workflow.version.clone()),
         tenant: run.tenant.clone(),
         data: run.data.clone(),
         status,
