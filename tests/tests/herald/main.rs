@@ -16,6 +16,7 @@ mod fanout_dynamodb;
 mod fanout_embedded;
 mod idempotency;
 mod lambda_handlers;
+mod parsers;
 mod recipients;
 mod steps;
 mod template;
