@@ -112,9 +112,9 @@ impl Stack {
                 role_arn: "arn:aws:iam::123456789012:role/scheduler".into(),
                 dead_letter_arn: format!("arn:aws:sqs:us-east-1:123456789012:dlq-{suffix}"),
                 queue_url: queue.queue_url().expect("queue url").to_string(),
+                dead_letter_url: dlq.queue_url().expect("dlq url").to_string(),
             },
         };
-        let _ = dlq;
         counter.reset();
         Self {
             config,

@@ -49,6 +49,7 @@ macro_rules! store_conformance {
             recipient_runs_filter_and_page,
             an_unreadable_run_is_reported_not_an_error,
             definitions_are_kept_by_version,
+            overdue_work_is_found_by_when_it_was_due,
         );
         $crate::store_conformance!(@directory $make;
             objects_upsert_merge_list_and_delete,
@@ -875,4 +876,106 @@ pub async fn definitions_are_kept_by_version(store: &dyn Store) {
         .unwrap()
         .unwrap();
     assert_eq!(m.workflow_version.as_deref(), Some("v1"));
+}
+
+/// The sweep finds, by when it was due, what is still waiting: active runs (queued since, or
+/// paused until, before the bound) and messages with an attempt due; never finished ones.
+pub async fn overdue_work_is_found_by_when_it_was_due(store: &dyn Store) {
+    // Long before every other case's times, so this case's work is the most overdue.
+    let old: chrono::DateTime<chrono::Utc> = "2001-01-01T00:00:00Z".parse().unwrap_or_default();
+    let user = || [RecipientRef::user(unique("u"))];
+    let (queued, queued_runs) = run(&unique("wf"), None, &user(), old);
+    let (paused, paused_runs) = run(&unique("wf"), Some("k"), &user(), old);
+    let (done, done_runs) = run(&unique("wf"), None, &user(), old);
+    for (wf, runs) in [
+        (&queued, &queued_runs),
+        (&paused, &paused_runs),
+        (&done, &done_runs),
+    ] {
+        store.insert_run(wf, runs, None).await.unwrap();
+    }
+    let mut wait = transition(&paused_runs[0], 0, 1, RunStatus::Paused, old);
+    wait.wake_at = Some(old + Duration::hours(1));
+    assert!(store.transition(&wait).await.unwrap().applied());
+    let mut finish = transition(&done_runs[0], 0, 1, RunStatus::Completed, old);
+    let mut m = message(&done_runs[0], "email", old);
+    m.delivery.next_attempt_at = Some(old + Duration::minutes(5));
+    m.status = herald_core::message::DeliveryStatus::Queued;
+    finish.message = Some(m.clone());
+    assert!(store.transition(&finish).await.unwrap().applied());
+
+    let found = store
+        .overdue(old + Duration::minutes(1), 1000)
+        .await
+        .unwrap();
+    assert!(found.workflow_runs.contains(&queued.id), "{found:?}");
+    assert!(
+        !found.workflow_runs.contains(&paused.id),
+        "paused until later"
+    );
+    assert!(!found.workflow_runs.contains(&done.id), "finished");
+    assert!(!found.messages.contains(&m.id), "its attempt is due later");
+
+    let found = store.overdue(old + Duration::hours(2), 1000).await.unwrap();
+    assert!(found.workflow_runs.contains(&queued.id));
+    assert!(found.workflow_runs.contains(&paused.id));
+    assert!(!found.workflow_runs.contains(&done.id));
+    assert!(found.messages.contains(&m.id));
+    assert_eq!(
+        found
+            .workflow_runs
+            .iter()
+            .filter(|id| **id == queued.id)
+            .count(),
+        1,
+        "each listed once"
+    );
+
+    // A cancelled run and a delivered message leave the index.
+    store
+        .cancel(
+            &CancelFilter {
+                workflow_key: paused.workflow_key.clone(),
+                cancellation_key: "k".into(),
+                recipients: None,
+            },
+            old,
+        )
+        .await
+        .unwrap();
+    let found = store.overdue(old + Duration::hours(2), 1000).await.unwrap();
+    assert!(!found.workflow_runs.contains(&paused.id), "cancelled");
+    let claim = store
+        .claim_attempt(
+            m.id,
+            1,
+            old + Duration::minutes(5),
+            old + Duration::minutes(6),
+        )
+        .await
+        .unwrap();
+    assert!(claim.applied());
+    let record = herald_core::ports::AttemptRecord {
+        attempt: 1,
+        lease_until: old + Duration::minutes(6),
+        status: herald_core::message::DeliveryStatus::Sent,
+        next_attempt_at: None,
+        events: Vec::new(),
+        log: herald_core::message::DeliveryLog {
+            id: uuid::Uuid::new_v4(),
+            attempt: 1,
+            service_name: "SMTP".into(),
+            request: json!({}),
+            response: json!({"status": 250}),
+            duration_ms: 1,
+            inserted_at: old + Duration::minutes(5),
+        },
+        at: old + Duration::minutes(5),
+    };
+    assert!(store.record_attempt(m.id, &record).await.unwrap().applied());
+    let found = store.overdue(old + Duration::hours(2), 1000).await.unwrap();
+    assert!(!found.messages.contains(&m.id), "delivered");
+    // Limits bound both lists.
+    let one = store.overdue(old + Duration::hours(2), 1).await.unwrap();
+    assert!(one.workflow_runs.len() <= 1 && one.messages.len() <= 1);
 }

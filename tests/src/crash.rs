@@ -14,8 +14,9 @@ use herald_core::message::{DeliveryLog, Engagement, Message, MessageEvent};
 use herald_core::object::Object;
 use herald_core::ports::{
     ActiveRuns, Admission, AttemptRecord, BatchQuery, Batches, CancelFilter, Claim, Definitions,
-    Deliveries, Directory, FanOuts, IdempotencyKeys, MessageQuery, Messages, Page, PageRequest,
-    Removal, RunQuery, Runs, Store, StoredPreferenceSet, Throttles, Users, Waker, Write, WriteIf,
+    Deliveries, Directory, FanOuts, IdempotencyKeys, MessageQuery, Messages, Overdue, Page,
+    PageRequest, Removal, RunQuery, Runs, Store, StoredPreferenceSet, Sweep, Throttles, Users,
+    Waker, Write, WriteIf,
 };
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
@@ -303,6 +304,9 @@ impl Waker for CrashingWaker {
             .write(wake_crash(), self.inner.forget(id, at))
             .await
     }
+    async fn redrive(&self) -> Result<usize, WakeError> {
+        self.fuse.write(wake_crash(), self.inner.redrive()).await
+    }
 }
 
 #[async_trait]
@@ -463,5 +467,12 @@ impl Definitions for CrashingStore {
     }
     async fn get_definition(&self, key: &str, version: &str) -> Result<Option<Value>, StoreError> {
         self.inner.get_definition(key, version).await
+    }
+}
+
+#[async_trait]
+impl Sweep for CrashingStore {
+    async fn overdue(&self, before: DateTime<Utc>, limit: usize) -> Result<Overdue, StoreError> {
+        self.inner.overdue(before, limit).await
     }
 }

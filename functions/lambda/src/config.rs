@@ -51,6 +51,7 @@ impl Config {
                 role_arn: env.required("SCHEDULER_ROLE_ARN")?,
                 dead_letter_arn: env.required("SCHEDULER_DLQ_ARN")?,
                 queue_url: env.required("WAKE_QUEUE_URL")?,
+                dead_letter_url: env.required("WAKE_DLQ_URL")?,
             },
         })
     }

@@ -96,6 +96,14 @@ pub async fn handle_resume_event(engine: &Engine, event: Value) -> Result<Value,
             Ok(serde_json::to_value(resume_queued(engine, queue).await).unwrap_or_default())
         }
         Some(other) => Err(ResumeError::Unrecognised(format!("records from `{other}`"))),
+        None if event.get("sweep") == Some(&Value::Bool(true)) => {
+            // The stage's rate schedule: redrive dead letters, wake what is overdue.
+            let report = engine.sweep().await?;
+            tracing::info!(?report, "swept");
+            Ok(
+                json!({"redriven": report.redriven, "workflow_runs": report.workflow_runs, "messages": report.messages}),
+            )
+        }
         None => {
             let wake: WakeMessage =
                 serde_json::from_value(event.clone()).map_err(|_| unrecognised(&event))?;

@@ -51,6 +51,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     if recovered > 0 {
         tracing::info!(recovered, "re-armed stored runs");
     }
+    tokio::spawn(sweep_every_minute(engine.clone()));
 
     let router = herald_http::router(App::new(engine, config.api_key.clone()));
     let listener = tokio::net::TcpListener::bind(config.addr)
@@ -110,4 +111,21 @@ async fn shutdown() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The sweeper: once a minute, wakes what is overdue by more than two minutes (a backstop; the
+/// worker retries failed passes itself).
+async fn sweep_every_minute(engine: Engine) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match engine.sweep().await {
+            Ok(report) if report != Default::default() => {
+                tracing::warn!(?report, "the sweeper woke overdue work")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "sweep failed"),
+        }
+    }
 }

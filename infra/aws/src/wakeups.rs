@@ -98,6 +98,23 @@ pub struct WakerConfig {
     pub dead_letter_arn: String,
     /// `WAKE_QUEUE_URL`: the SQS queue feeding step-resume.
     pub queue_url: String,
+    /// `WAKE_DLQ_URL`: the dead-letter queue the sweeper redrives.
+    pub dead_letter_url: String,
+}
+
+/// Dead letters one sweep redrives at most (10 per `ReceiveMessage`).
+const REDRIVE_ROUNDS: usize = 10;
+
+/// A dead letter that is not a wake-up (a stream's failure record) is hidden this long, not
+/// redriven: the sweeper's due index covers the runs it was about.
+const KEEP_HIDDEN_SECS: i32 = 3_600;
+
+/// The wake-up a dead letter carries: a [`WakeMessage`] body (from the queue or Scheduler), or
+/// Lambda's record of a failed asynchronous invocation with it as `requestPayload`.
+fn wake_of(body: &str) -> Option<WakeMessage> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let payload = value.get("requestPayload").unwrap_or(&value);
+    serde_json::from_value(payload.clone()).ok()
 }
 
 /// Wake-ups on EventBridge Scheduler and SQS.
@@ -276,6 +293,48 @@ impl Waker for AwsWaker {
 
     async fn deliver_at(&self, message_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {
         self.register(WakeMessage::delivery(message_id, at)).await
+    }
+
+    async fn redrive(&self) -> Result<usize, WakeError> {
+        let sqs_error = |e: &dyn std::fmt::Display| WakeError(e.to_string());
+        let mut moved = 0;
+        for _ in 0..REDRIVE_ROUNDS {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.config.dead_letter_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .visibility_timeout(KEEP_HIDDEN_SECS)
+                .send()
+                .await
+                .map_err(|e| sqs_error(&aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            if out.messages().is_empty() {
+                break;
+            }
+            for letter in out.messages() {
+                let Some(wake) = letter.body().and_then(wake_of) else {
+                    tracing::warn!(
+                        message_id = letter.message_id().unwrap_or_default(),
+                        "a dead letter that is not a wake-up is left for inspection"
+                    );
+                    continue;
+                };
+                // Due already: on the queue at once, then out of the dead-letter queue.
+                self.enqueue(&wake, 0).await?;
+                if let Some(receipt) = letter.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.config.dead_letter_url)
+                        .receipt_handle(receipt)
+                        .send()
+                        .await
+                        .map_err(|e| sqs_error(&aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+                }
+                moved += 1;
+            }
+        }
+        Ok(moved)
     }
 
     async fn forget(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError> {

@@ -592,3 +592,37 @@ async fn the_local_worker_retries_a_failed_pass_with_backoff() {
     assert_eq!(Retry::DEFAULT.wait(4), std::time::Duration::from_secs(8));
     assert_eq!(Retry::DEFAULT.wait(30), std::time::Duration::from_secs(300));
 }
+
+#[tokio::test]
+async fn the_sweep_wakes_runs_overdue_by_more_than_two_minutes() {
+    let w = world();
+    let run = w
+        .engine
+        .trigger("reminder", trigger_body(json!({"recipients": ["late"]})))
+        .await
+        .unwrap();
+    w.engine.resume(run).await.unwrap();
+    let done = w
+        .engine
+        .trigger("now", trigger_body(json!({"recipients": ["done"]})))
+        .await
+        .unwrap();
+    w.engine.resume(done).await.unwrap();
+    assert_eq!(w.status(run, "late").await, RunStatus::Paused);
+    let armed = w.waker.wakes().len();
+
+    // Due at +2 s: at +1 min it is not yet overdue by the bound.
+    w.clock.set(t0() + Duration::minutes(1));
+    let report = w.engine.sweep().await.unwrap();
+    assert_eq!(report, herald_core::engine::SweepReport::default());
+    // Its wake-up was lost: at +3 min the sweep wakes it, and only it.
+    w.clock.set(t0() + Duration::minutes(3));
+    let report = w.engine.sweep().await.unwrap();
+    assert_eq!(report.workflow_runs, 1, "{report:?}");
+    let wakes = w.waker.wakes();
+    assert_eq!(wakes.len(), armed + 1);
+    assert_eq!(wakes.last(), Some(&(run, w.engine.now())));
+    w.engine.resume(run).await.unwrap();
+    assert_eq!(w.messages_of("late").await, 1);
+    assert_eq!(w.engine.sweep().await.unwrap().workflow_runs, 0);
+}

@@ -560,3 +560,86 @@ async fn idempotent_triggers_on_dynamodb_make_one_run_each_key() {
     assert_eq!(active.len(), 1, "{active:?}");
     assert_eq!(active[0].status, RunStatus::Paused);
 }
+
+/// Every message on a queue, read with short polls (moto's long poll blocks its worker).
+async fn drain(w: &World, url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for _ in 0..5 {
+        let out = w
+            .stack
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        if out.messages().is_empty() {
+            break;
+        }
+        for m in out.messages() {
+            bodies.push(m.body().unwrap_or_default().to_string());
+        }
+    }
+    bodies
+}
+
+#[tokio::test]
+async fn the_sweep_redrives_dead_letters_and_wakes_overdue_runs() {
+    let w = world().await;
+    let dlq = w.stack.config.waker.dead_letter_url.clone();
+    let queue = w.stack.config.waker.queue_url.clone();
+    // A wake-up the queue gave up on, a failed asynchronous invocation from Scheduler (Lambda's
+    // record, the wake-up as its payload), and a stream's failure record (not a wake-up).
+    let (queued, scheduled) = (Uuid::new_v4(), Uuid::new_v4());
+    let past = w.clock.now() - Duration::minutes(30);
+    let from_queue = serde_json::to_string(&WakeMessage::run(queued, past)).expect("json");
+    let from_scheduler = json!({
+        "version": "1.0",
+        "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": WakeMessage::run(scheduled, past),
+    })
+    .to_string();
+    let stream_record = json!({"DDBStreamBatchInfo": {"shardId": "shard-1"}}).to_string();
+    for body in [&from_queue, &from_scheduler, &stream_record] {
+        w.stack
+            .sqs
+            .send_message()
+            .queue_url(&dlq)
+            .message_body(body.as_str())
+            .send()
+            .await
+            .expect("SendMessage");
+    }
+    // A run the stream never started: queued, and overdue once the clock moves on.
+    let run = w.trigger(|_| {}).await;
+    w.clock.set(w.clock.now() + Duration::minutes(3));
+
+    let report = handle_resume_event(&w.deps.engine, event("step-resume-sweep.json", run))
+        .await
+        .expect("sweep");
+    assert_eq!(report["redriven"], json!(2), "{report}");
+    assert_eq!(report["workflow_runs"], json!(1), "{report}");
+    let woken: Vec<WakeMessage> = drain(&w, &queue)
+        .await
+        .iter()
+        .map(|b| serde_json::from_str(b).expect("a WakeMessage"))
+        .collect();
+    let ids: Vec<Option<Uuid>> = woken.iter().map(|m| m.workflow_run_id).collect();
+    for id in [queued, scheduled, run] {
+        assert!(ids.contains(&Some(id)), "{id} not woken: {woken:?}");
+    }
+    // The stream record stays for inspection (hidden for an hour); the wake-ups are gone.
+    assert!(drain(&w, &dlq).await.is_empty());
+
+    // Woken, the run starts and pauses in its delay: no longer overdue.
+    handle_resume_event(&w.deps.engine, event("step-resume-stream.json", run))
+        .await
+        .expect("start");
+    let again = handle_resume_event(&w.deps.engine, event("step-resume-sweep.json", run))
+        .await
+        .expect("sweep again");
+    assert_eq!(again["workflow_runs"], json!(0), "{again}");
+    assert_eq!(again["redriven"], json!(0), "{again}");
+}

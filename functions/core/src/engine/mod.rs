@@ -8,6 +8,7 @@ mod preferences;
 mod recipients;
 mod scope;
 mod steps;
+mod sweep;
 mod trigger;
 mod versions;
 mod window;
@@ -20,6 +21,7 @@ pub use execute::{ResumeReport, RUNS_PER_RESUME};
 pub use fanout::{FANOUT_PAGE, FANOUT_STEPS_PER_RESUME};
 pub use steps::delay::{delay_until, DelayOutcome};
 pub use steps::RETRY_DELAYS;
+pub use sweep::{SweepReport, SWEEP_BOUND, SWEEP_LIMIT};
 
 use execute::RUNS_PER_RESUME as RUNS_PER_PASS;
 pub use preferences::DEFAULT_SET;

@@ -18,6 +18,7 @@ pub mod page;
 pub mod recovery;
 pub mod runs;
 pub mod sender;
+pub mod sweep;
 pub mod throttles;
 pub mod users;
 pub mod waker;
@@ -36,6 +37,7 @@ pub use page::{Page, PageRequest};
 pub use recovery::{PendingRun, Recovery};
 pub use runs::{ActiveRuns, CancelFilter, RunQuery, Runs};
 pub use sender::{Attempted, Outgoing, Sender, Senders, Verdict};
+pub use sweep::{Overdue, Sweep};
 pub use throttles::{Admission, Throttles};
 pub use users::Users;
 pub use waker::Waker;
@@ -52,6 +54,7 @@ pub trait Store:
     + Deliveries
     + IdempotencyKeys
     + Definitions
+    + Sweep
 {
 }
 
@@ -66,5 +69,6 @@ impl<T> Store for T where
         + Deliveries
         + IdempotencyKeys
         + Definitions
+        + Sweep
 {
 }

@@ -29,4 +29,10 @@ pub trait Waker: Send + Sync {
 
     /// Drops a wake-up that no longer wakes anything (best effort; stale wake-ups are no-ops).
     async fn forget(&self, workflow_run_id: Uuid, at: DateTime<Utc>) -> Result<(), WakeError>;
+
+    /// Hands wake-ups that failed for good (a dead-letter queue) back to be tried again;
+    /// returns how many. A waker without such a place has none.
+    async fn redrive(&self) -> Result<usize, WakeError> {
+        Ok(0)
+    }
 }

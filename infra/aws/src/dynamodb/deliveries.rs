@@ -48,7 +48,12 @@ impl Deliveries for DynamoStore {
         );
         let from = e.value(n(i64::from(attempt) - 1));
         let at = e.value(n(micros(now)));
-        let set = format!("SET {attempts} = {to}, {next} = {lease}, {updated} = {at}");
+        // Due again when the claim lapses (a worker that died mid-attempt).
+        let (due_pk_v, due_sk_v) = (e.s(due_pk(id)), e.s(due_sk(lease_until, "M", id)));
+        let (gpk, gsk) = (e.name("gsi3pk"), e.name("gsi3sk"));
+        let set = format!(
+            "SET {attempts} = {to}, {next} = {lease}, {updated} = {at}, {gpk} = {due_pk_v}, {gsk} = {due_sk_v}"
+        );
         let pending = pending(&mut e);
         let condition = format!("{attempts} = {from} AND {pending} AND {next} <= {at}");
         self.update(self.conditional_update(message_key(id), set, condition, &e)?)
@@ -71,12 +76,16 @@ impl Deliveries for DynamoStore {
              {events} = list_append(if_not_exists({events}, {empty}), {new_events}), \
              {logs} = list_append(if_not_exists({logs}, {empty}), {new_log})"
         );
+        let (gpk, gsk) = (e.name("gsi3pk"), e.name("gsi3sk"));
         match record.next_attempt_at {
             Some(due) => {
+                let (due_pk_v, due_sk_v) = (e.s(due_pk(id)), e.s(due_sk(due, "M", id)));
                 let due = e.value(n(micros(due)));
-                set.push_str(&format!(", {next} = {due}"));
+                set.push_str(&format!(
+                    ", {next} = {due}, {gpk} = {due_pk_v}, {gsk} = {due_sk_v}"
+                ));
             }
-            None => set.push_str(&format!(" REMOVE {next}")),
+            None => set.push_str(&format!(" REMOVE {next}, {gpk}, {gsk}")),
         }
         let lease = e.value(n(micros(record.lease_until)));
         let pending = pending(&mut e);

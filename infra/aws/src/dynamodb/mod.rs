@@ -26,6 +26,9 @@
 //! - `expires_at` (epoch seconds) is the TTL attribute: set on finished runs and on messages.
 //! - Objects, subscriptions and preference sets: see `directory.rs`; fan-out progress: see
 //!   `fanouts.rs`; batches: see `batches.rs`.
+//! - GSI3, the due index (keys only): active recipient runs (`DUE#<shard>` /
+//!   `<due µs>#R#<workflow run id>`, due at `wake_at` or their last change) and messages with a
+//!   pending attempt (`<due µs>#M#<message id>`), for the sweeper; removed when they finish.
 //! - GSI1 (recipient run by id, messages by recipient, subscriptions by subscriber) and GSI2 (everything, newest first) serve
 //!   the read API; they are eventually consistent, which the API tolerates.
 
@@ -41,6 +44,7 @@ mod messages;
 mod paging;
 mod request;
 mod runs;
+mod sweep;
 mod throttles;
 mod users;
 
@@ -96,16 +100,12 @@ impl DynamoStore {
                 .build()
                 .map_err(request::build_error)
         };
-        let gsi = |n: u8| -> Result<GlobalSecondaryIndex, StoreError> {
+        let gsi = |n: u8, projection: ProjectionType| -> Result<GlobalSecondaryIndex, StoreError> {
             GlobalSecondaryIndex::builder()
                 .index_name(format!("gsi{n}"))
                 .key_schema(key(&format!("gsi{n}pk"), KeyType::Hash)?)
                 .key_schema(key(&format!("gsi{n}sk"), KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(projection).build())
                 .build()
                 .map_err(request::build_error)
         };
@@ -115,8 +115,10 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
-            .global_secondary_indexes(gsi(1)?)
-            .global_secondary_indexes(gsi(2)?);
+            .global_secondary_indexes(gsi(1, ProjectionType::All)?)
+            .global_secondary_indexes(gsi(2, ProjectionType::All)?)
+            // The due index: its keys say all the sweeper needs.
+            .global_secondary_indexes(gsi(3, ProjectionType::KeysOnly)?);
         if stream {
             create = create.stream_specification(
                 StreamSpecification::builder()
@@ -126,7 +128,9 @@ impl DynamoStore {
                     .map_err(request::build_error)?,
             );
         }
-        for name in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"] {
+        for name in [
+            "pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk",
+        ] {
             create = create.attribute_definitions(attr(name)?);
         }
         create.send().await.map_err(request::sdk_error)?;

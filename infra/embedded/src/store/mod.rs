@@ -18,6 +18,7 @@ mod messages;
 mod recovery;
 mod runs;
 mod schema;
+mod sweep;
 mod throttles;
 mod users;
 

@@ -243,6 +243,10 @@ pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
 
 /// Indexes over added columns, created once those exist.
 pub const LATE_INDEXES: &str = r#"
+-- Active runs by when they are due, for the sweeper.
+CREATE INDEX IF NOT EXISTS recipient_runs_due
+    ON recipient_runs (COALESCE(wake_at, updated_at))
+    WHERE status IN ('queued', 'processing', 'paused');
 -- Messages whose delivery is not finished, for a restart to re-arm.
 CREATE INDEX IF NOT EXISTS messages_pending_delivery
     ON messages (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
