@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints Herald's figures: local latency (trigger, wake-up lateness), the 100,000-subscriber
-# fan-out rate and memory, batches, delivery throughput (webhooks, SMTP), and the AWS request counts
+# fan-out rate and memory, batches, delivery throughput (webhooks, SMTP), the chaos run (kill -9
+# under load), and the AWS request counts
 # per operation, counted on the real SDK calls against moto. Run after `bash tests/run.sh` has
 # installed the tools once.
 set -euo pipefail
@@ -24,6 +25,10 @@ trap 'kill "$servers_pid" 2>/dev/null || true' EXIT
 export HERALD_TEST_SMTP_PORT="$smtp_port" HERALD_TEST_RECEIVER_URL="http://127.0.0.1:$receiver_port"
 until curl -fs -o /dev/null "$HERALD_TEST_RECEIVER_URL/_hooks"; do sleep 0.1; done
 cargo bench -p herald-tests --bench delivery 2>/dev/null
+
+printf '\n==> chaos: 2,000 delayed triggers, 500 cancels, 5 kill -9 and restarts of the debug server\n'
+cargo build -q -p herald-local
+cargo bench -p herald-tests --bench chaos 2>/dev/null
 
 printf '\n==> AWS request budgets (moto on loopback)\n'
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

@@ -643,3 +643,100 @@ async fn the_sweep_redrives_dead_letters_and_wakes_overdue_runs() {
     assert_eq!(again["workflow_runs"], json!(0), "{again}");
     assert_eq!(again["redriven"], json!(0), "{again}");
 }
+
+#[tokio::test]
+async fn a_crash_between_any_two_writes_of_trigger_or_cancel_then_the_retry_is_exact() {
+    use herald_core::engine::{CancelRequest, Idempotent, TriggerRequest};
+    let w = world().await;
+    for when in [When::Before, When::After] {
+        // A trigger with an Idempotency-Key (claim, definition, runs, completion; inline
+        // identification first), retried as the SDKs retry: with the same key.
+        for n in 1.. {
+            let user = format!("tcrash-{n}-{when:?}").to_lowercase();
+            let body = json!({"recipients": [{"id": user, "name": "T"}], "cancellation_key": user});
+            let request = || TriggerRequest::from_json(&body).expect("valid");
+            let idem = Idempotent {
+                key: format!("key-{user}"),
+                fingerprint: herald_core::idempotency::fingerprint("invite-reminder", &body),
+                request_id: format!("req-{user}"),
+            };
+            let fuse = Fuse::new(n, when);
+            let crashing = crashing_engine(&w, &fuse);
+            let first = crashing
+                .trigger_idempotent("invite-reminder", request(), idem.clone())
+                .await;
+            let retry = Idempotent {
+                request_id: format!("retry-{user}"),
+                ..idem.clone()
+            };
+            let second = w
+                .deps
+                .engine
+                .trigger_idempotent("invite-reminder", request(), retry)
+                .await
+                .expect("the retry succeeds");
+            if let Ok(first) = &first {
+                assert_eq!(first.workflow_run_id, second.workflow_run_id);
+            }
+            let run = second.workflow_run_id;
+            handle_resume_event(&w.deps.engine, event("step-resume-stream.json", run))
+                .await
+                .expect("start");
+            let active = w
+                .deps
+                .engine
+                .store()
+                .active_recipient_runs(run)
+                .await
+                .expect("runs");
+            assert_eq!(
+                active.runs.len(),
+                1,
+                "one run after a crash at trigger write {n} ({when:?})"
+            );
+            if !fuse.blown() {
+                assert!(n > 3, "a trigger makes at least four writes");
+                break;
+            }
+        }
+        // A cancel of a paused run, retried: after the retry's 204 the run is cancelled and its
+        // wake-up creates nothing.
+        for n in 1.. {
+            let user = format!("ccrash-{n}-{when:?}").to_lowercase();
+            w.clock.set(Utc::now());
+            let run = w
+                .trigger(|b| {
+                    b["recipients"] = json!([user]);
+                    b["cancellation_key"] = json!(user);
+                })
+                .await;
+            handle_resume_event(&w.deps.engine, event("step-resume-stream.json", run))
+                .await
+                .expect("start");
+            let due = w.due(run, &user).await;
+            let fuse = Fuse::new(n, when);
+            let crashing = crashing_engine(&w, &fuse);
+            let cancel =
+                || CancelRequest::from_json(&json!({"cancellation_key": user})).expect("valid");
+            if crashing.cancel("invite-reminder", cancel()).await.is_err() {
+                w.deps
+                    .engine
+                    .cancel("invite-reminder", cancel())
+                    .await
+                    .expect("the retried cancel");
+            }
+            w.clock.set(due + Duration::seconds(1));
+            handle_resume_event(&w.deps.engine, json!({"workflow_run_id": run, "at": due}))
+                .await
+                .expect("the wake-up");
+            assert_eq!(
+                w.messages_of(&user).await,
+                0,
+                "cancel crash at write {n} ({when:?})"
+            );
+            if !fuse.blown() {
+                break;
+            }
+        }
+    }
+}

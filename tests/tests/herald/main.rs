@@ -5,6 +5,7 @@
 mod aws_wakeups;
 mod batch_dynamodb;
 mod batch_embedded;
+mod chaos;
 mod conformance_dynamodb;
 mod conformance_embedded;
 mod delivery;
