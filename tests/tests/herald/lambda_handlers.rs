@@ -78,6 +78,16 @@ async fn body(resp: axum::response::Response) -> Value {
 }
 
 impl World {
+    /// The active recipient runs of `run`.
+    async fn active(&self, run: Uuid) -> herald_core::ports::ActiveRuns {
+        self.deps
+            .engine
+            .store()
+            .active_recipient_runs(run)
+            .await
+            .expect("runs")
+    }
+
     /// Serves one API Gateway request with the router the Lambdas run.
     async fn call(&self, req: lambda_http::Request) -> (u16, Value) {
         let router = herald_http::router(self.deps.app.clone());
@@ -549,14 +559,7 @@ async fn idempotent_triggers_on_dynamodb_make_one_run_each_key() {
     handle_resume_event(&w.deps.engine, event("step-resume-stream.json", run))
         .await
         .expect("start");
-    let active = w
-        .deps
-        .engine
-        .store()
-        .active_recipient_runs(run)
-        .await
-        .expect("runs")
-        .runs;
+    let active = w.active(run).await.runs;
     assert_eq!(active.len(), 1, "{active:?}");
     assert_eq!(active[0].status, RunStatus::Paused);
 }
@@ -682,13 +685,7 @@ async fn a_crash_between_any_two_writes_of_trigger_or_cancel_then_the_retry_is_e
             handle_resume_event(&w.deps.engine, event("step-resume-stream.json", run))
                 .await
                 .expect("start");
-            let active = w
-                .deps
-                .engine
-                .store()
-                .active_recipient_runs(run)
-                .await
-                .expect("runs");
+            let active = w.active(run).await;
             assert_eq!(
                 active.runs.len(),
                 1,

@@ -42,33 +42,26 @@ pub use throttles::{Admission, Throttles};
 pub use users::Users;
 pub use waker::Waker;
 
-/// Durable storage in all its roles. Implemented for every type that has them all.
-pub trait Store:
-    Users
-    + Directory
-    + Runs
-    + FanOuts
-    + Batches
-    + Throttles
-    + Messages
-    + Deliveries
-    + IdempotencyKeys
-    + Definitions
-    + Sweep
-{
+/// Declares [`Store`] as every role at once, and implements it for every type with them all.
+macro_rules! store_of_roles {
+    ($($role:ident),+) => {
+        /// Durable storage in all its roles. Implemented for every type that has them all.
+        pub trait Store: $($role +)+ {}
+
+        impl<T> Store for T where T: $($role +)+ {}
+    };
 }
 
-impl<T> Store for T where
-    T: Users
-        + Directory
-        + Runs
-        + FanOuts
-        + Batches
-        + Throttles
-        + Messages
-        + Deliveries
-        + IdempotencyKeys
-        + Definitions
-        + Sweep
-{
-}
+store_of_roles!(
+    Users,
+    Directory,
+    Runs,
+    FanOuts,
+    Batches,
+    Throttles,
+    Messages,
+    Deliveries,
+    IdempotencyKeys,
+    Definitions,
+    Sweep
+);

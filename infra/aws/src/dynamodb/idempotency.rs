@@ -91,23 +91,10 @@ impl IdempotencyKeys for DynamoStore {
         workflow_run_id: Uuid,
     ) -> Result<Write, StoreError> {
         let mut e = Expr::default();
-        let (run, completed) = (e.name("workflow_run_id"), e.name("completed"));
-        let (run_v, yes) = (
-            e.s(workflow_run_id.to_string()),
-            e.value(AttributeValue::Bool(true)),
-        );
-        conditional(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(pk(idem_key), SK)))
-                .update_expression(format!("SET {completed} = {yes}"))
-                .condition_expression(format!("{run} = {run_v}"))
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .send()
-                .await,
-        )
+        let condition = owned_by(&mut e, workflow_run_id);
+        let set = format!("SET {}", e.eq("completed", AttributeValue::Bool(true)));
+        self.update(self.conditional_update(key(pk(idem_key), SK), set, condition, &e)?)
+            .await
     }
 
     async fn release_idempotency_key(
@@ -116,21 +103,26 @@ impl IdempotencyKeys for DynamoStore {
         workflow_run_id: Uuid,
     ) -> Result<Write, StoreError> {
         let mut e = Expr::default();
-        let (run, completed) = (e.name("workflow_run_id"), e.name("completed"));
-        let (run_v, no) = (
-            e.s(workflow_run_id.to_string()),
-            e.value(AttributeValue::Bool(false)),
+        let owned = owned_by(&mut e, workflow_run_id);
+        let condition = format!(
+            "{owned} AND {}",
+            e.eq("completed", AttributeValue::Bool(false))
         );
         conditional(
             self.client
                 .delete_item()
                 .table_name(&self.table)
                 .set_key(Some(key(pk(idem_key), SK)))
-                .condition_expression(format!("{run} = {run_v} AND {completed} = {no}"))
+                .condition_expression(condition)
                 .set_expression_attribute_names(e.names())
                 .set_expression_attribute_values(e.values())
                 .send()
                 .await,
         )
     }
+}
+
+/// The condition that the claim is still `workflow_run_id`'s.
+fn owned_by(e: &mut Expr, workflow_run_id: Uuid) -> String {
+    e.eq("workflow_run_id", s(workflow_run_id.to_string()))
 }

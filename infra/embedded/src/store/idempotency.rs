@@ -79,14 +79,11 @@ impl IdempotencyKeys for SqliteStore {
         key: &str,
         workflow_run_id: Uuid,
     ) -> Result<Write, StoreError> {
-        let key = key.to_string();
-        self.durably(move |conn| {
-            let changed = conn.execute(
-                "UPDATE idempotency_keys SET completed = 1 WHERE key = ? AND workflow_run_id = ?",
-                params![key, workflow_run_id.to_string()],
-            )?;
-            Ok(Write::from_applied(changed == 1))
-        })
+        self.change_claim(
+            "UPDATE idempotency_keys SET completed = 1 WHERE key = ? AND workflow_run_id = ?",
+            key,
+            workflow_run_id,
+        )
         .await
     }
 
@@ -95,13 +92,27 @@ impl IdempotencyKeys for SqliteStore {
         key: &str,
         workflow_run_id: Uuid,
     ) -> Result<Write, StoreError> {
+        self.change_claim(
+            "DELETE FROM idempotency_keys
+             WHERE key = ? AND workflow_run_id = ? AND completed = 0",
+            key,
+            workflow_run_id,
+        )
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// Runs `sql` (parameters: the key, the run id) on a claim; applied if it changed the row.
+    async fn change_claim(
+        &self,
+        sql: &'static str,
+        key: &str,
+        workflow_run_id: Uuid,
+    ) -> Result<Write, StoreError> {
         let key = key.to_string();
         self.durably(move |conn| {
-            let changed = conn.execute(
-                "DELETE FROM idempotency_keys
-                 WHERE key = ? AND workflow_run_id = ? AND completed = 0",
-                params![key, workflow_run_id.to_string()],
-            )?;
+            let changed = conn.execute(sql, params![key, workflow_run_id.to_string()])?;
             Ok(Write::from_applied(changed == 1))
         })
         .await
