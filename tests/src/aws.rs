@@ -226,3 +226,53 @@ pub async fn dynamodb_losing(lose: &LoseAnswers) -> aws_sdk_dynamodb::Client {
         .build();
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
+
+/// An interceptor that fails the next `n` requests of one operation before they are sent, as
+/// when a function dies just before a call.
+#[derive(Debug, Clone)]
+pub struct FailRequests {
+    operation: &'static str,
+    left: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl FailRequests {
+    /// Fails nothing until [`FailRequests::arm`]; `operation` is the SDK's name (`PutItem`).
+    pub fn new(operation: &'static str) -> Self {
+        Self {
+            operation,
+            left: Default::default(),
+        }
+    }
+
+    /// Fails the next `n` requests of the operation.
+    pub fn arm(&self, n: u32) {
+        self.left.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for FailRequests {
+    fn name(&self) -> &'static str {
+        "HeraldTestFailRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        use std::sync::atomic::Ordering;
+        let ours = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .is_some_and(|m| m.name() == self.operation);
+        if ours
+            && self
+                .left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Err("injected: the function died before this request".into());
+        }
+        Ok(())
+    }
+}

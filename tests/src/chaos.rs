@@ -66,6 +66,16 @@ impl Shared {
                 req = req.header("idempotency-key", k);
             }
             match req.send().await {
+                // "Still in progress": retry shortly, as the SDKs do.
+                Ok(resp)
+                    if resp.status().as_u16() == 409
+                        && resp.headers().contains_key("retry-after") =>
+                {
+                    if let Ok(mut r) = self.retried.lock() {
+                        *r += 1;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
                 Ok(resp) if resp.status().as_u16() < 500 => {
                     let status = resp.status().as_u16();
                     let body = resp.json::<Value>().await.unwrap_or(Value::Null);

@@ -100,6 +100,9 @@ pub enum EngineError {
     /// The workflow version a run was triggered with can no longer be executed.
     #[error("{0}")]
     VersionUnavailable(String),
+    /// A request with this idempotency key is still under way; retry shortly.
+    #[error("A request with the Idempotency-Key `{0}` is still in progress; retry it shortly")]
+    IdempotencyInProgress(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -31,6 +31,11 @@ pub struct IdempotencyClaim {
 }
 
 impl IdempotencyClaim {
+    /// When the key was claimed.
+    pub fn claimed_at(&self) -> DateTime<Utc> {
+        self.expires_at - RETENTION
+    }
+
     /// A new, uncompleted claim of `key` by the request `request_id`, at `now`.
     pub fn new(
         key: impl Into<String>,

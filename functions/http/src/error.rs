@@ -20,6 +20,8 @@ pub struct ApiError {
     pub errors: Vec<(String, String)>,
     /// What went wrong inside, for the log line only: never in the response.
     pub detail: Option<String>,
+    /// Seconds after which the same request may succeed (`retry-after`, `x-should-retry: true`).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -36,6 +38,7 @@ impl ApiError {
             message: message.into(),
             errors: Vec::new(),
             detail: None,
+            retry_after: None,
         }
     }
 
@@ -126,6 +129,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = crate::response::Reply::json(status, self.body()).into_response();
+        if let Some(secs) = self.retry_after {
+            let headers = resp.headers_mut();
+            headers.insert(axum::http::header::RETRY_AFTER, secs.into());
+            headers.insert(
+                "x-should-retry",
+                axum::http::HeaderValue::from_static("true"),
+            );
+        }
         if status.is_server_error() {
             let logged = self.detail.unwrap_or(self.message);
             resp.extensions_mut().insert(Failure(logged));
@@ -155,6 +166,16 @@ impl From<EngineError> for ApiError {
                 "invalid_request_error",
                 message,
             ),
+            EngineError::IdempotencyInProgress(_) => {
+                let mut api = Self::new(
+                    409,
+                    "idempotency_key_in_use",
+                    "invalid_request_error",
+                    message,
+                );
+                api.retry_after = Some(1);
+                api
+            }
             EngineError::Store(_) | EngineError::Wake(_) | EngineError::VersionUnavailable(_) => {
                 Self::internal(message)
             }

@@ -37,7 +37,7 @@ pub async fn finish(mut req: Request, next: Next) -> Response {
     if let Ok(id) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", id);
     }
-    if status.is_client_error() {
+    if status.is_client_error() && !headers.contains_key("x-should-retry") {
         // Knock's SDKs retry 408/409/429 unless told otherwise; a bad request stays bad.
         let retry = matches!(status.as_u16(), 408 | 429);
         headers.insert(

@@ -40,7 +40,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .with_budget(ResumeBudget::UNBOUNDED)
         .with_fetcher(fetcher)
         .with_senders(senders)
-        .with_delivery_timeout(config.delivery_timeout);
+        .with_delivery_timeout(config.delivery_timeout)
+        // SQLite stores a trigger in one transaction: concurrent requests with one
+        // idempotency key may both run it, storing one workflow run.
+        .with_idempotency_in_flight(std::time::Duration::ZERO);
     if let Some(tz) = config.default_timezone {
         engine = engine.with_default_timezone(tz);
     }

@@ -64,3 +64,63 @@ async fn a_retried_update_that_had_committed_reads_as_applied() {
     // A second writer with the same expectation really lost.
     assert_eq!(store.transition(&t).await.unwrap(), Write::LostRace);
 }
+
+/// A trigger that died after writing its recipient runs but before its commit marker leaves
+/// runs that can never run: the sweep does not wake them, and takes them out of the due index.
+#[tokio::test]
+async fn runs_of_a_trigger_that_never_committed_leave_the_due_index() {
+    use herald_core::ports::{Runs, Sweep};
+    use herald_core::recipient::RecipientRef;
+    use herald_tests::fixtures::{run, unique};
+
+    let fail = herald_tests::aws::FailRequests::new("PutItem");
+    let conf = aws_sdk_dynamodb::config::Builder::from(&herald_tests::aws::config().await)
+        .interceptor(fail.clone())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    let table = herald_tests::aws::fresh_table_without_stream(&client).await;
+    let store = DynamoStore::new(client.clone(), table.clone(), chrono::Duration::days(30));
+    let old: chrono::DateTime<chrono::Utc> = "2002-01-01T00:00:00Z".parse().unwrap_or_default();
+    let key = unique("wf");
+    let (wf, runs) = run(&key, None, &[RecipientRef::user(unique("u"))], old);
+    fail.arm(1);
+    assert!(
+        store.insert_run(&wf, &runs, None).await.is_err(),
+        "the commit marker's put failed"
+    );
+    let (committed, _) = {
+        let (wf2, runs2) = run(&key, None, &[RecipientRef::user(unique("u"))], old);
+        store.insert_run(&wf2, &runs2, None).await.unwrap();
+        (wf2, runs2)
+    };
+
+    let found = store
+        .overdue(old + chrono::Duration::hours(3), 100)
+        .await
+        .unwrap();
+    assert!(
+        !found.workflow_runs.contains(&wf.id),
+        "an orphan is not woken"
+    );
+    assert!(
+        found.workflow_runs.contains(&committed.id),
+        "a committed run is"
+    );
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("RUNS#{key}#R#{}", wf.id)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("RR#{}#{}", wf.id, runs[0].id)),
+        )
+        .send()
+        .await
+        .expect("GetItem");
+    let item = item.item().expect("the orphan run item");
+    assert!(!item.contains_key("gsi3pk"), "out of the due index");
+    assert!(item.contains_key("expires_at"), "left to expire");
+}

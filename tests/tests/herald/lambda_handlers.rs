@@ -520,18 +520,26 @@ async fn idempotent_triggers_on_dynamodb_make_one_run_each_key() {
     let w = world().await;
     let key = format!("invite:{}", Uuid::new_v4());
     let router = herald_http::router(w.deps.app.clone());
-    // Eight at once with one key: one workflow run, every answer naming it.
+    // Eight at once with one key: one workflow run. On DynamoDB a trigger is several writes,
+    // so the requests that find the first still under way are told to retry shortly (the
+    // SDKs do) rather than run it alongside.
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let (router, req) = (router.clone(), idempotent_trigger(&key, |_| {}));
         tasks.spawn(async move {
             let resp = router.oneshot(req).await.expect("infallible");
-            (resp.status().as_u16(), body(resp).await)
+            let retry = resp.headers().get("retry-after").cloned();
+            (resp.status().as_u16(), retry, body(resp).await)
         });
     }
     let mut runs = std::collections::HashSet::new();
     while let Some(done) = tasks.join_next().await {
-        let (status, body) = done.expect("request task");
+        let (status, retry, body) = done.expect("request task");
+        if status == 409 {
+            assert_eq!(body["code"], "idempotency_key_in_use", "{body}");
+            assert_eq!(retry.as_ref().map(|v| v.as_bytes()), Some(&b"1"[..]));
+            continue;
+        }
         assert_eq!(status, 200, "{body}");
         runs.insert(body["workflow_run_id"].as_str().expect("id").to_string());
     }
@@ -672,6 +680,10 @@ async fn a_crash_between_any_two_writes_of_trigger_or_cancel_then_the_retry_is_e
                 request_id: format!("retry-{user}"),
                 ..idem.clone()
             };
+            // The SDK retries after the first request died: past the in-flight bound, the
+            // trigger runs again under the same run id.
+            w.clock
+                .set(w.clock.now() + herald_core::engine::IN_FLIGHT + Duration::seconds(1));
             let second = w
                 .deps
                 .engine

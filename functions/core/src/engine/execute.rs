@@ -56,17 +56,26 @@ impl Engine {
         let now = self.now();
         let active = self.store.active_recipient_runs(workflow_run_id).await?;
         let mut report = ResumeReport::default();
+        // A run that could not finish its step for a transient reason (the store, the waker)
+        // fails the pass once the others are done, so the wake-up is tried again.
+        let mut transient = None;
         for id in active.unreadable {
-            report.completed += usize::from(self.end_unreadable(workflow_run_id, id, now).await?);
+            match self.end_unreadable(workflow_run_id, id, now).await {
+                Ok(ended) => report.completed += usize::from(ended),
+                Err(e) if e.is_transient() => {
+                    transient.get_or_insert(e);
+                }
+                // Refused for good: it cannot run, and it must not stop the others.
+                Err(e) => {
+                    tracing::error!(%workflow_run_id, recipient_run_id = %id, error = %e, "could not end an unreadable run")
+                }
+            }
         }
         // Recipient runs advance side by side, at most RUN_CONCURRENCY at once: one slow
         // fetch or delivery does not hold up a thousand recipients, and one run's failure is
         // its own (see `advance`).
         let mut waiting = active.runs.into_iter().peekable();
         let mut in_flight = FuturesUnordered::new();
-        // A run that could not finish its step for a transient reason (the store, the waker)
-        // fails the pass once the others are done, so the wake-up is tried again.
-        let mut transient = None;
         loop {
             while in_flight.len() < RUN_CONCURRENCY
                 && report.completed + report.paused + in_flight.len() < self.budget.runs
@@ -157,11 +166,24 @@ impl Engine {
         {
             Ok(Some(_)) => Ok(Outcome::Completed),
             Ok(None) => Ok(Outcome::Untouched),
-            // The run cannot even record its failure (its item refused): leave it; the
-            // others go on.
+            // The run cannot record its failure with its step's event (its item refused): end
+            // it with the smallest write there is, so it never runs its step again.
             Err(e) if !e.is_transient() => {
-                tracing::error!(recipient_run_id = %run.id, error = %e, "could not record a run's failure");
-                Ok(Outcome::Untouched)
+                tracing::error!(recipient_run_id = %run.id, error = %e, "could not record a run's failure; ending it");
+                let event =
+                    RunEvent::error("workflow_recipient_run_failed", None, Value::Null, now);
+                match self
+                    .store
+                    .end_unreadable_run(run.workflow_run_id, run.id, &event)
+                    .await
+                {
+                    Ok(_) => Ok(Outcome::Completed),
+                    Err(e) if e.is_transient() => Err(e.into()),
+                    Err(e) => {
+                        tracing::error!(recipient_run_id = %run.id, error = %e, "a run could not be ended");
+                        Ok(Outcome::Untouched)
+                    }
+                }
             }
             Err(e) => Err(e),
         }

@@ -25,7 +25,7 @@ pub use sweep::{SweepReport, SWEEP_BOUND, SWEEP_LIMIT};
 
 use execute::RUNS_PER_RESUME as RUNS_PER_PASS;
 pub use preferences::DEFAULT_SET;
-pub use trigger::{Idempotent, TriggerRequest, Triggered, MAX_RECIPIENTS};
+pub use trigger::{Idempotent, TriggerRequest, Triggered, IN_FLIGHT, MAX_RECIPIENTS};
 
 use chrono_tz::Tz;
 
@@ -72,6 +72,7 @@ pub struct Engine {
     senders: Senders,
     delivery_timeout: std::time::Duration,
     versions: Arc<versions::Versions>,
+    in_flight: chrono::Duration,
 }
 
 impl Engine {
@@ -94,6 +95,7 @@ impl Engine {
             senders: Senders::new(),
             delivery_timeout: DELIVERY_TIMEOUT,
             versions: Arc::default(),
+            in_flight: IN_FLIGHT,
         }
     }
 
@@ -126,6 +128,16 @@ impl Engine {
     /// recipients without a `timezone` (UTC otherwise).
     pub fn with_default_timezone(mut self, tz: Tz) -> Self {
         self.default_timezone = Some(tz);
+        self
+    }
+
+    /// The same engine with another bound on how long a trigger holding an idempotency key
+    /// counts as under way ([`IN_FLIGHT`] by default). A store whose trigger write is one
+    /// transaction (SQLite) may take zero: a second request then runs the trigger again at
+    /// once, storing nothing twice. DynamoDB's is several requests, so two at once could
+    /// overwrite each other.
+    pub fn with_idempotency_in_flight(mut self, bound: std::time::Duration) -> Self {
+        self.in_flight = chrono::Duration::from_std(bound).unwrap_or(IN_FLIGHT);
         self
     }
 

@@ -25,22 +25,32 @@ pub struct SweepReport {
 impl Engine {
     /// Redrives failed wake-ups, then wakes every workflow run and delivery overdue by more
     /// than [`SWEEP_BOUND`].
+    /// One wake-up that fails is logged and left for the next sweep; the others go on.
     pub async fn sweep(&self) -> Result<SweepReport, EngineError> {
         let now = self.now();
-        let redriven = self.waker.redrive().await?;
+        let redriven = self.waker.redrive().await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not redrive the dead-letter queue");
+            0
+        });
         let overdue = self.store.overdue(now - SWEEP_BOUND, SWEEP_LIMIT).await?;
+        let mut report = SweepReport {
+            redriven,
+            ..SweepReport::default()
+        };
         for id in &overdue.workflow_runs {
             tracing::warn!(workflow_run_id = %id, "overdue; waking it");
-            self.waker.wake_at(*id, now).await?;
+            match self.waker.wake_at(*id, now).await {
+                Ok(()) => report.workflow_runs += 1,
+                Err(e) => tracing::error!(workflow_run_id = %id, error = %e, "could not wake it"),
+            }
         }
         for id in &overdue.messages {
             tracing::warn!(message_id = %id, "delivery overdue; waking it");
-            self.waker.deliver_at(*id, now).await?;
+            match self.waker.deliver_at(*id, now).await {
+                Ok(()) => report.messages += 1,
+                Err(e) => tracing::error!(message_id = %id, error = %e, "could not wake it"),
+            }
         }
-        Ok(SweepReport {
-            redriven,
-            workflow_runs: overdue.workflow_runs.len(),
-            messages: overdue.messages.len(),
-        })
+        Ok(report)
     }
 }

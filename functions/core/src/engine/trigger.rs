@@ -15,6 +15,11 @@ use crate::ports::{Claim, Write};
 use crate::recipient::RecipientRequest;
 use crate::run::{RecipientRun, RunSettings, RunStatus, WorkflowRun};
 
+/// How long a trigger holding an idempotency key counts as under way by default: longer than a
+/// trigger can take (the trigger function's timeout is 30 s), so one still claimed after it
+/// has died. See [`Engine::with_idempotency_in_flight`].
+pub const IN_FLIGHT: chrono::Duration = chrono::Duration::seconds(60);
+
 /// Knock's limit of recipients per trigger.
 pub const MAX_RECIPIENTS: usize = 1_000;
 
@@ -171,9 +176,11 @@ pub struct Triggered {
 impl Engine {
     /// [`Engine::trigger`] once per idempotency key: the first request claims the key with a
     /// workflow run id; a request with the same key and body within 24 hours answers with that
-    /// run (running the trigger again with the same run id if the first did not finish, which
-    /// stores nothing twice); one with another body is [`EngineError::IdempotencyConflict`].
-    /// A request refused as the caller's error frees the key again.
+    /// run; one with another body is [`EngineError::IdempotencyConflict`]. While the first is
+    /// still under way (claimed less than [`IN_FLIGHT`] ago by default, not completed) a second is
+    /// [`EngineError::IdempotencyInProgress`], to retry shortly; after that the first is taken
+    /// for dead and the trigger runs again with the same run id, which stores nothing twice.
+    /// A request refused as the caller's error frees the key again, if it had claimed it.
     pub async fn trigger_idempotent(
         &self,
         key: &str,
@@ -198,8 +205,13 @@ impl Engine {
                         replay_of: Some(held.request_id),
                     });
                 }
+                // Two triggers with one run id at once could overwrite each other's runs.
+                Claim::Held(held) if held.claimed_at() > now - self.in_flight => {
+                    return Err(EngineError::IdempotencyInProgress(idem.key));
+                }
                 Claim::Held(held) => (held.workflow_run_id, Some(held.request_id)),
             };
+        let claimed_here = replay_of.is_none();
         match self.trigger_as(key, request, workflow_run_id).await {
             Ok(id) => {
                 // Not completing only costs a replay running the trigger again (storing nothing
@@ -222,7 +234,7 @@ impl Engine {
                     replay_of,
                 })
             }
-            Err(e) if e.is_client_error() => {
+            Err(e) if e.is_client_error() && claimed_here => {
                 // Kept on a failure here: a retry with the same body then runs again, another
                 // body is refused until the key expires.
                 if let Err(release) = self

@@ -1,5 +1,7 @@
 //! The sweep role on DynamoDB: one `Query` per shard of the due index (GSI3, keys only) for
-//! the keys due before a time; the sort key names the workflow run or message.
+//! the keys due before a time; the sort key names the workflow run or message. Recipient runs
+//! of a trigger that died before its commit marker (no `WFRUN` item) can never run: once
+//! [`ORPHAN_AGE`] overdue they are taken out of the index and left to expire.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,10 +14,17 @@ use super::expr::Expr;
 use super::request::sdk_error;
 use super::DynamoStore;
 
+/// How overdue a recipient run without its workflow run must be to count as an orphan: far
+/// longer than a trigger takes to write its commit marker.
+const ORPHAN_AGE: chrono::Duration = chrono::Duration::hours(1);
+
 #[async_trait]
 impl Sweep for DynamoStore {
     async fn overdue(&self, before: DateTime<Utc>, limit: usize) -> Result<Overdue, StoreError> {
         let bound = format!("{:020}", micros(before).max(0));
+        let orphan_bound = format!("{:020}", micros(before - ORPHAN_AGE).max(0));
+        // Old run entries, with their item's key, to check for a commit marker.
+        let mut old_runs: Vec<(Uuid, Item)> = Vec::new();
         let mut due: Vec<String> = Vec::new();
         for shard in 0..DUE_SHARDS {
             let mut e = Expr::default();
@@ -33,7 +42,17 @@ impl Sweep for DynamoStore {
             let mut found = 0usize;
             while let Some(page) = pages.next().await {
                 for item in page.map_err(sdk_error)?.items() {
-                    due.push(get_s(item, "gsi3sk")?.to_string());
+                    let sk = get_s(item, "gsi3sk")?.to_string();
+                    if sk < orphan_bound {
+                        if let Some(("R", id)) = kind_and_id(&sk) {
+                            let key = super::request::key(
+                                get_s(item, "pk")?.to_string(),
+                                get_s(item, "sk")?,
+                            );
+                            old_runs.push((id, key));
+                        }
+                    }
+                    due.push(sk);
                     found += 1;
                 }
                 // Each shard is read in due order: beyond `limit` keys of one shard, the rest
@@ -43,23 +62,79 @@ impl Sweep for DynamoStore {
                 }
             }
         }
+        let orphans = self.drop_orphans(old_runs, before).await?;
         due.sort();
         let mut overdue = Overdue::default();
-        for sk in due {
-            let mut parts = sk.splitn(3, '#');
-            let (_, kind, id) = (parts.next(), parts.next(), parts.next());
-            let Some(id) = id.and_then(|i| Uuid::parse_str(i).ok()) else {
+        let mut listed = std::collections::HashSet::new();
+        for sk in &due {
+            let Some((kind, id)) = kind_and_id(sk) else {
                 continue;
             };
             let list = match kind {
-                Some("R") => &mut overdue.workflow_runs,
-                Some("M") => &mut overdue.messages,
+                "R" if orphans.contains(&id) => continue,
+                "R" => &mut overdue.workflow_runs,
+                "M" => &mut overdue.messages,
                 _ => continue,
             };
-            if list.len() < limit && !list.contains(&id) {
+            if list.len() < limit && listed.insert((kind, id)) {
                 list.push(id);
             }
         }
         Ok(overdue)
+    }
+}
+
+/// The kind (`R`, `M`) and id a due-index sort key names.
+fn kind_and_id(sk: &str) -> Option<(&str, Uuid)> {
+    let mut parts = sk.splitn(3, '#');
+    let (_, kind, id) = (parts.next(), parts.next()?, parts.next()?);
+    Some((kind, Uuid::parse_str(id).ok()?))
+}
+
+impl DynamoStore {
+    /// Takes the run items of `old` whose workflow run was never committed out of the due
+    /// index (they expire with the retention); returns those workflow run ids.
+    async fn drop_orphans(
+        &self,
+        old: Vec<(Uuid, Item)>,
+        now: DateTime<Utc>,
+    ) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+        if old.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut ids: Vec<Uuid> = old.iter().map(|(id, _)| *id).collect();
+        ids.sort();
+        ids.dedup();
+        let keys = ids
+            .iter()
+            .map(|id| super::request::key(format!("WFRUN#{id}"), "WFRUN"))
+            .collect();
+        let mut e = Expr::default();
+        let projection = e.name("pk");
+        let committed: std::collections::HashSet<Uuid> = self
+            .batch_get(keys, Some((&projection, &e)))
+            .await?
+            .iter()
+            .filter_map(|item| get_s(item, "pk").ok()?.strip_prefix("WFRUN#")?.parse().ok())
+            .collect();
+        let orphans: std::collections::HashSet<Uuid> = ids
+            .into_iter()
+            .filter(|id| !committed.contains(id))
+            .collect();
+        for (id, key) in old.into_iter().filter(|(id, _)| orphans.contains(id)) {
+            tracing::warn!(workflow_run_id = %id, "a run of a trigger that never committed; dropped from the due index");
+            let mut u = Expr::default();
+            let set = format!(
+                "SET {} REMOVE {}, {}",
+                u.eq("expires_at", self.expiry(now)),
+                u.name("gsi3pk"),
+                u.name("gsi3sk")
+            );
+            let condition = format!("attribute_exists({})", u.name("pk"));
+            let _gone: herald_core::ports::Write = self
+                .update(self.conditional_update(key, set, condition, &u)?)
+                .await?;
+        }
+        Ok(orphans)
     }
 }

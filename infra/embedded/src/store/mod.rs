@@ -119,6 +119,9 @@ fn backend(e: rusqlite::Error) -> StoreError {
         rusqlite::Error::FromSqlConversionFailure(_, _, msg) => {
             StoreError::Corrupt(msg.to_string())
         }
+        rusqlite::Error::InvalidColumnType(..) | rusqlite::Error::IntegralValueOutOfRange(..) => {
+            StoreError::Corrupt(e.to_string())
+        }
         rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::TooBig => {
             StoreError::Rejected("the value is larger than SQLite stores".into())
         }
