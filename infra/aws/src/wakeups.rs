@@ -25,6 +25,7 @@ use aws_sdk_scheduler::types::{
     ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
     RetryPolicy, Target,
 };
+use aws_sdk_sqs::types::MessageAttributeValue;
 use chrono::{DateTime, DurationRound, Utc};
 use herald_core::error::WakeError;
 use herald_core::ports::Waker;
@@ -102,6 +103,13 @@ pub struct WakerConfig {
     pub dead_letter_url: String,
 }
 
+/// The message attribute counting a wake-up's redrives.
+const REDRIVES: &str = "herald-redrives";
+
+/// A wake-up that failed for good this many times after being redriven stays in the dead-letter
+/// queue (for an operator): it fails every time, and redriving it again only costs invocations.
+pub const MAX_REDRIVES: u32 = 3;
+
 /// Dead letters one sweep redrives at most (10 per `ReceiveMessage`).
 const REDRIVE_ROUNDS: usize = 10;
 
@@ -164,13 +172,32 @@ impl AwsWaker {
     }
 
     async fn enqueue(&self, message: &WakeMessage, delay_secs: i64) -> Result<(), WakeError> {
+        self.enqueue_counted(message, delay_secs, 0).await
+    }
+
+    /// [`Self::enqueue`], carrying how many times the wake-up was redriven already.
+    async fn enqueue_counted(
+        &self,
+        message: &WakeMessage,
+        delay_secs: i64,
+        redrives: u32,
+    ) -> Result<(), WakeError> {
         let body = serde_json::to_string(message).map_err(|e| WakeError(e.to_string()))?;
-        self.sqs
+        let mut send = self
+            .sqs
             .send_message()
             .queue_url(&self.config.queue_url)
             .message_body(body)
-            .delay_seconds(delay_secs.clamp(0, SQS_MAX_DELAY_SECS) as i32)
-            .send()
+            .delay_seconds(delay_secs.clamp(0, SQS_MAX_DELAY_SECS) as i32);
+        if redrives > 0 {
+            let count = MessageAttributeValue::builder()
+                .data_type("Number")
+                .string_value(redrives.to_string())
+                .build()
+                .map_err(|e| WakeError(e.to_string()))?;
+            send = send.message_attributes(REDRIVES, count);
+        }
+        send.send()
             .await
             .map_err(|e| WakeError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
         Ok(())
@@ -306,6 +333,7 @@ impl Waker for AwsWaker {
                 .max_number_of_messages(10)
                 .wait_time_seconds(0)
                 .visibility_timeout(KEEP_HIDDEN_SECS)
+                .message_attribute_names(REDRIVES)
                 .send()
                 .await
                 .map_err(|e| sqs_error(&aws_sdk_sqs::error::DisplayErrorContext(e)))?;
@@ -320,8 +348,22 @@ impl Waker for AwsWaker {
                     );
                     continue;
                 };
+                let redrives = letter
+                    .message_attributes()
+                    .and_then(|a| a.get(REDRIVES))
+                    .and_then(|v| v.string_value())
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .unwrap_or(0);
+                if redrives >= MAX_REDRIVES {
+                    tracing::error!(
+                        ?wake,
+                        redrives,
+                        "a wake-up keeps failing; left in the dead-letter queue"
+                    );
+                    continue;
+                }
                 // Due already: on the queue at once, then out of the dead-letter queue.
-                self.enqueue(&wake, 0).await?;
+                self.enqueue_counted(&wake, 0, redrives + 1).await?;
                 if let Some(receipt) = letter.receipt_handle() {
                     self.sqs
                         .delete_message()

@@ -623,6 +623,24 @@ async fn the_sweep_redrives_dead_letters_and_wakes_overdue_runs() {
             .await
             .expect("SendMessage");
     }
+    // A wake-up redriven three times already keeps failing: it stays for an operator.
+    let hopeless = Uuid::new_v4();
+    w.stack
+        .sqs
+        .send_message()
+        .queue_url(&dlq)
+        .message_body(serde_json::to_string(&WakeMessage::run(hopeless, past)).expect("json"))
+        .message_attributes(
+            "herald-redrives",
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("Number")
+                .string_value("3")
+                .build()
+                .expect("attribute"),
+        )
+        .send()
+        .await
+        .expect("SendMessage");
     // A run the stream never started: queued, and overdue once the clock moves on.
     let run = w.trigger(|_| {}).await;
     w.clock.set(w.clock.now() + Duration::minutes(3));
@@ -641,6 +659,10 @@ async fn the_sweep_redrives_dead_letters_and_wakes_overdue_runs() {
     for id in [queued, scheduled, run] {
         assert!(ids.contains(&Some(id)), "{id} not woken: {woken:?}");
     }
+    assert!(
+        !ids.contains(&Some(hopeless)),
+        "redriven at most three times"
+    );
     // The stream record stays for inspection (hidden for an hour); the wake-ups are gone.
     assert!(drain(&w, &dlq).await.is_empty());
 
