@@ -18,8 +18,15 @@ pub async fn config() -> SdkConfig {
 
 /// A DynamoDB client that counts its requests into `counter`.
 pub async fn dynamodb(counter: &RequestCounter) -> aws_sdk_dynamodb::Client {
+    dynamodb_with(counter.clone()).await
+}
+
+/// A DynamoDB client whose requests pass through `interceptor` (a counter, a fault injector).
+pub async fn dynamodb_with(
+    interceptor: impl aws_smithy_runtime_api::client::interceptors::Intercept + 'static,
+) -> aws_sdk_dynamodb::Client {
     let conf = aws_sdk_dynamodb::config::Builder::from(&config().await)
-        .interceptor(counter.clone())
+        .interceptor(interceptor)
         .build();
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
@@ -159,13 +166,44 @@ impl Stack {
     }
 }
 
+/// The next `n` requests of one operation, counted down as they pass: what a fault-injecting
+/// interceptor strikes.
+#[derive(Debug, Clone)]
+struct Armed {
+    operation: &'static str,
+    left: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl Armed {
+    fn new(operation: &'static str) -> Self {
+        Self {
+            operation,
+            left: Default::default(),
+        }
+    }
+
+    fn arm(&self, n: u32) {
+        self.left.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the request `cfg` describes is one to strike (counting it down if so).
+    fn strikes(&self, cfg: &aws_smithy_types::config_bag::ConfigBag) -> bool {
+        use std::sync::atomic::Ordering;
+        cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .is_some_and(|m| m.name() == self.operation)
+            && self
+                .left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+    }
+}
+
 /// An interceptor that loses the answers of the next `n` requests of one operation after they
 /// were applied: the answer becomes a 500, so the SDK retries a request that had committed, as
 /// when a connection drops on the way back.
 #[derive(Debug, Clone)]
 pub struct LoseAnswers {
-    operation: &'static str,
-    left: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    armed: Armed,
     lost: std::sync::Arc<std::sync::atomic::AtomicU32>,
 }
 
@@ -173,15 +211,14 @@ impl LoseAnswers {
     /// Loses nothing until [`LoseAnswers::arm`]; `operation` is the SDK's name (`UpdateItem`).
     pub fn new(operation: &'static str) -> Self {
         Self {
-            operation,
-            left: Default::default(),
+            armed: Armed::new(operation),
             lost: Default::default(),
         }
     }
 
     /// Loses the answers of the next `n` requests of the operation.
     pub fn arm(&self, n: u32) {
-        self.left.store(n, std::sync::atomic::Ordering::SeqCst);
+        self.armed.arm(n);
     }
 
     /// How many answers were lost so far.
@@ -201,17 +238,8 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for LoseAnswers {
         _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut aws_smithy_types::config_bag::ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        use std::sync::atomic::Ordering;
-        let ours = cfg
-            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
-            .is_some_and(|m| m.name() == self.operation);
-        let lose = ours
-            && self
-                .left
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
-        if lose && context.response().status().is_success() {
-            self.lost.fetch_add(1, Ordering::SeqCst);
+        if self.armed.strikes(cfg) && context.response().status().is_success() {
+            self.lost.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             *context.response_mut().status_mut() =
                 aws_smithy_runtime_api::http::StatusCode::try_from(500u16)?;
         }
@@ -219,34 +247,24 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for LoseAnswers {
     }
 }
 
-/// A DynamoDB client whose answers `lose` may drop.
-pub async fn dynamodb_losing(lose: &LoseAnswers) -> aws_sdk_dynamodb::Client {
-    let conf = aws_sdk_dynamodb::config::Builder::from(&config().await)
-        .interceptor(lose.clone())
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(conf)
-}
-
 /// An interceptor that fails the next `n` requests of one operation before they are sent, as
 /// when a function dies just before a call.
 #[derive(Debug, Clone)]
 pub struct FailRequests {
-    operation: &'static str,
-    left: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    armed: Armed,
 }
 
 impl FailRequests {
     /// Fails nothing until [`FailRequests::arm`]; `operation` is the SDK's name (`PutItem`).
     pub fn new(operation: &'static str) -> Self {
         Self {
-            operation,
-            left: Default::default(),
+            armed: Armed::new(operation),
         }
     }
 
     /// Fails the next `n` requests of the operation.
     pub fn arm(&self, n: u32) {
-        self.left.store(n, std::sync::atomic::Ordering::SeqCst);
+        self.armed.arm(n);
     }
 }
 
@@ -261,16 +279,7 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for FailRequests {
         _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut aws_smithy_types::config_bag::ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        use std::sync::atomic::Ordering;
-        let ours = cfg
-            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
-            .is_some_and(|m| m.name() == self.operation);
-        if ours
-            && self
-                .left
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok()
-        {
+        if self.armed.strikes(cfg) {
             return Err("injected: the function died before this request".into());
         }
         Ok(())

@@ -100,9 +100,7 @@ pub async fn handle_resume_event(engine: &Engine, event: Value) -> Result<Value,
             // The stage's rate schedule: redrive dead letters, wake what is overdue.
             let report = engine.sweep().await?;
             tracing::info!(?report, "swept");
-            Ok(
-                json!({"redriven": report.redriven, "workflow_runs": report.workflow_runs, "messages": report.messages}),
-            )
+            Ok(serde_json::to_value(report).unwrap_or_default())
         }
         None => {
             let wake: WakeMessage =

@@ -156,38 +156,24 @@ pub async fn run_worker_with(engine: Engine, mut rx: mpsc::UnboundedReceiver<Wak
         tokio::spawn(async move {
             let mut failures = 0u32;
             loop {
-                let failed = match wake {
-                    Wake::Run(workflow_run_id) => match engine.resume(workflow_run_id).await {
-                        Ok(report) => {
-                            tracing::debug!(%workflow_run_id, ?report, "resumed");
-                            false
-                        }
-                        Err(e) => {
-                            tracing::error!(%workflow_run_id, error = %e, "resume failed; retrying");
-                            true
-                        }
-                    },
-                    Wake::Deliver(message_id) => {
+                let done = match wake {
+                    Wake::Run(id) => engine.resume(id).await.map(|r| format!("{r:?}")),
+                    Wake::Deliver(id) => {
                         let Ok(_permit) = deliveries.acquire().await else {
                             return;
                         };
-                        match engine.deliver(message_id).await {
-                            Ok(report) => {
-                                tracing::debug!(%message_id, ?report, "delivery");
-                                false
-                            }
-                            Err(e) => {
-                                tracing::error!(%message_id, error = %e, "delivery failed; retrying");
-                                true
-                            }
-                        }
+                        engine.deliver(id).await.map(|r| format!("{r:?}"))
                     }
                 };
-                if failed {
-                    // Still marked in flight: wake-ups meanwhile fold into this retry.
-                    failures += 1;
-                    tokio::time::sleep(retry.wait(failures)).await;
-                    continue;
+                match done {
+                    Ok(report) => tracing::debug!(?wake, report, "done"),
+                    Err(e) => {
+                        tracing::error!(?wake, error = %e, "failed; retrying");
+                        // Still marked in flight: wake-ups meanwhile fold into this retry.
+                        failures += 1;
+                        tokio::time::sleep(retry.wait(failures)).await;
+                        continue;
+                    }
                 }
                 failures = 0;
                 let Ok(mut running) = in_flight.lock() else {

@@ -34,7 +34,7 @@ async fn a_retried_update_that_had_committed_reads_as_applied() {
     use herald_tests::fixtures::{run, t0, transition, unique};
 
     let lose = herald_tests::aws::LoseAnswers::new("UpdateItem");
-    let client = herald_tests::aws::dynamodb_losing(&lose).await;
+    let client = herald_tests::aws::dynamodb_with(lose.clone()).await;
     let table = herald_tests::aws::fresh_table_without_stream(&client).await;
     let store = DynamoStore::new(client, table, chrono::Duration::days(30));
     let (wf, runs) = run(
@@ -74,10 +74,7 @@ async fn runs_of_a_trigger_that_never_committed_leave_the_due_index() {
     use herald_tests::fixtures::{run, unique};
 
     let fail = herald_tests::aws::FailRequests::new("PutItem");
-    let conf = aws_sdk_dynamodb::config::Builder::from(&herald_tests::aws::config().await)
-        .interceptor(fail.clone())
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    let client = herald_tests::aws::dynamodb_with(fail.clone()).await;
     let table = herald_tests::aws::fresh_table_without_stream(&client).await;
     let store = DynamoStore::new(client.clone(), table.clone(), chrono::Duration::days(30));
     let old: chrono::DateTime<chrono::Utc> = "2002-01-01T00:00:00Z".parse().unwrap_or_default();
@@ -88,11 +85,11 @@ async fn runs_of_a_trigger_that_never_committed_leave_the_due_index() {
         store.insert_run(&wf, &runs, None).await.is_err(),
         "the commit marker's put failed"
     );
-    let (committed, _) = {
-        let (wf2, runs2) = run(&key, None, &[RecipientRef::user(unique("u"))], old);
-        store.insert_run(&wf2, &runs2, None).await.unwrap();
-        (wf2, runs2)
-    };
+    let (committed, committed_runs) = run(&key, None, &[RecipientRef::user(unique("u"))], old);
+    store
+        .insert_run(&committed, &committed_runs, None)
+        .await
+        .unwrap();
 
     let found = store
         .overdue(old + chrono::Duration::hours(3), 100)

@@ -60,7 +60,8 @@ impl Engine {
         // fails the pass once the others are done, so the wake-up is tried again.
         let mut transient = None;
         for id in active.unreadable {
-            match self.end_unreadable(workflow_run_id, id, now).await {
+            let why = json!({"message": "the run's stored state could not be read"});
+            match self.end_unread(workflow_run_id, id, why, now).await {
                 Ok(ended) => report.completed += usize::from(ended),
                 Err(e) if e.is_transient() => {
                     transient.get_or_insert(e);
@@ -107,20 +108,17 @@ impl Engine {
         Ok(report)
     }
 
-    /// Ends a run whose stored item cannot be read; whether it was still active.
-    async fn end_unreadable(
+    /// Ends a run without reading or rewriting its item (it cannot be read, or refused a
+    /// larger write), with a failure event carrying `data`; whether it was still active.
+    async fn end_unread(
         &self,
         workflow_run_id: Uuid,
         id: Uuid,
+        data: Value,
         now: DateTime<Utc>,
     ) -> Result<bool, EngineError> {
-        tracing::error!(%workflow_run_id, recipient_run_id = %id, "a recipient run cannot be read; ending it");
-        let event = RunEvent::error(
-            "workflow_recipient_run_failed",
-            None,
-            json!({"message": "the run's stored state could not be read"}),
-            now,
-        );
+        tracing::error!(%workflow_run_id, recipient_run_id = %id, "ending a recipient run without reading it");
+        let event = RunEvent::error("workflow_recipient_run_failed", None, data, now);
         Ok(self
             .store
             .end_unreadable_run(workflow_run_id, id, &event)
@@ -131,8 +129,11 @@ impl Engine {
     /// Advances one run as far as it goes. A failure that would recur on every try (a stored
     /// value that cannot be read back, a write the store refuses) ends this run with the error
     /// recorded on it; a transient one is returned, for the pass to be tried again.
-    async fn advance(&self, run: RecipientRun, now: DateTime<Utc>) -> Result<Outcome, EngineError> {
-        let mut run = run;
+    async fn advance(
+        &self,
+        mut run: RecipientRun,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, EngineError> {
         match self.advance_steps(&mut run, now).await {
             Err(e) if !e.is_transient() => self.fail(&run, &e, now).await,
             outcome => outcome,
@@ -146,9 +147,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Outcome, EngineError> {
         tracing::error!(recipient_run_id = %run.id, %error, "a recipient run failed");
-        let workflow = self.workflows.get(&run.workflow_key).filter(|w| {
-            run.workflow_version.is_none() || run.workflow_version.as_ref() == Some(&w.version)
-        });
+        let workflow = self.known_workflow_of(run);
         let step = workflow
             .as_ref()
             .and_then(|w| w.steps.get(run.cursor as usize));
@@ -169,16 +168,13 @@ impl Engine {
             // The run cannot record its failure with its step's event (its item refused): end
             // it with the smallest write there is, so it never runs its step again.
             Err(e) if !e.is_transient() => {
-                tracing::error!(recipient_run_id = %run.id, error = %e, "could not record a run's failure; ending it");
-                let event =
-                    RunEvent::error("workflow_recipient_run_failed", None, Value::Null, now);
+                tracing::error!(recipient_run_id = %run.id, error = %e, "could not record a run's failure");
                 match self
-                    .store
-                    .end_unreadable_run(run.workflow_run_id, run.id, &event)
+                    .end_unread(run.workflow_run_id, run.id, Value::Null, now)
                     .await
                 {
                     Ok(_) => Ok(Outcome::Completed),
-                    Err(e) if e.is_transient() => Err(e.into()),
+                    Err(e) if e.is_transient() => Err(e),
                     Err(e) => {
                         tracing::error!(recipient_run_id = %run.id, error = %e, "a run could not be ended");
                         Ok(Outcome::Untouched)

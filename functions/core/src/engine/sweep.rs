@@ -12,7 +12,7 @@ pub const SWEEP_BOUND: chrono::Duration = chrono::Duration::minutes(2);
 pub const SWEEP_LIMIT: usize = 1_000;
 
 /// What one sweep did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SweepReport {
     /// Wake-ups handed back from the dead-letter queue.
     pub redriven: usize,

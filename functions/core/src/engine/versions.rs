@@ -32,30 +32,35 @@ impl Engine {
         Ok(())
     }
 
-    /// The workflow `run` executes: the version it was triggered with (the loaded one if that
-    /// is the same, or for a run from before versions were kept). `None` if the workflow is
-    /// neither loaded nor stored.
+    /// The workflow `run` executes, if this engine has it at hand: the loaded one when it is
+    /// the run's version (or the run is from before versions were kept), else a version loaded
+    /// back earlier.
+    pub(super) fn known_workflow_of(&self, run: &RecipientRun) -> Option<Arc<Workflow>> {
+        let current = self.workflows.get(&run.workflow_key);
+        let Some(version) = &run.workflow_version else {
+            return current;
+        };
+        if let Some(current) = current.filter(|w| &w.version == version) {
+            return Some(current);
+        }
+        let id = (run.workflow_key.clone(), version.clone());
+        self.versions.loaded.lock().ok()?.get(&id).cloned()
+    }
+
+    /// The workflow `run` executes: the version it was triggered with, loaded back from the
+    /// store if this engine does not have it. `None` if the workflow is neither loaded nor
+    /// stored.
     pub(super) async fn workflow_of(
         &self,
         run: &RecipientRun,
     ) -> Result<Option<Arc<Workflow>>, EngineError> {
-        let current = self.workflows.get(&run.workflow_key);
+        if let Some(known) = self.known_workflow_of(run) {
+            return Ok(Some(known));
+        }
         let Some(version) = &run.workflow_version else {
-            return Ok(current);
+            return Ok(None);
         };
-        if let Some(current) = current.filter(|w| &w.version == version) {
-            return Ok(Some(current));
-        }
         let id = (run.workflow_key.clone(), version.clone());
-        if let Some(w) = self
-            .versions
-            .loaded
-            .lock()
-            .ok()
-            .and_then(|l| l.get(&id).cloned())
-        {
-            return Ok(Some(w));
-        }
         let Some(definition) = self.store.get_definition(&id.0, &id.1).await? else {
             return Err(EngineError::VersionUnavailable(format!(
                 "version {version} of workflow `{}` is not stored",

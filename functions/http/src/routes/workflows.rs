@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Extension;
-use herald_core::engine::{CancelRequest, Idempotent, TriggerRequest};
+use herald_core::engine::{CancelRequest, Idempotent, TriggerRequest, Triggered};
 use herald_core::idempotency;
 use serde_json::json;
 
@@ -37,18 +37,20 @@ pub async fn trigger(
         }
     };
     let request = TriggerRequest::from_json(&body)?;
-    let Some(idempotency_key) = idempotency_key else {
-        let workflow_run_id = app.engine.trigger(&key, request).await?;
-        return Ok(Reply::ok(
-            json!({"workflow_run_id": workflow_run_id.to_string()}),
-        ));
+    let triggered = match idempotency_key {
+        None => Triggered {
+            workflow_run_id: app.engine.trigger(&key, request).await?,
+            replay_of: None,
+        },
+        Some(idempotency_key) => {
+            let idem = Idempotent {
+                fingerprint: idempotency::fingerprint(&key, &body),
+                key: idempotency_key,
+                request_id,
+            };
+            app.engine.trigger_idempotent(&key, request, idem).await?
+        }
     };
-    let idem = Idempotent {
-        fingerprint: idempotency::fingerprint(&key, &body),
-        key: idempotency_key,
-        request_id,
-    };
-    let triggered = app.engine.trigger_idempotent(&key, request, idem).await?;
     let reply = Reply::ok(json!({"workflow_run_id": triggered.workflow_run_id.to_string()}));
     Ok(match triggered.replay_of {
         Some(original) => reply

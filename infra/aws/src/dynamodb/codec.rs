@@ -12,6 +12,8 @@ use herald_core::user::User;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::due::{Due, Kind};
+
 pub type Item = HashMap<String, AttributeValue>;
 
 /// Prefix of user property attributes.
@@ -23,19 +25,6 @@ pub const RECIPIENT_RUN: &str = "recipient_run";
 pub const FANOUT_MARKER: &str = "fanout_marker";
 /// The `type` of a batch-activity marker in a runs partition.
 pub const BATCH_MARKER: &str = "batch_marker";
-
-/// Shards of the due index (GSI3), so its writes spread; a sweep queries each.
-pub const DUE_SHARDS: u8 = 4;
-
-/// The due index's partition of the item about `id` (a workflow run or a message).
-pub fn due_pk(id: Uuid) -> String {
-    format!("DUE#{}", id.as_bytes()[0] % DUE_SHARDS)
-}
-
-/// The due index's sort key: when it is due, what (`R` a workflow run, `M` a message), which.
-pub fn due_sk(at: DateTime<Utc>, kind: &str, id: Uuid) -> String {
-    format!("{:020}#{kind}#{id}", micros(at).max(0))
-}
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("item attribute `{what}` is missing or malformed"))
@@ -231,8 +220,7 @@ pub fn run_item(r: &RecipientRun) -> Item {
     }
     if r.status.is_active() {
         let due = r.wake_at.unwrap_or(r.updated_at);
-        item.insert("gsi3pk".into(), s(due_pk(r.workflow_run_id)));
-        item.insert("gsi3sk".into(), s(due_sk(due, "R", r.workflow_run_id)));
+        Due::new(Kind::Run, r.workflow_run_id, due).put(&mut item);
     }
     item.insert("inserted_at".into(), n(micros(r.inserted_at)));
     item.insert("updated_at".into(), n(micros(r.updated_at)));
@@ -362,8 +350,7 @@ pub fn message_item(m: &Message, expires_at: DateTime<Utc>) -> Item {
     item.insert("attempts".into(), n(i64::from(m.delivery.attempts)));
     if let Some(at) = m.delivery.next_attempt_at {
         item.insert("next_attempt_at".into(), n(micros(at)));
-        item.insert("gsi3pk".into(), s(due_pk(m.id)));
-        item.insert("gsi3sk".into(), s(due_sk(at, "M", m.id)));
+        Due::new(Kind::Message, m.id, at).put(&mut item);
     }
     item.insert("events".into(), json_list(&m.events));
     if let Some(batch) = &m.batch {

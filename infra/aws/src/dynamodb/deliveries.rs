@@ -11,6 +11,7 @@ use herald_core::ports::{AttemptRecord, Deliveries, Write};
 use uuid::Uuid;
 
 use super::codec::*;
+use super::due::{Due, Kind};
 use super::expr::Expr;
 use super::request::key;
 use super::DynamoStore;
@@ -49,11 +50,8 @@ impl Deliveries for DynamoStore {
         let from = e.value(n(i64::from(attempt) - 1));
         let at = e.value(n(micros(now)));
         // Due again when the claim lapses (a worker that died mid-attempt).
-        let (due_pk_v, due_sk_v) = (e.s(due_pk(id)), e.s(due_sk(lease_until, "M", id)));
-        let (gpk, gsk) = (e.name("gsi3pk"), e.name("gsi3sk"));
-        let set = format!(
-            "SET {attempts} = {to}, {next} = {lease}, {updated} = {at}, {gpk} = {due_pk_v}, {gsk} = {due_sk_v}"
-        );
+        let due = Due::new(Kind::Message, id, lease_until).set(&mut e);
+        let set = format!("SET {attempts} = {to}, {next} = {lease}, {updated} = {at}, {due}");
         let pending = pending(&mut e);
         let condition = format!("{attempts} = {from} AND {pending} AND {next} <= {at}");
         self.update(self.conditional_update(message_key(id), set, condition, &e)?)
@@ -76,16 +74,13 @@ impl Deliveries for DynamoStore {
              {events} = list_append(if_not_exists({events}, {empty}), {new_events}), \
              {logs} = list_append(if_not_exists({logs}, {empty}), {new_log})"
         );
-        let (gpk, gsk) = (e.name("gsi3pk"), e.name("gsi3sk"));
         match record.next_attempt_at {
-            Some(due) => {
-                let (due_pk_v, due_sk_v) = (e.s(due_pk(id)), e.s(due_sk(due, "M", id)));
-                let due = e.value(n(micros(due)));
-                set.push_str(&format!(
-                    ", {next} = {due}, {gpk} = {due_pk_v}, {gsk} = {due_sk_v}"
-                ));
+            Some(at) => {
+                let entry = Due::new(Kind::Message, id, at).set(&mut e);
+                let due = e.value(n(micros(at)));
+                set.push_str(&format!(", {next} = {due}, {entry}"));
             }
-            None => set.push_str(&format!(" REMOVE {next}, {gpk}, {gsk}")),
+            None => set.push_str(&format!(" REMOVE {next}, {}", Due::remove(&mut e))),
         }
         let lease = e.value(n(micros(record.lease_until)));
         let pending = pending(&mut e);

@@ -37,6 +37,7 @@ mod codec;
 mod definitions;
 mod deliveries;
 mod directory;
+mod due;
 mod expr;
 mod fanouts;
 mod idempotency;

@@ -26,7 +26,7 @@ use super::expr::Expr;
 use super::DynamoStore;
 
 /// The attribute holding the token of the last single-item update (see [`DynamoStore::update`]).
-pub const TOKEN_ATTR: &str = "write_token";
+const TOKEN_ATTR: &str = "write_token";
 const TOKEN_NAME: &str = "#write_token";
 const TOKEN_VALUE: &str = ":write_token";
 

@@ -12,6 +12,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::codec::*;
+use super::due::{Due, Kind};
 use super::expr::{and, Expr};
 use super::paging::Listing;
 use super::request::{conditional, key, sdk_error};
@@ -67,11 +68,9 @@ impl DynamoStore {
         // In the due index while active, due at its wake-up or now.
         if t.status.is_active() {
             let due = t.wake_at.unwrap_or(t.at);
-            sets.push(e.eq("gsi3pk", s(due_pk(t.workflow_run_id))));
-            sets.push(e.eq("gsi3sk", s(due_sk(due, "R", t.workflow_run_id))));
+            sets.push(Due::new(Kind::Run, t.workflow_run_id, due).set(&mut e));
         } else {
-            removes.push(e.name("gsi3pk"));
-            removes.push(e.name("gsi3sk"));
+            removes.push(Due::remove(&mut e));
         }
         if let Some(data) = &t.data {
             sets.push(e.eq("data", json(data)));
@@ -151,12 +150,11 @@ impl DynamoStore {
             let events = u.name("events");
             let new_events = u.value(AttributeValue::L(vec![event.clone()]));
             let update = format!(
-                "SET {}, {}, {}, {events} = list_append({events}, {new_events}) REMOVE {}, {}",
+                "SET {}, {}, {}, {events} = list_append({events}, {new_events}) REMOVE {}",
                 u.eq("status", s(RunStatus::Cancelled.as_str())),
                 u.eq("updated_at", n(micros(at))),
                 u.eq("expires_at", self.expiry(at)),
-                u.name("gsi3pk"),
-                u.name("gsi3sk"),
+                Due::remove(&mut u),
             );
             // A run that opened its batch after the query is left to hold it.
             let condition = format!(
@@ -292,13 +290,12 @@ impl Runs for DynamoStore {
         let new_events = u.value(AttributeValue::L(vec![event_value(event)]));
         let (errors, one) = (u.name("error_count"), u.value(n(1)));
         let update = format!(
-            "SET {}, {}, {}, {events} = list_append({events}, {new_events}), {errors} = {errors} + {one} REMOVE {}, {}, {}",
+            "SET {}, {}, {}, {events} = list_append({events}, {new_events}), {errors} = {errors} + {one} REMOVE {}, {}",
             u.eq("status", s(RunStatus::Completed.as_str())),
             u.eq("updated_at", n(micros(at))),
             u.eq("expires_at", self.expiry(at)),
             u.name("wake_at"),
-            u.name("gsi3pk"),
-            u.name("gsi3sk"),
+            Due::remove(&mut u),
         );
         let condition = active(&mut u);
         let key = key(

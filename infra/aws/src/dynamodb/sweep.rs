@@ -10,6 +10,7 @@ use herald_core::ports::{Overdue, Sweep};
 use uuid::Uuid;
 
 use super::codec::*;
+use super::due::{self, Due, Kind};
 use super::expr::Expr;
 use super::request::sdk_error;
 use super::DynamoStore;
@@ -21,16 +22,15 @@ const ORPHAN_AGE: chrono::Duration = chrono::Duration::hours(1);
 #[async_trait]
 impl Sweep for DynamoStore {
     async fn overdue(&self, before: DateTime<Utc>, limit: usize) -> Result<Overdue, StoreError> {
-        let bound = format!("{:020}", micros(before).max(0));
-        let orphan_bound = format!("{:020}", micros(before - ORPHAN_AGE).max(0));
+        let (bound, orphan_bound) = (due::bound(before), due::bound(before - ORPHAN_AGE));
         // Old run entries, with their item's key, to check for a commit marker.
         let mut old_runs: Vec<(Uuid, Item)> = Vec::new();
         let mut due: Vec<String> = Vec::new();
-        for shard in 0..DUE_SHARDS {
+        for shard in 0..due::SHARDS {
             let mut e = Expr::default();
             let key_cond = format!(
                 "{} AND {} < {}",
-                e.eq("gsi3pk", s(format!("DUE#{shard}"))),
+                e.eq("gsi3pk", s(due::shard_pk(shard))),
                 e.name("gsi3sk"),
                 e.s(bound.clone())
             );
@@ -44,7 +44,7 @@ impl Sweep for DynamoStore {
                 for item in page.map_err(sdk_error)?.items() {
                     let sk = get_s(item, "gsi3sk")?.to_string();
                     if sk < orphan_bound {
-                        if let Some(("R", id)) = kind_and_id(&sk) {
+                        if let Some((Kind::Run, id)) = Due::parse(&sk) {
                             let key = super::request::key(
                                 get_s(item, "pk")?.to_string(),
                                 get_s(item, "sk")?,
@@ -67,14 +67,13 @@ impl Sweep for DynamoStore {
         let mut overdue = Overdue::default();
         let mut listed = std::collections::HashSet::new();
         for sk in &due {
-            let Some((kind, id)) = kind_and_id(sk) else {
+            let Some((kind, id)) = Due::parse(sk) else {
                 continue;
             };
             let list = match kind {
-                "R" if orphans.contains(&id) => continue,
-                "R" => &mut overdue.workflow_runs,
-                "M" => &mut overdue.messages,
-                _ => continue,
+                Kind::Run if orphans.contains(&id) => continue,
+                Kind::Run => &mut overdue.workflow_runs,
+                Kind::Message => &mut overdue.messages,
             };
             if list.len() < limit && listed.insert((kind, id)) {
                 list.push(id);
@@ -82,13 +81,6 @@ impl Sweep for DynamoStore {
         }
         Ok(overdue)
     }
-}
-
-/// The kind (`R`, `M`) and id a due-index sort key names.
-fn kind_and_id(sk: &str) -> Option<(&str, Uuid)> {
-    let mut parts = sk.splitn(3, '#');
-    let (_, kind, id) = (parts.next(), parts.next()?, parts.next()?);
-    Some((kind, Uuid::parse_str(id).ok()?))
 }
 
 impl DynamoStore {
@@ -125,10 +117,9 @@ impl DynamoStore {
             tracing::warn!(workflow_run_id = %id, "a run of a trigger that never committed; dropped from the due index");
             let mut u = Expr::default();
             let set = format!(
-                "SET {} REMOVE {}, {}",
+                "SET {} REMOVE {}",
                 u.eq("expires_at", self.expiry(now)),
-                u.name("gsi3pk"),
-                u.name("gsi3sk")
+                Due::remove(&mut u)
             );
             let condition = format!("attribute_exists({})", u.name("pk"));
             let _gone: herald_core::ports::Write = self
