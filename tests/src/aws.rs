@@ -51,6 +51,22 @@ pub async fn fresh_table_without_stream(client: &aws_sdk_dynamodb::Client) -> St
     name
 }
 
+/// A fresh, empty S3 bucket on moto, for payloads too large for an item.
+pub async fn fresh_bucket(s3: &aws_sdk_s3::Client) -> String {
+    let name = format!("herald-data-{}", uuid::Uuid::new_v4().simple());
+    s3.create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("create bucket on moto");
+    name
+}
+
+/// A plain S3 client on moto.
+pub async fn s3() -> aws_sdk_s3::Client {
+    herald_aws::s3_client(&config().await)
+}
+
 /// A fresh Herald stack on moto: table, schedule group, wake-up queue and dead-letter queue, and
 /// SDK clients that count their requests.
 pub struct Stack {
@@ -64,6 +80,8 @@ pub struct Stack {
     pub scheduler: aws_sdk_scheduler::Client,
     /// SQS client.
     pub sqs: aws_sdk_sqs::Client,
+    /// S3 client (the data bucket).
+    pub s3: aws_sdk_s3::Client,
     /// The SDK configuration the clients were made from (for SES).
     pub sdk: SdkConfig,
 }
@@ -84,8 +102,14 @@ impl Stack {
                 .interceptor(counter.clone())
                 .build(),
         );
+        let s3 = aws_sdk_s3::Client::from_conf(
+            herald_aws::s3_config(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let table = fresh_table(&dynamodb).await;
+        let data_bucket = fresh_bucket(&s3).await;
         let group = format!("herald-{suffix}");
         scheduler
             .create_schedule_group()
@@ -107,6 +131,7 @@ impl Stack {
             .expect("dlq");
         let config = herald_lambda::Config {
             table,
+            data_bucket,
             retention_days: 30,
             api_key: crate::server::API_KEY.to_string(),
             default_timezone: None,
@@ -129,6 +154,7 @@ impl Stack {
             dynamodb,
             scheduler,
             sqs,
+            s3,
             sdk,
         }
     }
@@ -156,6 +182,7 @@ impl Stack {
                 dynamodb: self.dynamodb.clone(),
                 scheduler: self.scheduler.clone(),
                 sqs: self.sqs.clone(),
+                s3: self.s3.clone(),
                 fetcher,
                 senders,
             },

@@ -50,6 +50,8 @@ macro_rules! store_conformance {
             an_unreadable_run_is_reported_not_an_error,
             definitions_are_kept_by_version,
             overdue_work_is_found_by_when_it_was_due,
+            payloads_are_kept_once_by_content,
+            a_page_cut_short_continues_after_its_last_item,
         );
         $crate::store_conformance!(@directory $make;
             objects_upsert_merge_list_and_delete,
@@ -750,12 +752,13 @@ pub async fn recipient_runs_filter_and_page(store: &dyn Store) {
 }
 
 /// A value nested deeper than serde_json parses (128 levels): stored, it cannot be read back.
-pub fn unreadable_data() -> serde_json::Map<String, Value> {
+pub fn unreadable_data() -> herald_core::data::RunData {
     let deep = (0..140).fold(json!(1), |v, _| json!([v]));
     json!({ "deep": deep })
         .as_object()
         .cloned()
         .unwrap_or_default()
+        .into()
 }
 
 /// A recipient run whose item cannot be decoded is reported by id beside the readable ones,
@@ -978,4 +981,111 @@ pub async fn overdue_work_is_found_by_when_it_was_due(store: &dyn Store) {
     // Limits bound both lists.
     let one = store.overdue(old + Duration::hours(2), 1).await.unwrap();
     assert!(one.workflow_runs.len() <= 1 && one.messages.len() <= 1);
+}
+
+/// Payloads are kept by content: small and large ones (past a DynamoDB item, so in S3 on AWS)
+/// read back whole, a second put is harmless, an unknown reference reads as none; a run and its
+/// message store data layers that name a payload, not the payload.
+pub async fn payloads_are_kept_once_by_content(store: &dyn Store) {
+    use herald_core::data::{Part, PayloadRef, RunData};
+    let small = serde_json::to_vec(&json!({"note": unique("small")})).unwrap();
+    let large =
+        serde_json::to_vec(&json!({"blob": "x".repeat(2 * 1024 * 1024), "id": unique("large")}))
+            .unwrap();
+    for bytes in [&small, &large] {
+        let reference = PayloadRef::of(bytes);
+        store.put_payload(&reference, bytes).await.unwrap();
+        store.put_payload(&reference, bytes).await.unwrap();
+        assert_eq!(
+            store.get_payload(&reference).await.unwrap().as_deref(),
+            Some(bytes.as_slice())
+        );
+    }
+    let unknown = PayloadRef::of(unique("never stored").as_bytes());
+    assert_eq!(store.get_payload(&unknown).await.unwrap(), None);
+    let big = PayloadRef::of(&large);
+    let unknown_big = PayloadRef {
+        digest: PayloadRef::of(b"other").digest,
+        bytes: big.bytes,
+    };
+    assert_eq!(store.get_payload(&unknown_big).await.unwrap(), None);
+
+    let layered = RunData::of(Part::Stored(big.clone())).with(
+        Some("fetched".into()),
+        Part::Inline(
+            json!({"plan": "pro"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+    );
+    let (wf, mut runs) = run(
+        &unique("wf"),
+        None,
+        &[RecipientRef::user(unique("u"))],
+        t0(),
+    );
+    runs[0].data = layered.clone();
+    store.insert_run(&wf, &runs, None).await.unwrap();
+    let stored = store.get_recipient_run(runs[0].id).await.unwrap().unwrap();
+    assert_eq!(stored.data, layered);
+    let mut t = transition(&runs[0], 0, 1, RunStatus::Processing, t0());
+    let mut m = message(&runs[0], "feed", t0());
+    m.data = layered.clone();
+    t.message = Some(m);
+    assert!(store.transition(&t).await.unwrap().applied());
+    let m = store
+        .get_message(herald_core::ids::message_id(runs[0].id, "feed"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.data, layered);
+}
+
+/// A page cut to fewer items than it was read with ([`herald_core::ports::Page::take`], what a
+/// page of large messages does) continues, forwards and backwards, right after its last item.
+pub async fn a_page_cut_short_continues_after_its_last_item(store: &dyn Store) {
+    let user = RecipientRef::user(unique("u"));
+    let ids = seed_messages(store, &user, 5).await;
+    let newest_first: Vec<_> = ids.iter().rev().copied().collect();
+    let q = MessageQuery {
+        recipient: Some(user.clone()),
+        ..Default::default()
+    };
+    let ids_of = |p: &herald_core::ports::Page<herald_core::message::Message>| {
+        p.items.iter().map(|m| m.id).collect::<Vec<_>>()
+    };
+    let page = |after: Option<String>, before: Option<String>| PageRequest {
+        page_size: 3,
+        after,
+        before,
+    };
+    let first = store
+        .list_messages(&q, &page(None, None))
+        .await
+        .unwrap()
+        .take(1);
+    assert_eq!(ids_of(&first), newest_first[0..1]);
+    let rest = store
+        .list_messages(&q, &page(first.after.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&rest), newest_first[1..4]);
+    // Backwards from the oldest: the cut page keeps the one nearest its cursor.
+    let last = store
+        .list_messages(&q, &page(rest.after.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&last), newest_first[4..5]);
+    let back = store
+        .list_messages(&q, &page(None, last.before.clone()))
+        .await
+        .unwrap()
+        .take(2);
+    assert_eq!(ids_of(&back), newest_first[2..4]);
+    let further = store
+        .list_messages(&q, &page(None, back.before.clone()))
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&further), newest_first[0..2]);
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_core::batch::{Batch, BatchActivity};
+use herald_core::data::PayloadRef;
 use herald_core::error::{StoreError, WakeError};
 use herald_core::fanout::FanOut;
 use herald_core::idempotency::IdempotencyClaim;
@@ -15,8 +16,8 @@ use herald_core::object::Object;
 use herald_core::ports::{
     ActiveRuns, Admission, AttemptRecord, BatchQuery, Batches, CancelFilter, Claim, Definitions,
     Deliveries, Directory, FanOuts, IdempotencyKeys, MessageQuery, Messages, Overdue, Page,
-    PageRequest, Removal, RunQuery, Runs, Store, StoredPreferenceSet, Sweep, Throttles, Users,
-    Waker, Write, WriteIf,
+    PageRequest, Payloads, Removal, RunQuery, Runs, Store, StoredPreferenceSet, Sweep, Throttles,
+    Users, Waker, Write, WriteIf,
 };
 use herald_core::recipient::RecipientRef;
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
@@ -467,6 +468,18 @@ impl Definitions for CrashingStore {
     }
     async fn get_definition(&self, key: &str, version: &str) -> Result<Option<Value>, StoreError> {
         self.inner.get_definition(key, version).await
+    }
+}
+
+#[async_trait]
+impl Payloads for CrashingStore {
+    async fn put_payload(&self, reference: &PayloadRef, bytes: &[u8]) -> Result<(), StoreError> {
+        self.fuse
+            .write(crash(), self.inner.put_payload(reference, bytes))
+            .await
+    }
+    async fn get_payload(&self, reference: &PayloadRef) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get_payload(reference).await
     }
 }
 

@@ -39,7 +39,11 @@ pub fn run(
             tenant: Some("acme".into()),
             cancellation_key: cancellation_key.map(str::to_string),
             subscription: None,
-            data: json!({"n": 1}).as_object().cloned().unwrap_or_default(),
+            data: json!({"n": 1})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+                .into(),
             settings: RunSettings::default(),
             status: RunStatus::Queued,
             cursor: 0,
@@ -58,7 +62,7 @@ pub fn run(
         cancellation_key: cancellation_key.map(str::to_string),
         actor: None,
         tenant: Some("acme".into()),
-        data: Map::new(),
+        data: Map::new().into(),
         recipient_count: runs.len(),
         inserted_at: at,
     };

@@ -91,6 +91,16 @@ impl Server {
         self.base_url = url;
     }
 
+    /// The most memory the process has held so far (its peak resident set, `VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// Kills the process at once (SIGKILL: no graceful shutdown), as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

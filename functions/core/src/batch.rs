@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use crate::data::RunData;
 use crate::definition::BatchOrder;
 use crate::recipient::RecipientRef;
 
@@ -97,7 +98,7 @@ pub struct BatchActivity {
     /// The trigger's actor.
     pub actor: Option<RecipientRef>,
     /// The run's data.
-    pub data: Map<String, Value>,
+    pub data: RunData,
     /// When it joined.
     pub inserted_at: DateTime<Utc>,
     /// Whether a cancel removed it.
@@ -134,22 +135,27 @@ const MAX_RENDERED_BYTES: usize = 128 * 1024;
 /// Longest string Knock keeps in post-batch data.
 const MAX_FLAT_STRING: usize = 256;
 
-/// Summarises `activities` (chronological) for templates, rendering at most `render_limit`
-/// activities and actors, the first or the last ones as `order` says.
-pub fn summarize(activities: &[BatchActivity], order: BatchOrder, render_limit: u32) -> Summary {
-    let live: Vec<&BatchActivity> = activities.iter().filter(|a| !a.cancelled).collect();
+/// Summarises `activities` (chronological, each with its data as read) for templates, rendering
+/// at most `render_limit` activities and actors, the first or the last ones as `order` says.
+pub fn summarize(
+    activities: &[(BatchActivity, Map<String, Value>)],
+    order: BatchOrder,
+    render_limit: u32,
+) -> Summary {
+    let live: Vec<&(BatchActivity, Map<String, Value>)> =
+        activities.iter().filter(|(a, _)| !a.cancelled).collect();
     let limit = render_limit as usize;
-    let window: Vec<&&BatchActivity> = match order {
+    let window: Vec<&&(BatchActivity, Map<String, Value>)> = match order {
         BatchOrder::Asc => live.iter().take(limit).collect(),
         // The last ones, still listed oldest first (Knock: `activities` are chronological).
         BatchOrder::Desc => live.iter().skip(live.len().saturating_sub(limit)).collect(),
     };
     let rendered: Vec<Value> = window
         .iter()
-        .map(|a| {
+        .map(|(a, data)| {
             json!({
                 "id": a.run_id.to_string(),
-                "data": Value::Object(a.data.clone()),
+                "data": Value::Object(data.clone()),
                 "actor": a.actor.as_ref().map(actor_value),
                 "recipient": actor_value(&a.recipient),
                 "inserted_at": a.inserted_at.to_rfc3339(),
@@ -157,7 +163,7 @@ pub fn summarize(activities: &[BatchActivity], order: BatchOrder, render_limit: 
         })
         .collect();
     let mut actors: Vec<&RecipientRef> = Vec::new();
-    for a in &live {
+    for (a, _) in &live {
         if let Some(actor) = &a.actor {
             if !actors.contains(&actor) {
                 actors.push(actor);
@@ -174,8 +180,8 @@ pub fn summarize(activities: &[BatchActivity], order: BatchOrder, render_limit: 
             .collect(),
     };
     let mut data = Map::new();
-    for a in &live {
-        for (k, v) in &a.data {
+    for (_, fields) in &live {
+        for (k, v) in fields {
             match v {
                 Value::Object(_) | Value::Array(_) => {}
                 Value::String(s) if s.chars().count() > MAX_FLAT_STRING => {
@@ -223,8 +229,14 @@ fn actor_value(r: &RecipientRef) -> Value {
 mod tests {
     use super::*;
 
-    fn activity(i: u32, actor: &str, data: Value, cancelled: bool) -> BatchActivity {
-        BatchActivity {
+    fn activity(
+        i: u32,
+        actor: &str,
+        data: Value,
+        cancelled: bool,
+    ) -> (BatchActivity, Map<String, Value>) {
+        let fields = data.as_object().cloned().unwrap_or_default();
+        let activity = BatchActivity {
             batch_id: Uuid::nil(),
             run_id: Uuid::from_u128(u128::from(i)),
             workflow_run_id: Uuid::nil(),
@@ -232,10 +244,11 @@ mod tests {
             cancellation_key: None,
             recipient: RecipientRef::user("u"),
             actor: Some(RecipientRef::user(actor)),
-            data: data.as_object().cloned().unwrap_or_default(),
+            data: RunData::inline(fields.clone()),
             inserted_at: DateTime::from_timestamp(i64::from(i), 0).unwrap_or_default(),
             cancelled,
-        }
+        };
+        (activity, fields)
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! crash or a function's time limit resumes it without losing or repeating anyone.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::data::RunData;
 use crate::recipient::RecipientRef;
 use crate::run::RunSettings;
 
@@ -36,7 +36,7 @@ pub struct FanOut {
     /// The trigger's tenant.
     pub tenant: Option<String>,
     /// The trigger's data.
-    pub data: Map<String, Value>,
+    pub data: RunData,
     /// The trigger's settings.
     pub settings: RunSettings,
     /// The workflow version the runs it creates execute.

@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod condition;
+pub mod data;
 pub mod definition;
 pub mod engine;
 pub mod error;

@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
+use crate::data::RunData;
 use crate::definition::ChannelType;
 use crate::recipient::RecipientRef;
 
@@ -303,7 +304,7 @@ pub struct Message {
     /// The tenant id.
     pub tenant: Option<String>,
     /// The run's data when it was created.
-    pub data: Map<String, Value>,
+    pub data: RunData,
     /// Delivery status.
     pub status: DeliveryStatus,
     /// Rendered content.

@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
+use crate::data::RunData;
 use crate::message::Message;
 use crate::recipient::RecipientRef;
 
@@ -74,8 +75,8 @@ pub struct WorkflowRun {
     pub actor: Option<RecipientRef>,
     /// The trigger's tenant id.
     pub tenant: Option<String>,
-    /// The trigger's `data`.
-    pub data: Map<String, Value>,
+    /// The trigger's `data` (stored once, referenced by its runs when large).
+    pub data: RunData,
     /// How many recipient runs it has.
     pub recipient_count: usize,
     /// When it was stored.
@@ -110,8 +111,9 @@ pub struct RecipientRun {
     pub tenant: Option<String>,
     /// The cancellation key given at trigger.
     pub cancellation_key: Option<String>,
-    /// The trigger's data, with this recipient's `$trigger_data` merged over it.
-    pub data: Map<String, Value>,
+    /// The trigger's data, with this recipient's `$trigger_data` (and later a fetch's answer)
+    /// merged over it.
+    pub data: RunData,
     /// For a subscriber reached by fan-out: the subscription's properties plus `object`, the
     /// object subscribed to; templates see it as `recipient.subscription`.
     pub subscription: Option<Value>,
@@ -234,7 +236,7 @@ pub struct Transition {
     /// A message created by this step; stored only if none exists with its id.
     pub message: Option<Message>,
     /// New `data` for the run (an `http_fetch` merged its answer, a batch closed).
-    pub data: Option<Map<String, Value>>,
+    pub data: Option<RunData>,
     /// The run's batch link as it is after the change (`None`: unchanged).
     pub batch: Option<RunBatch>,
     /// The failed attempts of the step at `to_cursor`.

@@ -13,7 +13,7 @@ use herald_core::recipient::RecipientRef;
 use herald_core::run::{RecipientRun, RunEvent};
 use herald_core::subscription::Subscription;
 use herald_core::user::User;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 /// Knock's timestamp format.
@@ -64,8 +64,9 @@ fn with_engagements(mut item: Value, m: &Message) -> Value {
     item
 }
 
-/// A `Message`; `channels` give its channel's id, name and provider.
-pub fn message(m: &Message, channels: &Channels) -> Value {
+/// A `Message` with its `data` (read from the payloads it names); `channels` give its channel's
+/// id, name and provider.
+pub fn message(m: &Message, data: &Map<String, Value>, channels: &Channels) -> Value {
     let engagement_statuses: Vec<&str> = m.engagements.iter().map(|(e, _)| e.as_str()).collect();
     let channel = channels.channel(&m.channel_key);
     let channel_id = channel.map_or(m.channel_key.clone(), |c| c.id.to_string());
@@ -88,7 +89,7 @@ pub fn message(m: &Message, channels: &Channels) -> Value {
         "status": m.status.as_str(),
         "engagement_statuses": engagement_statuses,
         "scheduled_at": null,
-        "data": m.data,
+        "data": data,
         "metadata": {},
         "recipient_snapshot": null,
         "source": source(m, "NotificationSource"),
@@ -188,9 +189,14 @@ fn source(m: &Message, typename: &str) -> Value {
     })
 }
 
-/// An in-app `FeedItem`; `actors` and `recipient` are full records. After a batch it lists the
-/// batch's activities and totals, as Knock's do.
-pub fn feed_item(m: &Message, actors: &[Value], recipient: &Value) -> Value {
+/// An in-app `FeedItem` with its `data`; `actors` and `recipient` are full records. After a
+/// batch it lists the batch's activities and totals, as Knock's do.
+pub fn feed_item(
+    m: &Message,
+    data: &Map<String, Value>,
+    actors: &[Value],
+    recipient: &Value,
+) -> Value {
     let blocks = m.content.in_app().map(blocks).unwrap_or_default();
     let activity = |id: &str, actor: Value, data: &Value, at: &Value| {
         json!({
@@ -236,7 +242,7 @@ pub fn feed_item(m: &Message, actors: &[Value], recipient: &Value) -> Value {
             vec![activity(
                 &m.id.to_string(),
                 actors.first().cloned().unwrap_or(Value::Null),
-                &Value::Object(m.data.clone()),
+                &Value::Object(data.clone()),
                 &json!(ts(m.inserted_at)),
             )],
             json!(1),
@@ -250,7 +256,7 @@ pub fn feed_item(m: &Message, actors: &[Value], recipient: &Value) -> Value {
         "activities": activities,
         "actors": actors,
         "blocks": blocks,
-        "data": m.data,
+        "data": data,
         "source": source(m, "Workflow"),
         "tenant": m.tenant,
         "total_activities": total_activities,

@@ -8,6 +8,8 @@ use herald_config::{ConfigError, Env};
 pub struct Config {
     /// `TABLE_NAME`.
     pub table: String,
+    /// `DATA_BUCKET`: the S3 bucket for run data too large for a table item.
+    pub data_bucket: String,
     /// `RETENTION_DAYS` (default 30): how long finished runs and messages are kept.
     pub retention_days: i64,
     /// `HERALD_API_KEY`: the secret key callers present.
@@ -37,6 +39,7 @@ impl Config {
         let common = env.common()?;
         Ok(Self {
             table: env.required("TABLE_NAME")?,
+            data_bucket: env.required("DATA_BUCKET")?,
             retention_days: env.parsed("RETENTION_DAYS", 30)?,
             api_key: common
                 .api_key

@@ -25,6 +25,8 @@ pub struct Clients {
     pub scheduler: aws_sdk_scheduler::Client,
     /// SQS.
     pub sqs: aws_sdk_sqs::Client,
+    /// S3, for the data bucket.
+    pub s3: aws_sdk_s3::Client,
     /// The outbound guard's HTTP client.
     pub fetcher: Arc<dyn Fetcher>,
     /// The channels' senders.
@@ -56,6 +58,7 @@ impl Deps {
                 dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
                 scheduler: aws_sdk_scheduler::Client::new(&sdk),
                 sqs: aws_sdk_sqs::Client::new(&sdk),
+                s3: herald_aws::s3_client(&sdk),
                 fetcher,
                 senders: Senders::new(),
             };
@@ -104,6 +107,7 @@ impl Deps {
                 dynamodb: aws_sdk_dynamodb::Client::new(sdk),
                 scheduler: aws_sdk_scheduler::Client::new(sdk),
                 sqs: aws_sdk_sqs::Client::new(sdk),
+                s3: herald_aws::s3_client(sdk),
                 fetcher,
                 senders,
             },
@@ -129,11 +133,10 @@ impl Deps {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let retention = chrono::Duration::days(config.retention_days);
-        let store = Arc::new(DynamoStore::new(
-            clients.dynamodb,
-            config.table.clone(),
-            retention,
-        ));
+        let store = Arc::new(
+            DynamoStore::new(clients.dynamodb, config.table.clone(), retention)
+                .with_data_bucket(clients.s3, config.data_bucket.clone()),
+        );
         let waker = Arc::new(AwsWaker::new(
             clients.scheduler,
             clients.sqs,

@@ -16,7 +16,7 @@ pub mod ses;
 pub mod wakeups;
 
 pub use counter::RequestCounter;
-pub use dynamodb::DynamoStore;
+pub use dynamodb::{s3_client, s3_config, DynamoStore, ITEM_PAYLOAD_MAX};
 pub use secrets::StageSecrets;
 pub use ses::SesSender;
 pub use wakeups::{AwsWaker, WakeMessage, WakerConfig};

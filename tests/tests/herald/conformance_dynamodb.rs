@@ -10,16 +10,20 @@ use tokio::sync::OnceCell;
 // runtime.
 async fn store() -> Arc<dyn Store> {
     static TABLE: OnceCell<String> = OnceCell::const_new();
+    static BUCKET: OnceCell<String> = OnceCell::const_new();
     let counter = RequestCounter::default();
     let client = herald_tests::aws::dynamodb(&counter).await;
+    let s3 = herald_tests::aws::s3().await;
     let table = TABLE
         .get_or_init(|| async { herald_tests::aws::fresh_table(&client).await })
         .await;
-    Arc::new(DynamoStore::new(
-        client,
-        table.clone(),
-        chrono::Duration::days(30),
-    ))
+    let bucket = BUCKET
+        .get_or_init(|| async { herald_tests::aws::fresh_bucket(&s3).await })
+        .await;
+    Arc::new(
+        DynamoStore::new(client, table.clone(), chrono::Duration::days(30))
+            .with_data_bucket(s3, bucket.clone()),
+    )
 }
 
 herald_tests::store_conformance!(store().await);

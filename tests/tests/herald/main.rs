@@ -17,6 +17,7 @@ mod fanout_dynamodb;
 mod fanout_embedded;
 mod idempotency;
 mod lambda_handlers;
+mod large_data;
 mod parsers;
 mod recipients;
 mod steps;

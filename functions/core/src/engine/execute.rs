@@ -2,11 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::steps::StepContext;
 use super::{scope, Engine};
+use crate::data::RunData;
 use crate::definition::{Step, Workflow};
 use crate::error::EngineError;
 use crate::message::Message;
@@ -241,7 +242,10 @@ impl Engine {
                 // the same instant, so they see the same recipient.
                 let built = match scope {
                     Some(ref built) => built,
-                    None => scope.insert(scope::build(self.store.as_ref(), &workflow, run).await?),
+                    None => {
+                        let data = self.data_of(&run.data).await?;
+                        scope.insert(scope::build(self.store.as_ref(), &workflow, run, data).await?)
+                    }
                 };
                 self.execute_step(&workflow, run, built, now).await?
             };
@@ -433,7 +437,7 @@ pub(super) struct Change {
     wake_at: Option<DateTime<Utc>>,
     message: Option<Message>,
     events: Vec<RunEvent>,
-    data: Option<Map<String, Value>>,
+    data: Option<RunData>,
     batch: Option<RunBatch>,
     attempt: u32,
 }
@@ -472,7 +476,7 @@ impl Change {
     }
 
     /// Replaces the run's data.
-    pub(super) fn data(mut self, data: Map<String, Value>) -> Self {
+    pub(super) fn data(mut self, data: RunData) -> Self {
         self.data = Some(data);
         self
     }

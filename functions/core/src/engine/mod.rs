@@ -1,6 +1,7 @@
 //! The engine: trigger, execute and cancel workflow runs over the ports.
 
 mod cancel;
+mod data;
 mod deliver;
 mod execute;
 mod fanout;
@@ -16,6 +17,7 @@ mod window;
 use std::sync::Arc;
 
 pub use cancel::CancelRequest;
+pub use data::{PAGE_MAX_DATA_BYTES, PAYLOAD_CACHE_BYTES};
 pub use deliver::{backoff, DeliveryReport, BACKOFF, DELIVERY_TIMEOUT, MAX_ATTEMPTS};
 pub use execute::{ResumeReport, RUNS_PER_RESUME};
 pub use fanout::{FANOUT_PAGE, FANOUT_STEPS_PER_RESUME};
@@ -72,6 +74,7 @@ pub struct Engine {
     senders: Senders,
     delivery_timeout: std::time::Duration,
     versions: Arc<versions::Versions>,
+    payloads: Arc<data::PayloadCache>,
     in_flight: chrono::Duration,
 }
 
@@ -95,6 +98,7 @@ impl Engine {
             senders: Senders::new(),
             delivery_timeout: DELIVERY_TIMEOUT,
             versions: Arc::default(),
+            payloads: Arc::default(),
             in_flight: IN_FLIGHT,
         }
     }

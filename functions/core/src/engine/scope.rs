@@ -9,12 +9,13 @@ use crate::ports::Store;
 use crate::recipient::RecipientRef;
 use crate::run::RecipientRun;
 
-/// Builds the scope of `run`, reading the recipient and actor as they are now (Knock renders with
+/// Builds the scope of `run` with its `data` (read by the caller), reading the recipient and actor as they are now (Knock renders with
 /// the recipient's data at the time the step runs, not at trigger time).
 pub async fn build(
     store: &dyn Store,
     workflow: &Workflow,
     run: &RecipientRun,
+    data: Map<String, Value>,
 ) -> Result<Value, StoreError> {
     let mut recipient = entity(store, &run.recipient).await?;
     if let (Some(sub), Value::Object(map)) = (&run.subscription, &mut recipient) {
@@ -29,7 +30,7 @@ pub async fn build(
         None => Value::Null,
     };
     let mut scope = json!({
-        "data": Value::Object(run.data.clone()),
+        "data": Value::Object(data),
         "recipient": recipient,
         "actor": actor,
         "tenant": tenant,

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::Engine;
+use crate::data::{RunData, MAX_DATA_BYTES};
 use crate::error::{EngineError, FieldError};
 use crate::fanout::{FanOut, Source};
 use crate::idempotency::IdempotencyClaim;
@@ -43,6 +44,20 @@ pub struct TriggerRequest {
 }
 
 impl TriggerRequest {
+    /// [`TriggerRequest::from_json`] of a body it may take apart: its `data` is moved, not
+    /// copied (a trigger may carry 10 MB of it).
+    pub fn from_body(mut body: Value) -> Result<Self, EngineError> {
+        let data = match body.get_mut("data") {
+            Some(Value::Object(fields)) => Some(std::mem::take(fields)),
+            _ => None,
+        };
+        let mut request = Self::from_json(&body)?;
+        if let Some(fields) = data {
+            request.data = fields;
+        }
+        Ok(request)
+    }
+
     /// Validates a trigger body, collecting every invalid field.
     pub fn from_json(body: &Value) -> Result<Self, EngineError> {
         let obj = body
@@ -264,7 +279,7 @@ impl Engine {
     pub(super) async fn trigger_as(
         &self,
         key: &str,
-        request: TriggerRequest,
+        mut request: TriggerRequest,
         workflow_run_id: Uuid,
     ) -> Result<Uuid, EngineError> {
         let workflow = self
@@ -273,7 +288,8 @@ impl Engine {
             .ok_or_else(|| EngineError::WorkflowMissing(key.to_string()))?;
         let now = self.now();
         if let Some(schema) = &workflow.trigger_data_schema {
-            let data = Value::Object(request.data.clone());
+            // Validated in place: a 10 MB `data` is not copied.
+            let data = Value::Object(std::mem::take(&mut request.data));
             let errors: Vec<FieldError> = schema
                 .iter_errors(&data)
                 .map(|e| {
@@ -285,9 +301,19 @@ impl Engine {
                     FieldError::new(field, e.to_string())
                 })
                 .collect();
+            if let Value::Object(fields) = data {
+                request.data = fields;
+            }
             if !errors.is_empty() {
                 return Err(EngineError::InvalidParams(errors));
             }
+        }
+        let encoded = super::data::encode(&request.data)?;
+        if encoded.len() > MAX_DATA_BYTES {
+            return Err(EngineError::InvalidParams(vec![FieldError::new(
+                "data",
+                format!("must be at most {MAX_DATA_BYTES} bytes as JSON"),
+            )]));
         }
         if let Some(actor) = &request.actor {
             let bare_user = actor.reference.is_user() && actor.properties.is_empty();
@@ -313,15 +339,18 @@ impl Engine {
                 None => {}
             }
         }
+        // Stored once (when large) before any run names it; every run of the trigger refers to it.
+        let base = self.keep_encoded(request.data, &encoded).await?;
+        drop(encoded);
         let mut seen = HashSet::new();
         let mut runs = Vec::with_capacity(request.recipients.len());
         for r in &request.recipients {
             if !seen.insert(r.reference.id_key()) {
                 continue;
             }
-            let mut data = request.data.clone();
+            let mut data = RunData::of(base.clone());
             if let Some(extra) = &r.trigger_data {
-                data.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+                data = data.with(None, self.keep_data(extra.clone()).await?);
             }
             runs.push(RecipientRun {
                 id: ids::recipient_run_id(workflow_run_id, &r.reference),
@@ -364,7 +393,7 @@ impl Engine {
             cancellation_key: request.cancellation_key.clone(),
             actor: request.actor.as_ref().map(|a| a.reference.clone()),
             tenant: request.tenant.clone(),
-            data: request.data.clone(),
+            data: RunData::of(base.clone()),
             settings: request.settings,
             workflow_version: Some(workflow.version.clone()),
             queue: sources,
@@ -379,7 +408,7 @@ impl Engine {
             cancellation_key: request.cancellation_key,
             actor: request.actor.map(|a| a.reference),
             tenant: request.tenant,
-            data: request.data,
+            data: RunData::of(base),
             recipient_count: runs.len(),
             inserted_at: now,
         };

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod messages;
 pub mod outcome;
 pub mod page;
+pub mod payloads;
 pub mod recovery;
 pub mod runs;
 pub mod sender;
@@ -34,6 +35,7 @@ pub use idempotency::{Claim, IdempotencyKeys};
 pub use messages::{ArchivedFilter, Bound, EngagementFilter, MessageQuery, Messages};
 pub use outcome::{Removal, Write};
 pub use page::{Page, PageRequest};
+pub use payloads::Payloads;
 pub use recovery::{PendingRun, Recovery};
 pub use runs::{ActiveRuns, CancelFilter, RunQuery, Runs};
 pub use sender::{Attempted, Outgoing, Sender, Senders, Verdict};
@@ -63,5 +65,6 @@ store_of_roles!(
     Deliveries,
     IdempotencyKeys,
     Definitions,
+    Payloads,
     Sweep
 );

@@ -9,6 +9,10 @@ pub struct Page<T> {
     pub after: Option<String>,
     /// Cursor for the previous (newer) page, if there is one.
     pub before: Option<String>,
+    /// Each item's own cursor, in the order of `items`: what lets a page end early.
+    pub cursors: Vec<String>,
+    /// Whether it was read backwards (before a cursor): it then ends early at its newest end.
+    pub backwards: bool,
 }
 
 impl<T> Page<T> {
@@ -28,10 +32,42 @@ impl<T> Page<T> {
         } else {
             (request.after.is_some(), more)
         };
+        let (cursors, items) = rows.into_iter().unzip();
         Page {
             after: if older { last } else { None },
             before: if newer { first } else { None },
-            items: rows.into_iter().map(|(_, item)| item).collect(),
+            items,
+            cursors,
+            backwards,
+        }
+    }
+
+    /// The page cut to the `n` items nearest its cursor (the first `n`, or the last `n` of a
+    /// backward page), its cursor moved so the next page starts right after the last one kept.
+    pub fn take(mut self, n: usize) -> Self {
+        if n >= self.items.len() {
+            return self;
+        }
+        if self.backwards {
+            let cut = self.items.len() - n;
+            self.items.drain(..cut);
+            self.cursors.drain(..cut);
+            self.before = self.cursors.first().cloned();
+        } else {
+            self.items.truncate(n);
+            self.cursors.truncate(n);
+            self.after = self.cursors.last().cloned();
+        }
+        self
+    }
+
+    /// Its items from the one nearest its cursor on: the order in which [`Page::take`] keeps
+    /// them.
+    pub fn nearest_first(&self) -> Box<dyn Iterator<Item = &T> + '_> {
+        if self.backwards {
+            Box::new(self.items.iter().rev())
+        } else {
+            Box::new(self.items.iter())
         }
     }
 }
@@ -39,10 +75,18 @@ impl<T> Page<T> {
 impl<T> Page<Option<T>> {
     /// The page without the rows that could not be decoded (`None`), cursors unchanged.
     pub fn readable(self) -> Page<T> {
+        let (cursors, items) = self
+            .cursors
+            .into_iter()
+            .zip(self.items)
+            .filter_map(|(c, item)| item.map(|item| (c, item)))
+            .unzip();
         Page {
-            items: self.items.into_iter().flatten().collect(),
+            items,
+            cursors,
             after: self.after,
             before: self.before,
+            backwards: self.backwards,
         }
     }
 }

@@ -51,7 +51,7 @@ impl Template {
     /// Renders against `scope`, a JSON object whose keys are the template's variables. A missing
     /// variable renders as nothing, as in Knock.
     pub fn render(&self, scope: &Value) -> Result<String, TemplateError> {
-        let scope = lenient::Scope::new(scope).map_err(TemplateError)?;
+        let scope = lenient::Scope::new(scope);
         self.compiled
             .render(scope.globals())
             .map_err(|e| TemplateError(e.to_string()))

@@ -60,7 +60,10 @@ pub async fn list(
         ),
     }
     let store = app.engine.store().as_ref();
-    let result = store.list_messages(&listed, &page).await?;
+    let result = app
+        .engine
+        .with_message_data(store.list_messages(&listed, &page).await?)
+        .await?;
     let count_without = |engagement| {
         let mut q = base.clone();
         q.archived = Some(ArchivedFilter::Exclude);
@@ -81,7 +84,7 @@ pub async fn list(
     let ids: Vec<String> = result
         .items
         .iter()
-        .flat_map(|m| m.actors.iter().chain(std::iter::once(&m.recipient)))
+        .flat_map(|(m, _)| m.actors.iter().chain(std::iter::once(&m.recipient)))
         .filter(|r| r.is_user())
         .map(|r| r.id.clone())
         .collect::<BTreeSet<_>>()
@@ -93,7 +96,11 @@ pub async fn list(
         .into_iter()
         .map(|u| (u.id.clone(), u))
         .collect();
-    let entries: Vec<Value> = result.items.iter().map(|m| item(&users, m)).collect();
+    let entries: Vec<Value> = result
+        .items
+        .iter()
+        .map(|(m, data)| item(&users, m, data))
+        .collect();
     Ok(Reply::ok(json!({
         "entries": entries,
         "meta": {
@@ -107,9 +114,9 @@ pub async fn list(
     })))
 }
 
-fn item(users: &HashMap<String, User>, m: &Message) -> Value {
+fn item(users: &HashMap<String, User>, m: &Message, data: &Map<String, Value>) -> Value {
     let actors: Vec<Value> = m.actors.iter().map(|a| entity(users, a)).collect();
-    views::feed_item(m, &actors, &entity(users, &m.recipient))
+    views::feed_item(m, data, &actors, &entity(users, &m.recipient))
 }
 
 /// A recipient as a full record: the stored user, or a bare `{id}` if it was never identified.

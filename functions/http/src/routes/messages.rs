@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use herald_core::message::{DeliveryStatus, Engagement};
+use herald_core::message::{DeliveryStatus, Engagement, Message};
 use herald_core::ports::{EngagementFilter, MessageQuery};
 use serde_json::json;
 
@@ -79,9 +79,11 @@ pub async fn list(
     if let Some(id) = q.get("workflow_recipient_run_id") {
         query.recipient_run_id = Some(uuid_param(id, "The workflow recipient run")?);
     }
-    let result = app.engine.store().list_messages(&query, &page).await?;
+    let listed = app.engine.store().list_messages(&query, &page).await?;
+    // Large data ends a page early; its cursor continues after the last message shown.
+    let result = app.engine.with_message_data(listed).await?;
     Ok(Reply::ok(json!({
-        "items": result.items.iter().map(|m| views::message(m, app.channels())).collect::<Vec<_>>(),
+        "items": result.items.iter().map(|(m, data)| views::message(m, data, app.channels())).collect::<Vec<_>>(),
         "page_info": views::page_info(&result, page.page_size),
     })))
 }
@@ -109,11 +111,17 @@ pub async fn get(
         .get_message(uuid_param(&id, "The message")?)
         .await?
         .ok_or_else(|| ApiError::not_found(&what))?;
-    Ok(Reply::ok(views::message(&message, app.channels())))
+    message_view(&app, &message).await
+}
+
+/// One message as Knock shows it, its data read.
+async fn message_view(app: &App, message: &Message) -> Result<Reply, ApiError> {
+    let data = app.engine.data_of(&message.data).await?;
+    Ok(Reply::ok(views::message(message, &data, app.channels())))
 }
 
 /// The message `id` names, or Knock's 404.
-async fn find(app: &App, id: &str) -> Result<herald_core::message::Message, ApiError> {
+async fn find(app: &App, id: &str) -> Result<Message, ApiError> {
     app.engine
         .store()
         .get_message(uuid_param(id, "The message")?)
@@ -201,7 +209,7 @@ async fn set_engagement(
         .set_engagement(uuid_param(id, "The message")?, engagement, present)
         .await?
         .ok_or_else(|| ApiError::not_found(&format!("The message `{id}`")))?;
-    Ok(Reply::ok(views::message(&message, app.channels())))
+    message_view(app, &message).await
 }
 
 /// Knock's limit of ids per batch status update.
@@ -242,7 +250,8 @@ pub async fn batch(
             .set_engagement(uuid, filter.engagement, filter.present)
             .await?
         {
-            out.push(views::message(&m, app.channels()));
+            let data = app.engine.data_of(&m.data).await?;
+            out.push(views::message(&m, &data, app.channels()));
         }
     }
     Ok(Reply::ok(serde_json::Value::Array(out)))

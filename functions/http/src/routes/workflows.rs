@@ -36,10 +36,12 @@ pub async fn trigger(
             Some(value.to_string())
         }
     };
-    let request = TriggerRequest::from_json(&body)?;
     let triggered = match idempotency_key {
         None => Triggered {
-            workflow_run_id: app.engine.trigger(&key, request).await?,
+            workflow_run_id: app
+                .engine
+                .trigger(&key, TriggerRequest::from_body(body)?)
+                .await?,
             replay_of: None,
         },
         Some(idempotency_key) => {
@@ -48,6 +50,7 @@ pub async fn trigger(
                 key: idempotency_key,
                 request_id,
             };
+            let request = TriggerRequest::from_body(body)?;
             app.engine.trigger_idempotent(&key, request, idem).await?
         }
     };

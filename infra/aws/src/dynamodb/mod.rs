@@ -12,6 +12,7 @@
 //! | message | `MSG#<message id>` | `MSG` | `MSGTO#<collection>#<recipient id>` / `<inserted µs>#<id>` | `MSGALL` / `<inserted µs>#<id>` |
 //! | idempotency key | `IDEM#<key>` | `IDEM` | – | – |
 //! | workflow definition | `DEF#<workflow key>` | `V#<version>` | – | – |
+//! | payload (large run data, ≤ 350 KB; larger ones are S3 objects `payloads/<digest>`) | `PAYLOAD#<sha-256>` | `PAYLOAD` | – | – |
 //!
 //! - Recipient runs live in the partition of their (workflow key, cancellation key), so a cancel
 //!   is one strongly consistent `Query` plus one conditional `UpdateItem` per matched run. All
@@ -43,6 +44,7 @@ mod fanouts;
 mod idempotency;
 mod messages;
 mod paging;
+mod payloads;
 mod request;
 mod runs;
 mod sweep;
@@ -57,12 +59,22 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use herald_core::error::StoreError;
 
+pub use payloads::{s3_client, s3_config, ITEM_PAYLOAD_MAX};
+
 /// The DynamoDB store.
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
     table: String,
     retention: chrono::Duration,
+    data_bucket: Option<DataBucket>,
+}
+
+/// The S3 bucket holding payloads too large for an item.
+#[derive(Clone, Debug)]
+struct DataBucket {
+    client: aws_sdk_s3::Client,
+    name: String,
 }
 
 impl DynamoStore {
@@ -72,7 +84,18 @@ impl DynamoStore {
             client,
             table: table.into(),
             retention,
+            data_bucket: None,
         }
+    }
+
+    /// The same store keeping payloads larger than [`ITEM_PAYLOAD_MAX`] in S3 bucket `name`
+    /// (without one, such data is refused).
+    pub fn with_data_bucket(mut self, client: aws_sdk_s3::Client, name: impl Into<String>) -> Self {
+        self.data_bucket = Some(DataBucket {
+            client,
+            name: name.into(),
+        });
+        self
     }
 
     /// Creates the table as `template.yaml` declares it (for tests and local tooling).

@@ -15,6 +15,7 @@ mod fanouts;
 mod filter;
 mod idempotency;
 mod messages;
+mod payloads;
 mod recovery;
 mod runs;
 mod schema;

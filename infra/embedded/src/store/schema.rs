@@ -203,6 +203,12 @@ CREATE TABLE IF NOT EXISTS definitions (
     body          TEXT NOT NULL,
     PRIMARY KEY (workflow_key, version)
 );
+
+-- Large run data, once per content (see herald_core::data): written once, kept for good.
+CREATE TABLE IF NOT EXISTS payloads (
+    digest  TEXT PRIMARY KEY,
+    body    BLOB NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// Columns added after a table was first released: `(table, column, declaration)`. Databases

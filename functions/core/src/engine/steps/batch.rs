@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::StepContext;
 use crate::batch::{group_key, summarize, Batch, BatchActivity, BatchStatus};
+use crate::data::RunData;
 use crate::definition::{BatchKey, BatchStep};
 use crate::engine::execute::Change;
 use crate::engine::window::{ahead, resolve_path, timezone};
@@ -296,7 +297,11 @@ impl Engine {
             run = Self::applied(&run, transition);
         }
         // Closed: its activities no longer change, so reading them now is exact.
-        let activities = self.store.batch_activities(link.id).await?;
+        let mut activities = Vec::new();
+        for activity in self.store.batch_activities(link.id).await? {
+            let data = self.data_of(&activity.data).await?;
+            activities.push((activity, data));
+        }
         let summary = summarize(&activities, step.order, step.render_limit);
         let total = summary.vars["total_activities"].as_u64().unwrap_or(0);
         let data = json!({"batch_id": link.id.to_string(), "total_activities": total});
@@ -307,7 +312,7 @@ impl Engine {
         }
         let event = RunEvent::ok("batch_closed", here, data, now);
         let change = Change::to(workflow.after(run.cursor), RunStatus::Processing)
-            .data(summary.data)
+            .data(RunData::of(self.keep_data(summary.data).await?))
             .batch(RunBatch {
                 id: link.id,
                 open: false,

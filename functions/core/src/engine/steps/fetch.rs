@@ -6,6 +6,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Map, Value};
 
 use super::StepContext;
+use crate::data::merge_at;
 use crate::definition::{FetchStep, Pair};
 use crate::engine::execute::Change;
 use crate::engine::Engine;
@@ -60,11 +61,18 @@ impl Engine {
         };
         match attempt {
             Attempt::Answer(answer) => {
-                let mut data = run.data.clone();
-                if let Some(answer) = answer {
-                    merge(&mut data, step.response_path.as_deref(), answer);
-                }
-                if !crate::limits::map_within_depth(&data) {
+                let path = step.response_path.clone().filter(|p| !p.is_empty());
+                let answer = answer.and_then(|a| match a {
+                    Value::Object(fields) => Some(fields),
+                    _ => None,
+                });
+                // Depth as merged: the rest of the data is within the bound already.
+                let too_deep = answer.as_ref().is_some_and(|fields| {
+                    let mut probe = Map::new();
+                    merge_at(&mut probe, path.as_deref(), fields.clone());
+                    !crate::limits::map_within_depth(&probe)
+                });
+                if too_deep {
                     let event = RunEvent::error(
                         "step_failed",
                         here,
@@ -76,6 +84,13 @@ impl Engine {
                     );
                     return self.halt(workflow, run, event, now).await;
                 }
+                // The answer is one more layer of the run's data, stored once if large.
+                let data = match answer {
+                    Some(fields) => {
+                        Some(run.data.clone().with(path, self.keep_data(fields).await?))
+                    }
+                    None => None,
+                };
 
                 let event = RunEvent::ok(
                     "fetch_succeeded",
@@ -83,9 +98,11 @@ impl Engine {
                     json!({"attempt": run.attempt + 1}),
                     now,
                 );
-                let change = Change::to(workflow.after(run.cursor), RunStatus::Processing)
-                    .data(data)
-                    .event(event);
+                let mut change =
+                    Change::to(workflow.after(run.cursor), RunStatus::Processing).event(event);
+                if let Some(data) = data {
+                    change = change.data(data);
+                }
                 self.apply(run, change, now).await
             }
             Attempt::Retry(why) if (run.attempt as usize) < RETRY_DELAYS.len() => {
@@ -181,49 +198,12 @@ fn encode(s: &str) -> String {
 }
 
 /// Knock: the answer is shallow-merged into `data`, or placed at `response_path` (dotted).
-fn merge(data: &mut Map<String, Value>, response_path: Option<&str>, answer: Value) {
-    let Some(path) = response_path.filter(|p| !p.is_empty()) else {
-        if let Value::Object(fields) = answer {
-            data.extend(fields);
-        }
-        return;
-    };
-    let path = path.strip_prefix("data.").unwrap_or(path);
-    let mut parts: Vec<&str> = path.split('.').collect();
-    let last = parts.pop().unwrap_or_default();
-    let mut at = data;
-    for part in parts {
-        let slot = at
-            .entry(part.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !slot.is_object() {
-            *slot = Value::Object(Map::new());
-        }
-        let Value::Object(next) = slot else { return };
-        at = next;
-    }
-    at.insert(last.to_string(), answer);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn merges_shallow_or_at_a_path() {
-        let mut data = json!({"a": 1, "keep": {"x": 1}})
-            .as_object()
-            .cloned()
-            .unwrap();
-        merge(&mut data, None, json!({"a": 2, "b": 3}));
-        assert_eq!(
-            Value::Object(data.clone()),
-            json!({"a": 2, "b": 3, "keep": {"x": 1}})
-        );
-        merge(&mut data, Some("fetched.user"), json!({"plan": "pro"}));
-        assert_eq!(data["fetched"], json!({"user": {"plan": "pro"}}));
-        merge(&mut data, Some("data.keep"), json!({"y": 2}));
-        assert_eq!(data["keep"], json!({"y": 2}));
+    fn encodes_path_segments() {
         assert_eq!(encode("a b&c/é"), "a%20b%26c%2F%C3%A9");
     }
 }

@@ -119,7 +119,7 @@ fn request_body(
         Some(s) => Some(Value::String(s)),
     };
     let data = match opt(&step.data)? {
-        None => Value::Object(run.data.clone()),
+        None => scope["data"].clone(),
         Some(s) => match serde_json::from_str::<Value>(&s) {
             Ok(v @ Value::Object(_)) => v,
             _ => return Err(format!("`data` must render to a JSON object, got `{s}`")),
