@@ -771,3 +771,78 @@ async fn a_crash_between_any_two_writes_of_trigger_or_cancel_then_the_retry_is_e
         }
     }
 }
+
+/// Data larger than a table item is one S3 object in the data bucket, whatever the number of
+/// recipients; no run or message item carries it, and the API reads it back into each message.
+#[tokio::test]
+async fn large_data_is_one_object_in_the_bucket_and_messages_show_it() {
+    let w = world().await;
+    let marker = Uuid::new_v4().simple().to_string();
+    let big = "x".repeat(1_000_000);
+    let run = w
+        .trigger(|b| {
+            b["data"] = json!({"project_name": "Apollo", "marker": marker, "big": big});
+            let mut recipients = vec![json!({"id": "ann", "name": "Ann"})];
+            recipients.extend((0..9).map(|i| json!(format!("user-{i}"))));
+            b["recipients"] = json!(recipients);
+            b["settings"] = json!({"skip_delay": true});
+        })
+        .await;
+    handle_resume_event(&w.deps.engine, event("step-resume-stream.json", run))
+        .await
+        .expect("start");
+    assert_eq!(w.messages_of("ann").await, 1);
+    assert_eq!(w.messages_of("user-8").await, 1);
+
+    let objects = w
+        .stack
+        .s3
+        .list_objects_v2()
+        .bucket(&w.stack.config.data_bucket)
+        .prefix("payloads/")
+        .send()
+        .await
+        .expect("ListObjectsV2");
+    let sizes: Vec<i64> = objects.contents().iter().filter_map(|o| o.size()).collect();
+    assert_eq!(sizes.len(), 1, "one object for ten recipients: {sizes:?}");
+    assert!(sizes[0] > 1_000_000, "{sizes:?}");
+
+    // No item of the table holds the data: runs and messages refer to it.
+    let mut largest = 0;
+    let mut start = None;
+    loop {
+        let page = w
+            .stack
+            .dynamodb
+            .scan()
+            .table_name(&w.stack.config.table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("Scan");
+        for item in page.items() {
+            let size: usize = item
+                .values()
+                .map(|v| match v {
+                    aws_sdk_dynamodb::types::AttributeValue::S(s) => s.len(),
+                    aws_sdk_dynamodb::types::AttributeValue::B(b) => b.as_ref().len(),
+                    _ => 0,
+                })
+                .sum();
+            largest = largest.max(size);
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    assert!(largest < 64 * 1024, "an item of {largest} bytes");
+
+    let (status, page) = w.call(http("api-list-messages.json", &[])).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"][0]["data"]["marker"], json!(marker));
+    assert_eq!(
+        page["items"][0]["data"]["big"].as_str().map(str::len),
+        Some(1_000_000)
+    );
+}

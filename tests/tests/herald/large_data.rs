@@ -15,8 +15,9 @@ use serde_json::{json, Value};
 const TRIGGER_GROWTH_BOUND_MIB: u64 = 100;
 
 /// The stated bound on the server's peak memory through the trigger and all 1,000 runs: each of
-/// the runs executing at once reads the shared payload into its own scope.
-const PEAK_RSS_BOUND_MIB: u64 = 800;
+/// the runs executing at once reads the shared payload into its own scope, and they hold at
+/// most 32 MB of data at once.
+const PEAK_RSS_BOUND_MIB: u64 = 300;
 
 /// Rows of text until the data is just under Knock's 10 MB (10,000,000 bytes as JSON).
 fn ten_megabytes(marker: &str) -> Value {

@@ -360,6 +360,43 @@ async fn a_fetch_merges_its_answer_into_data_or_at_a_path() {
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 }
 
+/// Large trigger data and a large fetch answer are each stored once and layered, never copied
+/// into the run: the run holds references, templates still see every field.
+#[tokio::test]
+async fn large_data_and_a_large_fetch_answer_are_layers_over_stored_payloads() {
+    use herald_core::data::Part;
+    let history = "y".repeat(100_000);
+    let (base, _) = serve(vec![(200, json!({"plan": "pro", "history": history}), 0)]).await;
+    let w = fetch_world(fetching(&base, Some("fetched")));
+    let big = "z".repeat(50_000);
+    let run = w
+        .trigger_and_run(
+            "fetch",
+            json!({"recipients": [{"id": "u", "$trigger_data": {"plan": "own-"}}], "data": {"big": big}}),
+        )
+        .await;
+    assert_eq!(w.messages("u").await, vec!["plan=own-pro"]);
+    let stored = run_of(&w, run, "u").await;
+    let kinds: Vec<(Option<&str>, bool)> = stored
+        .data
+        .layers()
+        .iter()
+        .map(|l| (l.at.as_deref(), matches!(l.part, Part::Stored(_))))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![(None, true), (None, false), (Some("fetched"), true)],
+        "the trigger's data and the answer stored, the recipient's own fields inline"
+    );
+    let data = w.engine.data_of(&stored.data).await.expect("data");
+    assert_eq!(data["big"].as_str().map(str::len), Some(50_000));
+    assert_eq!(data["plan"], json!("own-"));
+    assert_eq!(
+        data["fetched"]["history"].as_str().map(str::len),
+        Some(100_000)
+    );
+}
+
 #[tokio::test]
 async fn a_fetch_retries_5xx_and_timeouts_after_30_and_60_seconds() {
     let (base, hits) = serve(vec![

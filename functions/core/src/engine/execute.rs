@@ -20,6 +20,10 @@ pub const RUNS_PER_RESUME: usize = 1_000;
 /// Recipient runs one resume advances at once (their fetches and deliveries overlap).
 pub const RUN_CONCURRENCY: usize = 16;
 
+/// The most run data (as stored JSON) the runs advancing at once may hold: each reads its data
+/// into its own scope, so runs with large data advance fewer at a time (at least one).
+pub const DATA_IN_FLIGHT_BYTES: usize = 32 * 1024 * 1024;
+
 /// What one [`Engine::resume`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResumeReport {
@@ -73,21 +77,33 @@ impl Engine {
                 }
             }
         }
-        // Recipient runs advance side by side, at most RUN_CONCURRENCY at once: one slow
-        // fetch or delivery does not hold up a thousand recipients, and one run's failure is
-        // its own (see `advance`).
-        let mut waiting = active.runs.into_iter().peekable();
+        // Recipient runs advance side by side, at most RUN_CONCURRENCY (and
+        // DATA_IN_FLIGHT_BYTES of data) at once: one slow fetch or delivery does not hold up a
+        // thousand recipients, and one run's failure is its own (see `advance`).
+        let mut waiting = active
+            .runs
+            .into_iter()
+            .map(|run| (run.data.approx_bytes(), run))
+            .peekable();
         let mut in_flight = FuturesUnordered::new();
+        let mut data_in_flight = 0;
         loop {
             while in_flight.len() < RUN_CONCURRENCY
                 && report.completed + report.paused + in_flight.len() < self.budget.runs
             {
-                let Some(run) = waiting.next() else { break };
-                in_flight.push(self.advance(run, now));
+                let fits = |bytes: usize| {
+                    in_flight.is_empty() || data_in_flight + bytes <= DATA_IN_FLIGHT_BYTES
+                };
+                let Some((bytes, run)) = waiting.next_if(|(bytes, _)| fits(*bytes)) else {
+                    break;
+                };
+                data_in_flight += bytes;
+                in_flight.push(async move { (bytes, self.advance(run, now).await) });
             }
-            let Some(outcome) = in_flight.next().await else {
+            let Some((bytes, outcome)) = in_flight.next().await else {
                 break;
             };
+            data_in_flight -= bytes;
             match outcome {
                 Ok(Outcome::Completed) => report.completed += 1,
                 Ok(Outcome::Paused) => report.paused += 1,
