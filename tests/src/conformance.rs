@@ -482,7 +482,8 @@ async fn seed_messages(store: &dyn Store, user: &RecipientRef, n: usize) -> Vec<
     ids
 }
 
-pub async fn messages_filter_and_page(store: &dyn Store) {
+/// Five messages for a new user, newest first, and the query that lists them.
+async fn five_messages(store: &dyn Store) -> (RecipientRef, Vec<uuid::Uuid>, MessageQuery) {
     let user = RecipientRef::user(unique("u"));
     let ids = seed_messages(store, &user, 5).await;
     let newest_first: Vec<_> = ids.iter().rev().copied().collect();
@@ -490,6 +491,11 @@ pub async fn messages_filter_and_page(store: &dyn Store) {
         recipient: Some(user.clone()),
         ..Default::default()
     };
+    (user, newest_first, q)
+}
+
+pub async fn messages_filter_and_page(store: &dyn Store) {
+    let (user, newest_first, q) = five_messages(store).await;
     let page = |after: Option<String>, before: Option<String>| PageRequest {
         page_size: 2,
         after,
@@ -546,7 +552,7 @@ pub async fn messages_filter_and_page(store: &dyn Store) {
     };
     assert_eq!(
         count(MessageQuery {
-            message_ids: vec![ids[1], ids[3]],
+            message_ids: vec![newest_first[3], newest_first[1]],
             ..mine()
         })
         .await,
@@ -852,6 +858,19 @@ pub async fn an_unreadable_run_is_reported_not_an_error(store: &dyn Store) {
     assert_eq!(cancelled.len(), 2);
 }
 
+/// `m`, created by `run`'s first step, as the store reads it back.
+async fn stored_with_a_step(
+    store: &dyn Store,
+    run: &herald_core::run::RecipientRun,
+    m: herald_core::message::Message,
+) -> herald_core::message::Message {
+    let id = m.id;
+    let mut t = transition(run, 0, 1, RunStatus::Processing, t0());
+    t.message = Some(m);
+    assert!(store.transition(&t).await.unwrap().applied());
+    store.get_message(id).await.unwrap().unwrap()
+}
+
 /// Definitions are kept by version; a run and its message keep the version they were made by.
 pub async fn definitions_are_kept_by_version(store: &dyn Store) {
     let key = unique("wf");
@@ -870,14 +889,7 @@ pub async fn definitions_are_kept_by_version(store: &dyn Store) {
     store.insert_run(&wf, &runs, None).await.unwrap();
     let stored = store.get_recipient_run(runs[0].id).await.unwrap().unwrap();
     assert_eq!(stored.workflow_version.as_deref(), Some("v1"));
-    let mut t = transition(&runs[0], 0, 1, RunStatus::Processing, t0());
-    t.message = Some(message(&runs[0], "feed", t0()));
-    assert!(store.transition(&t).await.unwrap().applied());
-    let m = store
-        .get_message(herald_core::ids::message_id(runs[0].id, "feed"))
-        .await
-        .unwrap()
-        .unwrap();
+    let m = stored_with_a_step(store, &runs[0], message(&runs[0], "feed", t0())).await;
     assert_eq!(m.workflow_version.as_deref(), Some("v1"));
 }
 
@@ -1029,29 +1041,16 @@ pub async fn payloads_are_kept_once_by_content(store: &dyn Store) {
     store.insert_run(&wf, &runs, None).await.unwrap();
     let stored = store.get_recipient_run(runs[0].id).await.unwrap().unwrap();
     assert_eq!(stored.data, layered);
-    let mut t = transition(&runs[0], 0, 1, RunStatus::Processing, t0());
     let mut m = message(&runs[0], "feed", t0());
     m.data = layered.clone();
-    t.message = Some(m);
-    assert!(store.transition(&t).await.unwrap().applied());
-    let m = store
-        .get_message(herald_core::ids::message_id(runs[0].id, "feed"))
-        .await
-        .unwrap()
-        .unwrap();
+    let m = stored_with_a_step(store, &runs[0], m).await;
     assert_eq!(m.data, layered);
 }
 
 /// A page cut to fewer items than it was read with ([`herald_core::ports::Page::take`], what a
 /// page of large messages does) continues, forwards and backwards, right after its last item.
 pub async fn a_page_cut_short_continues_after_its_last_item(store: &dyn Store) {
-    let user = RecipientRef::user(unique("u"));
-    let ids = seed_messages(store, &user, 5).await;
-    let newest_first: Vec<_> = ids.iter().rev().copied().collect();
-    let q = MessageQuery {
-        recipient: Some(user.clone()),
-        ..Default::default()
-    };
+    let (_, newest_first, q) = five_messages(store).await;
     let ids_of = |p: &herald_core::ports::Page<herald_core::message::Message>| {
         p.items.iter().map(|m| m.id).collect::<Vec<_>>()
     };

@@ -8,7 +8,7 @@ use herald_core::ports::Definitions;
 use serde_json::Value;
 
 use super::codec::*;
-use super::request::{key, sdk_error};
+use super::request::key;
 use super::DynamoStore;
 
 fn def_key(workflow_key: &str, version: &str) -> Item {
@@ -25,14 +25,7 @@ impl Definitions for DynamoStore {
     ) -> Result<(), StoreError> {
         let mut item = def_key(workflow_key, version);
         item.insert("body".into(), json(definition));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put(item).await
     }
 
     async fn get_definition(

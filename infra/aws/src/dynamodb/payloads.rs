@@ -69,14 +69,7 @@ impl Payloads for DynamoStore {
         }
         let mut item = key(pk(reference), SK);
         item.insert("body".into(), AttributeValue::B(Blob::new(bytes)));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put(item).await
     }
 
     async fn get_payload(&self, reference: &PayloadRef) -> Result<Option<Vec<u8>>, StoreError> {

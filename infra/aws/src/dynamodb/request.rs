@@ -125,6 +125,18 @@ impl DynamoStore {
         n((at + self.retention).timestamp())
     }
 
+    /// Puts `item` whole, unconditionally (items written once whose content their key names).
+    pub(super) async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
     /// An item by key, read strongly consistent.
     pub(super) async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         let out = self
