@@ -145,13 +145,12 @@ pub fn summarize(
     let live: Vec<&(BatchActivity, Map<String, Value>)> =
         activities.iter().filter(|(a, _)| !a.cancelled).collect();
     let limit = render_limit as usize;
-    let window: Vec<&&(BatchActivity, Map<String, Value>)> = match order {
-        BatchOrder::Asc => live.iter().take(limit).collect(),
-        // The last ones, still listed oldest first (Knock: `activities` are chronological).
-        BatchOrder::Desc => live.iter().skip(live.len().saturating_sub(limit)).collect(),
-    };
-    let rendered: Vec<Value> = window
+    let shown = shown(activities.iter().map(|(a, _)| a), order, render_limit);
+    let window = activities
         .iter()
+        .zip(shown)
+        .filter_map(|(a, shown)| shown.then_some(a));
+    let rendered: Vec<Value> = window
         .map(|(a, data)| {
             json!({
                 "id": a.run_id.to_string(),
@@ -181,20 +180,7 @@ pub fn summarize(
     };
     let mut data = Map::new();
     for (_, fields) in &live {
-        for (k, v) in fields {
-            match v {
-                Value::Object(_) | Value::Array(_) => {}
-                Value::String(s) if s.chars().count() > MAX_FLAT_STRING => {
-                    data.insert(
-                        k.clone(),
-                        Value::String(s.chars().take(MAX_FLAT_STRING).collect()),
-                    );
-                }
-                other => {
-                    data.insert(k.clone(), other.clone());
-                }
-            }
-        }
+        data.extend(flatten(fields));
     }
     let mut rendered = rendered;
     // The summary is stored with the continuing run: keep it well inside a DynamoDB item
@@ -207,6 +193,15 @@ pub fn summarize(
             BatchOrder::Desc => Some(rendered.remove(0)),
         };
     }
+    // One activity larger than that alone shows only its flattened data.
+    if serde_json::to_vec(&rendered).map_or(0, |v| v.len()) > MAX_RENDERED_BYTES {
+        for activity in &mut rendered {
+            if let Some(Value::Object(fields)) = activity.get("data") {
+                let flat = flatten(fields);
+                activity["data"] = Value::Object(flat);
+            }
+        }
+    }
     Summary {
         vars: json!({
             "activities": rendered,
@@ -216,6 +211,49 @@ pub fn summarize(
         }),
         data,
     }
+}
+
+/// Which of `activities` (chronological) a summary renders in full: the first or the last
+/// `render_limit` of those not cancelled, as `order` says. The others only count, and give
+/// their [`flatten`]ed data.
+pub fn shown<'a>(
+    activities: impl Iterator<Item = &'a BatchActivity>,
+    order: BatchOrder,
+    render_limit: u32,
+) -> Vec<bool> {
+    let live: Vec<bool> = activities.map(|a| !a.cancelled).collect();
+    let total = live.iter().filter(|l| **l).count();
+    let limit = render_limit as usize;
+    // The last ones, still listed oldest first (Knock: `activities` are chronological).
+    let skip = match order {
+        BatchOrder::Asc => 0,
+        BatchOrder::Desc => total.saturating_sub(limit),
+    };
+    let mut seen = 0;
+    live.into_iter()
+        .map(|live| {
+            if !live {
+                return false;
+            }
+            seen += 1;
+            seen > skip && seen <= skip + limit
+        })
+        .collect()
+}
+
+/// What of `fields` post-batch data keeps (Knock): scalars only, strings cut at 256 characters.
+pub fn flatten(fields: &Map<String, Value>) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter_map(|(k, v)| match v {
+            Value::Object(_) | Value::Array(_) => None,
+            Value::String(s) if s.chars().count() > MAX_FLAT_STRING => Some((
+                k.clone(),
+                Value::String(s.chars().take(MAX_FLAT_STRING).collect()),
+            )),
+            other => Some((k.clone(), other.clone())),
+        })
+        .collect()
 }
 
 fn actor_value(r: &RecipientRef) -> Value {
@@ -280,6 +318,26 @@ mod tests {
             .map(|a| a["data"]["n"].clone())
             .collect();
         assert_eq!(firsts, vec![json!(11), json!(12), json!(13)]);
+    }
+
+    #[test]
+    fn one_activity_too_large_to_render_shows_its_flattened_data() {
+        let acts = vec![activity(
+            1,
+            "a",
+            json!({"n": 1, "rows": vec!["x".repeat(1000); 300], "huge": "y".repeat(200_000)}),
+            false,
+        )];
+        let s = summarize(&acts, BatchOrder::Asc, 10);
+        let data = &s.vars["activities"][0]["data"];
+        assert_eq!(data["n"], 1);
+        assert!(data.get("rows").is_none());
+        assert_eq!(data["huge"].as_str().map(str::len), Some(256));
+        assert!(serde_json::to_vec(&s.vars).map_or(0, |v| v.len()) < MAX_RENDERED_BYTES);
+        assert_eq!(
+            shown(acts.iter().map(|(a, _)| a), BatchOrder::Desc, 1),
+            vec![true]
+        );
     }
 
     #[test]

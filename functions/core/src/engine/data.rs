@@ -14,7 +14,8 @@ use crate::error::{EngineError, StoreError};
 use crate::message::Message;
 use crate::ports::Page;
 
-/// The most message data one listing page carries: a page whose messages hold more ends early
+/// The most message data (with a batch's rendered activities) one listing page carries: a page
+/// whose messages hold more ends early
 /// (after at least one message), its cursor at the last message kept. It keeps a page inside
 /// a Lambda answer (6 MB), where a feed item shows its data twice.
 pub const PAGE_MAX_DATA_BYTES: usize = 2 * 1024 * 1024;
@@ -59,6 +60,11 @@ impl Engine {
             return Ok(Part::Inline(fields));
         }
         let reference = PayloadRef::of(bytes);
+        // In the cache means stored (it holds only what was put or read back): a
+        // trigger_workflow step passing on its 10 MB does not upload it once per recipient.
+        if self.payloads.0.get(&reference.digest).is_some() {
+            return Ok(Part::Stored(reference));
+        }
         self.store.put_payload(&reference, bytes).await?;
         // The trigger's runs read it next.
         self.payloads
@@ -91,7 +97,10 @@ impl Engine {
             .nearest_first()
             .take_while(|m| {
                 let before = total;
-                total += m.data.approx_bytes();
+                total += m.data.approx_bytes()
+                    + m.batch
+                        .as_ref()
+                        .map_or(0, |b| serde_json::to_vec(b).map_or(0, |v| v.len()));
                 before == 0 || total <= PAGE_MAX_DATA_BYTES
             })
             .count();

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::StepContext;
-use crate::batch::{group_key, summarize, Batch, BatchActivity, BatchStatus};
+use crate::batch::{flatten, group_key, shown, summarize, Batch, BatchActivity, BatchStatus};
 use crate::data::RunData;
 use crate::definition::{BatchKey, BatchStep};
 use crate::engine::execute::Change;
@@ -297,9 +297,14 @@ impl Engine {
             run = Self::applied(&run, transition);
         }
         // Closed: its activities no longer change, so reading them now is exact.
-        let mut activities = Vec::new();
-        for activity in self.store.batch_activities(link.id).await? {
+        let listed = self.store.batch_activities(link.id).await?;
+        let shown = shown(listed.iter(), step.order, step.render_limit);
+        let mut activities = Vec::with_capacity(listed.len());
+        for (activity, shown) in listed.into_iter().zip(shown) {
             let data = self.data_of(&activity.data).await?;
+            // Only rendered activities keep their whole data: a batch of a hundred 10 MB
+            // triggers holds ten of them at most.
+            let data = if shown { data } else { flatten(&data) };
             activities.push((activity, data));
         }
         let summary = summarize(&activities, step.order, step.render_limit);
