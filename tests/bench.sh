@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints Herald's figures: local latency (trigger, wake-up lateness), the 100,000-subscriber
 # fan-out rate and memory, batches, delivery throughput (webhooks, SMTP), the chaos run (kill -9
-# under load), and the AWS request counts
+# under load), a 10 MB trigger for 1,000 recipients (memory), and the AWS request counts
 # per operation, counted on the real SDK calls against moto. Run after `bash tests/run.sh` has
 # installed the tools once.
 set -euo pipefail
@@ -29,6 +29,11 @@ cargo bench -p herald-tests --bench delivery 2>/dev/null
 printf '\n==> chaos: 2,000 delayed triggers, 500 cancels, 5 kill -9 and restarts of the debug server\n'
 cargo build -q -p herald-local
 cargo bench -p herald-tests --bench chaos 2>/dev/null
+
+printf '\n==> large data: one trigger of 10 MB for 1,000 recipients, peak memory (release server)\n'
+cargo build -q --release -p herald-local
+HERALD_BIN="$PWD/target/release/herald" cargo test -q -p herald-tests --test herald \
+  large_data::ten_megabytes -- --nocapture 2>&1 | grep '^10 MB'
 
 printf '\n==> AWS request budgets (moto on loopback)\n'
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
