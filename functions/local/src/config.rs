@@ -16,8 +16,8 @@ pub struct Config {
     pub workflows_dir: PathBuf,
     /// `HERALD_API_KEY`; when unset, a key generated once and kept in the data directory.
     pub api_key: String,
-    /// Whether the key was generated (and so should be printed).
-    pub generated_key: bool,
+    /// Where the key came from (a generated one is printed once, when generated).
+    pub key_source: KeySource,
     /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
     pub default_timezone: Option<chrono_tz::Tz>,
     /// `HERALD_ALLOW_PRIVATE_NETWORKS=1`: fetch steps may reach loopback and private networks.
@@ -42,9 +42,9 @@ impl Config {
             env.get("HERALD_WORKFLOWS_DIR")
                 .unwrap_or_else(|| "workflows".into()),
         );
-        let (api_key, generated_key) = match common.api_key {
-            Some(key) => (key, false),
-            None => (local_key(&data_dir)?, true),
+        let (api_key, key_source) = match common.api_key {
+            Some(key) => (key, KeySource::Environment),
+            None => local_key(&data_dir)?,
         };
         Ok(Self {
             default_timezone: common.default_timezone,
@@ -54,19 +54,33 @@ impl Config {
             data_dir,
             workflows_dir,
             api_key,
-            generated_key,
+            key_source,
         })
     }
 }
 
-/// The generated local key: created on first start and kept, so restarts keep working clients.
-fn local_key(data_dir: &Path) -> Result<String, String> {
+/// Where the API key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// `HERALD_API_KEY`.
+    Environment,
+    /// The data folder's `api_key`, generated at an earlier start.
+    Kept,
+    /// Generated at this start, and kept in the data folder.
+    Generated,
+}
+
+/// The generated local key: created on first start (readable by its owner only) and kept, so
+/// restarts keep working clients.
+fn local_key(data_dir: &Path) -> Result<(String, KeySource), String> {
     let file = data_dir.join("api_key");
     if let Ok(key) = std::fs::read_to_string(&file) {
         let key = key.trim().to_string();
         if !key.is_empty() {
-            return Ok(key);
+            return Ok((key, KeySource::Kept));
         }
+        std::fs::remove_file(&file)
+            .map_err(|e| format!("cannot replace {}: {e}", file.display()))?;
     }
     let mut bytes = [0u8; 16];
     rand::rng().fill(&mut bytes);
@@ -74,8 +88,9 @@ fn local_key(data_dir: &Path) -> Result<String, String> {
         "sk_local_{}",
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     );
-    std::fs::create_dir_all(data_dir)
+    herald_embedded::private::create_dir(data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
-    std::fs::write(&file, &key).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-    Ok(key)
+    herald_embedded::private::create_file(&file, key.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    Ok((key, KeySource::Generated))
 }

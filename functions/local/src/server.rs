@@ -14,7 +14,7 @@ use herald_embedded::{recover, run_worker, SqliteStore, TokioWaker};
 use herald_fetch::{Outbound, ReqwestFetcher};
 use herald_http::App;
 
-use crate::config::Config;
+use crate::config::{Config, KeySource};
 
 /// Loads workflows, opens the store, re-arms stored runs and serves until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), String> {
@@ -61,12 +61,16 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    if config.generated_key {
-        println!(
+    // Printed once, when generated; later starts only say where it is kept.
+    let key_file = config.data_dir.join("api_key");
+    match config.key_source {
+        KeySource::Generated => println!(
             "Herald API key (generated, kept in {}): {}",
-            config.data_dir.display(),
+            key_file.display(),
             config.api_key
-        );
+        ),
+        KeySource::Kept => println!("Herald API key: kept in {}", key_file.display()),
+        KeySource::Environment => {}
     }
     println!("Herald listening on http://{addr}");
     axum::serve(listener, router)

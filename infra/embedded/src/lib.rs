@@ -5,6 +5,7 @@
 //!   Wake-ups are durable because the paused runs themselves are: [`recover`] re-arms them from
 //!   the store at start-up.
 
+pub mod private;
 mod store;
 mod waker;
 

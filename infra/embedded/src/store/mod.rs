@@ -43,12 +43,25 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `herald.db` in `dir`.
+    /// Opens (creating if needed) `herald.db` in `dir`, both private to their owner.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| {
+        crate::private::create_dir(dir).map_err(|e| {
             StoreError::backend_source(format!("cannot create {}", dir.display()), e)
         })?;
-        let conn = Connection::open(dir.join("herald.db")).map_err(backend)?;
+        let db = dir.join("herald.db");
+        for file in [
+            db.clone(),
+            dir.join("herald.db-wal"),
+            dir.join("herald.db-shm"),
+        ] {
+            // The database first: SQLite gives its companions the database's mode.
+            if file == db || file.exists() {
+                crate::private::restrict(&file).map_err(|e| {
+                    StoreError::backend_source(format!("cannot restrict {}", file.display()), e)
+                })?;
+            }
+        }
+        let conn = Connection::open(&db).map_err(backend)?;
         Self::init(conn)
     }
 
