@@ -8,6 +8,28 @@ use serde_json::Value;
 /// The deepest nesting of arrays and objects accepted in a request body or a fetch's answer.
 pub const MAX_JSON_DEPTH: usize = 64;
 
+/// The longest id, collection, tenant id or cancellation key, in bytes of UTF-8: with their
+/// prefixes, the store keys built from them stay inside DynamoDB's (2,048 bytes for a partition
+/// key, 1,024 for a sort key).
+pub const MAX_ID_BYTES: usize = 255;
+
+/// Knock's limit on the recipients one cancel names.
+pub const MAX_CANCEL_RECIPIENTS: usize = 1_000;
+
+/// Why `text` cannot be an id, a collection, a tenant id or a cancellation key, if it cannot.
+pub fn check_name(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        Err("must not be empty".into())
+    } else if text.len() > MAX_ID_BYTES {
+        Err(format!(
+            "must be at most {MAX_ID_BYTES} bytes, got {}",
+            text.len()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// How deeply `value` nests arrays and objects (a scalar is 0, `{}` is 1).
 pub fn json_depth(value: &Value) -> usize {
     // Iterative, so a hostile value cannot exhaust the stack.

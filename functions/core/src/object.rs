@@ -37,6 +37,8 @@ impl Object {
 pub fn check_collection(collection: &str) -> Result<(), &'static str> {
     if collection.is_empty() {
         Err("must not be empty")
+    } else if collection.len() > crate::limits::MAX_ID_BYTES {
+        Err("must be at most 255 bytes")
     } else if collection.contains(['#', ':']) {
         Err("must not contain `#` or `:`")
     } else {

@@ -97,7 +97,10 @@ impl RecipientRequest {
                     Some(_) => {
                         return Err(FieldError::new(
                             format!("{field}.collection"),
-                            "must be a non-empty string without `#` or `:`",
+                            format!(
+                                "must be a non-empty string of at most {} bytes without `#` or `:`",
+                                crate::limits::MAX_ID_BYTES
+                            ),
                         ))
                     }
                 };
@@ -131,11 +134,7 @@ impl RecipientRequest {
 }
 
 fn check_id(id: &str, field: &str) -> Result<(), FieldError> {
-    if id.is_empty() {
-        Err(FieldError::new(field, "must not be empty"))
-    } else {
-        Ok(())
-    }
+    crate::limits::check_name(id).map_err(|why| FieldError::new(field, why))
 }
 
 #[cfg(test)]

@@ -10,10 +10,11 @@ pub fn check(headers: &HeaderMap, api_key: &str) -> Result<(), ApiError> {
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    // The scheme is case-insensitive (RFC 9110 §11.1).
     let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .map(str::trim)
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .unwrap_or_default();
     if token.is_empty() {
         return Err(ApiError::unauthorized(

@@ -57,6 +57,16 @@ impl ApiError {
         )
     }
 
+    /// 400: the request's path is not text.
+    pub fn invalid_path() -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            "invalid_request_error",
+            "The request path is not valid UTF-8 once percent-decoded",
+        )
+    }
+
     /// 404.
     pub fn not_found(what: &str) -> Self {
         Self::new(

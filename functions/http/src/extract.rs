@@ -4,10 +4,14 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Path, Request};
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{
+    FromRequest, FromRequestParts, OptionalFromRequestParts, Path, RawPathParams, Request,
+};
 use axum::http::request::Parts;
 use herald_core::engine::{CancelRequest, TriggerRequest};
 use herald_core::error::EngineError;
+use herald_core::limits::MAX_ID_BYTES;
 use herald_core::recipient::RecipientRef;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -15,7 +19,9 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::query::Query;
 
-/// Path parameters; a parameter that cannot be decoded names no resource (404).
+/// Path parameters: a parameter that is not UTF-8 once decoded is a 400, one longer than an id
+/// may be ([`MAX_ID_BYTES`]) a 422 naming it, checked before any store sees it; one that cannot
+/// be decoded otherwise names no resource (404).
 pub struct KnockPath<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for KnockPath<T>
@@ -26,6 +32,20 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match RawPathParams::from_request_parts(parts, state).await {
+            Err(RawPathParamsRejection::InvalidUtf8InPathParam(_)) => {
+                return Err(ApiError::invalid_path())
+            }
+            Ok(raw) => {
+                if let Some((name, _)) = raw.iter().find(|(_, v)| v.len() > MAX_ID_BYTES) {
+                    return Err(ApiError::invalid_param(
+                        name,
+                        &format!("must be at most {MAX_ID_BYTES} bytes"),
+                    ));
+                }
+            }
+            Err(_) => {}
+        }
         match <Path<T> as FromRequestParts<S>>::from_request_parts(parts, state).await {
             Ok(Path(value)) => Ok(Self(value)),
             Err(_) => Err(ApiError::not_found(&format!(

@@ -5,6 +5,7 @@
 //! official SDKs work when pointed at Herald.
 
 mod auth;
+mod cursor;
 mod error;
 mod extract;
 mod middleware;

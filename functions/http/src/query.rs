@@ -78,10 +78,15 @@ impl Query {
                 }
             },
         };
+        let cursor = |field: &str| {
+            self.get(field)
+                .map(|text| crate::cursor::decode(text, field))
+                .transpose()
+        };
         Ok(PageRequest {
             page_size,
-            after: self.get("after").map(str::to_string),
-            before: self.get("before").map(str::to_string),
+            after: cursor("after")?,
+            before: cursor("before")?,
         })
     }
 
@@ -160,14 +165,12 @@ mod tests {
         assert_eq!(Query::parse(None).page().unwrap().page_size, 50);
         assert!(Query::parse(Some("page_size=51")).page().is_err());
         assert!(Query::parse(Some("page_size=0")).page().is_err());
+        let query = format!("page_size=1&after={}", crate::cursor::encode("9"));
         assert_eq!(
-            Query::parse(Some("page_size=1&after=9"))
-                .page()
-                .unwrap()
-                .after
-                .as_deref(),
+            Query::parse(Some(&query)).page().unwrap().after.as_deref(),
             Some("9")
         );
+        assert!(Query::parse(Some("page_size=1&after=9")).page().is_err());
     }
 
     #[test]

@@ -50,8 +50,8 @@ pub fn page_info<T>(page: &Page<T>, page_size: usize) -> Value {
     json!({
         "__typename": "PageInfo",
         "page_size": page_size,
-        "after": page.after,
-        "before": page.before,
+        "after": page.after.as_deref().map(crate::cursor::encode),
+        "before": page.before.as_deref().map(crate::cursor::encode),
     })
 }
 

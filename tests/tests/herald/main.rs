@@ -19,6 +19,7 @@ mod fanout_embedded;
 mod idempotency;
 mod lambda_handlers;
 mod large_data;
+mod limits;
 mod parsers;
 mod recipients;
 mod steps;

@@ -26,7 +26,13 @@ impl CancelRequest {
             .ok_or_else(|| EngineError::invalid("body", "must be a JSON object"))?;
         let mut errors = Vec::new();
         let cancellation_key = match obj.get("cancellation_key") {
-            Some(Value::String(k)) if !k.is_empty() => k.clone(),
+            Some(Value::String(k)) => match crate::limits::check_name(k) {
+                Ok(()) => k.clone(),
+                Err(why) => {
+                    errors.push(FieldError::new("cancellation_key", why));
+                    String::new()
+                }
+            },
             Some(_) => {
                 errors.push(FieldError::new(
                     "cancellation_key",
@@ -41,6 +47,17 @@ impl CancelRequest {
         };
         let recipients = match obj.get("recipients") {
             None | Some(Value::Null) => None,
+            Some(Value::Array(items)) if items.len() > crate::limits::MAX_CANCEL_RECIPIENTS => {
+                errors.push(FieldError::new(
+                    "recipients",
+                    format!(
+                        "must contain at most {} recipients, got {}",
+                        crate::limits::MAX_CANCEL_RECIPIENTS,
+                        items.len()
+                    ),
+                ));
+                None
+            }
             Some(Value::Array(items)) => {
                 let mut refs = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {

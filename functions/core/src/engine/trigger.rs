@@ -112,12 +112,15 @@ impl TriggerRequest {
         let mut tenant_body = None;
         let tenant = match obj.get("tenant") {
             Some(Value::Object(t)) => match t.get("id") {
-                Some(Value::String(id)) if !id.is_empty() => {
+                Some(Value::String(id)) if crate::limits::check_name(id).is_ok() => {
                     tenant_body = Some(Value::Object(t.clone()));
                     Some(id.clone())
                 }
                 _ => {
-                    errors.push(FieldError::new("tenant.id", "is required"));
+                    errors.push(FieldError::new(
+                        "tenant.id",
+                        "is required: a string of 1 to 255 bytes",
+                    ));
                     None
                 }
             },
@@ -159,7 +162,13 @@ fn optional_string(
 ) -> Option<String> {
     match obj.get(field) {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::String(s)) => match crate::limits::check_name(s) {
+            Ok(()) => Some(s.clone()),
+            Err(why) => {
+                errors.push(FieldError::new(field, why));
+                None
+            }
+        },
         Some(_) => {
             errors.push(FieldError::new(field, "must be a non-empty string"));
             None
