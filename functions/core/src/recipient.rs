@@ -91,6 +91,14 @@ impl RecipientRequest {
                 check_id(&id, &format!("{field}.id"))?;
                 let reference = match map.get("collection") {
                     None | Some(Value::Null) => RecipientRef::user(id),
+                    // `$tenants` is written through `PUT /v1/tenants` only, which checks what a
+                    // tenant may hold (Knock reserves `$` collections).
+                    Some(Value::String(c)) if c.starts_with('$') => {
+                        return Err(FieldError::new(
+                            format!("{field}.collection"),
+                            "collections starting with `$` are reserved",
+                        ))
+                    }
                     Some(Value::String(c)) if crate::object::check_collection(c).is_ok() => {
                         RecipientRef::object(c.clone(), id)
                     }

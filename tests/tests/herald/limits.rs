@@ -62,6 +62,38 @@ async fn limits_are_checked_before_the_store() {
     .await;
     assert_eq!((status, field(&b)), (422, Some("recipients[0]")), "{b}");
 
+    // `$tenants` is written through the tenants API alone, which validates a tenant: not as an
+    // inline recipient, an actor, or a subscriber.
+    let tenant = json!({"id": "acme", "collection": "$tenants", "name": "Acme"});
+    for (method, path, body, name) in [
+        (
+            "POST",
+            trigger,
+            json!({"recipients": [tenant]}),
+            "recipients[0].collection",
+        ),
+        (
+            "POST",
+            trigger,
+            json!({"recipients": ["u"], "actor": tenant}),
+            "actor.collection",
+        ),
+        (
+            "POST",
+            "/v1/objects/projects/p1/subscriptions",
+            json!({"recipients": [tenant]}),
+            "recipients[0].collection",
+        ),
+    ] {
+        let (status, b) = refused(&c, method, path, Some(body)).await;
+        assert_eq!((status, field(&b)), (422, Some(name)), "{path}: {b}");
+    }
+    assert_eq!(
+        c.get("/v1/tenants/acme").await.status,
+        404,
+        "nothing was stored"
+    );
+
     // A cancel names at most 1,000 recipients, with a key of at most 255 bytes.
     let cancel = "/v1/workflows/welcome-now/cancel";
     let many: Vec<String> = (0..1001).map(|i| format!("u{i}")).collect();
