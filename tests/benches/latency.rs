@@ -64,7 +64,7 @@ async fn main() {
     let waker: Arc<dyn Waker> = Arc::new(waker);
     let engine = Engine::new(store.clone(), waker, clock, Arc::new(workflows()));
     tokio::spawn(run_worker(engine.clone(), rx));
-    let router = herald_http::router(App::new(engine, "sk_bench"));
+    let router = herald_http::router(App::new(engine, ["sk_bench"]));
 
     for (recipients, rounds) in [(1usize, 200usize), (1_000, 20)] {
         let mut ms = Vec::with_capacity(rounds);

@@ -7,7 +7,9 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="${HERALD_BIN:-$root/target/debug/herald}"
 data="$(mktemp -d)"
 out="$data/stdout"
+# Two more keys in HERALD_API_KEYS, as during a rotation: any of the three is accepted.
 HERALD_ADDR=127.0.0.1:0 HERALD_DATA_DIR="$data" HERALD_API_KEY=sk_test_sdk \
+  HERALD_API_KEYS="sk_test_sdk_next, sk_test_sdk_third" \
   HERALD_ALLOW_PRIVATE_NETWORKS=1 HERALD_DELIVERY_TIMEOUT_SECS=3 \
   HERALD_WORKFLOWS_DIR="$root/tests/fixtures/workflows" RUST_LOG=warn "$bin" >"$out" &
 pid=$!
@@ -19,5 +21,5 @@ for _ in $(seq 1 200); do
   sleep 0.05
 done
 [ -n "$url" ] || { echo "herald did not start" >&2; exit 1; }
-export KNOCK_BASE_URL="$url" KNOCK_API_KEY=sk_test_sdk
+export KNOCK_BASE_URL="$url" KNOCK_API_KEY=sk_test_sdk HERALD_TEST_SECOND_KEY=sk_test_sdk_next
 "$@"

@@ -133,7 +133,7 @@ impl Stack {
             table,
             data_bucket,
             retention_days: 30,
-            api_key: crate::server::API_KEY.to_string(),
+            api_keys: vec![crate::server::API_KEY.to_string()],
             default_timezone: None,
             allow_private_networks: false,
             delivery_timeout: std::time::Duration::from_secs(5),

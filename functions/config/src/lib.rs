@@ -103,8 +103,22 @@ impl Env {
                 reason: format!("{timeout_secs} is not between 1 and 900"),
             });
         }
+        // Rotation: the new key goes in beside the old one, clients move, the old one goes.
+        let mut api_keys: Vec<String> = Vec::new();
+        let listed = self.get("HERALD_API_KEYS").unwrap_or_default();
+        let keys = self.get("HERALD_API_KEY").into_iter().chain(
+            listed
+                .split(',')
+                .map(|k| k.trim().to_string())
+                .collect::<Vec<_>>(),
+        );
+        for key in keys.filter(|k| !k.is_empty()) {
+            if !api_keys.contains(&key) {
+                api_keys.push(key);
+            }
+        }
         Ok(Common {
-            api_key: self.get("HERALD_API_KEY"),
+            api_keys,
             default_timezone,
             allow_private_networks,
             delivery_timeout: std::time::Duration::from_secs(timeout_secs),
@@ -115,9 +129,9 @@ impl Env {
 /// The settings every runtime has.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Common {
-    /// `HERALD_API_KEY`: the secret key callers present (required on AWS; generated locally
-    /// when unset).
-    pub api_key: Option<String>,
+    /// `HERALD_API_KEY` and the comma-separated `HERALD_API_KEYS`: the secret keys callers may
+    /// present, any of them (at least one on AWS; generated locally when none is set).
+    pub api_keys: Vec<String>,
     /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
     pub default_timezone: Option<Tz>,
     /// `HERALD_ALLOW_PRIVATE_NETWORKS=1`: outbound requests may reach loopback and private
@@ -149,7 +163,15 @@ mod tests {
         assert_eq!(env.parsed("UNSET", 30i64), Ok(30));
         let common = env.common().unwrap();
         assert_eq!(common.default_timezone, Some(chrono_tz::Europe::Paris));
-        assert_eq!(common.api_key, None);
+        assert!(common.api_keys.is_empty());
+        let keys = Env::from_pairs(&[
+            ("HERALD_API_KEY", "sk_a"),
+            ("HERALD_API_KEYS", " sk_b, sk_a,,sk_c "),
+        ]);
+        assert_eq!(
+            keys.common().unwrap().api_keys,
+            vec!["sk_a", "sk_b", "sk_c"]
+        );
         assert!(!common.allow_private_networks);
         let open = Env::from_pairs(&[("HERALD_ALLOW_PRIVATE_NETWORKS", "1")]);
         assert!(open.common().unwrap().allow_private_networks);

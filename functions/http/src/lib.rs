@@ -25,11 +25,11 @@ pub use error::ApiError;
 /// Knock's `data` limit is 10 MB; leave room for the rest of the body.
 pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
 
-/// What the routes need: the engine and the secret key callers must present.
+/// What the routes need: the engine and the secret keys callers may present.
 #[derive(Clone)]
 pub struct App {
     engine: Engine,
-    api_key: String,
+    api_keys: Vec<String>,
 }
 
 impl App {
@@ -48,11 +48,11 @@ impl App {
             .map_or_else(|| named.to_string(), |c| c.key.clone())
     }
 
-    /// An app over `engine`, accepting `Authorization: Bearer <api_key>`.
-    pub fn new(engine: Engine, api_key: impl Into<String>) -> Self {
+    /// An app over `engine`, accepting `Authorization: Bearer <key>` for any of `api_keys`.
+    pub fn new<K: Into<String>>(engine: Engine, api_keys: impl IntoIterator<Item = K>) -> Self {
         Self {
             engine,
-            api_key: api_key.into(),
+            api_keys: api_keys.into_iter().map(Into::into).collect(),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::{auth, App};
 
 /// Refuses a request without the environment's secret key, before any route runs.
 pub async fn authenticate(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    match auth::check(req.headers(), &app.api_key) {
+    match auth::check(req.headers(), &app.api_keys) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }

@@ -12,8 +12,8 @@ pub struct Config {
     pub data_bucket: String,
     /// `RETENTION_DAYS` (default 30): how long finished runs and messages are kept.
     pub retention_days: i64,
-    /// `HERALD_API_KEY`: the secret key callers present.
-    pub api_key: String,
+    /// `HERALD_API_KEY` / `HERALD_API_KEYS`: the secret keys callers may present (at least one).
+    pub api_keys: Vec<String>,
     /// Where wake-ups go.
     pub waker: WakerConfig,
     /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
@@ -41,9 +41,9 @@ impl Config {
             table: env.required("TABLE_NAME")?,
             data_bucket: env.required("DATA_BUCKET")?,
             retention_days: env.parsed("RETENTION_DAYS", 30)?,
-            api_key: common
-                .api_key
-                .ok_or(ConfigError::Missing("HERALD_API_KEY"))?,
+            api_keys: Some(common.api_keys)
+                .filter(|keys| !keys.is_empty())
+                .ok_or(ConfigError::Missing("HERALD_API_KEYS"))?,
             default_timezone: common.default_timezone,
             allow_private_networks: common.allow_private_networks,
             delivery_timeout: common.delivery_timeout,

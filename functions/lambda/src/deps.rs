@@ -150,7 +150,7 @@ impl Deps {
         if let Some(tz) = config.default_timezone {
             engine = engine.with_default_timezone(tz);
         }
-        let app = App::new(engine.clone(), config.api_key.clone());
+        let app = App::new(engine.clone(), config.api_keys.clone());
         Ok(Self { engine, app })
     }
 }

@@ -14,8 +14,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `HERALD_WORKFLOWS_DIR`, default `./workflows`.
     pub workflows_dir: PathBuf,
-    /// `HERALD_API_KEY`; when unset, a key generated once and kept in the data directory.
-    pub api_key: String,
+    /// `HERALD_API_KEY` / `HERALD_API_KEYS`; when neither is set, a key generated once and kept
+    /// in the data directory.
+    pub api_keys: Vec<String>,
     /// Where the key came from (a generated one is printed once, when generated).
     pub key_source: KeySource,
     /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
@@ -42,9 +43,11 @@ impl Config {
             env.get("HERALD_WORKFLOWS_DIR")
                 .unwrap_or_else(|| "workflows".into()),
         );
-        let (api_key, key_source) = match common.api_key {
-            Some(key) => (key, KeySource::Environment),
-            None => local_key(&data_dir)?,
+        let (api_keys, key_source) = if common.api_keys.is_empty() {
+            let (key, source) = local_key(&data_dir)?;
+            (vec![key], source)
+        } else {
+            (common.api_keys, KeySource::Environment)
         };
         Ok(Self {
             default_timezone: common.default_timezone,
@@ -53,7 +56,7 @@ impl Config {
             addr,
             data_dir,
             workflows_dir,
-            api_key,
+            api_keys,
             key_source,
         })
     }

@@ -56,7 +56,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     }
     tokio::spawn(sweep_every_minute(engine.clone()));
 
-    let router = herald_http::router(App::new(engine, config.api_key.clone()));
+    let router = herald_http::router(App::new(engine, config.api_keys.clone()));
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
@@ -67,7 +67,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         KeySource::Generated => println!(
             "Herald API key (generated, kept in {}): {}",
             key_file.display(),
-            config.api_key
+            config.api_keys.join(", ")
         ),
         KeySource::Kept => println!("Herald API key: kept in {}", key_file.display()),
         KeySource::Environment => {}

@@ -94,6 +94,15 @@ test('errors surface as the SDK error classes', async () => {
   await assert.rejects(anonymous.users.get('x'), (e) => e instanceof Knock.AuthenticationError);
 });
 
+test('a second secret key (HERALD_API_KEYS, a rotation) works as the first', async () => {
+  const next = new Knock({ apiKey: process.env.HERALD_TEST_SECOND_KEY });
+  const user = unique('rotated');
+  await next.users.update(user, { name: 'Rota' });
+  assert.equal((await knock.users.get(user)).name, 'Rota');
+  const prefix = new Knock({ apiKey: process.env.HERALD_TEST_SECOND_KEY.slice(0, -1) });
+  await assert.rejects(prefix.users.get(user), (e) => e instanceof Knock.AuthenticationError);
+});
+
 test('workflows.trigger with idempotencyKey replays the first run, refuses another body', async () => {
   const user = unique('idem');
   const idempotencyKey = unique('order-placed');

@@ -161,7 +161,7 @@ fn api() -> axum::Router {
         Arc::new(herald_core::SystemClock),
         Arc::new(herald_core::definition::WorkflowSet::default().with_channels(channels())),
     );
-    herald_http::router(herald_http::App::new(engine, "sk_test"))
+    herald_http::router(herald_http::App::new(engine, ["sk_test"]))
 }
 
 fn query() -> impl Strategy<Value = String> {

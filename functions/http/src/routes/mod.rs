@@ -112,7 +112,7 @@ mod tests {
             Arc::new(SystemClock),
             Arc::new(WorkflowSet::default()),
         );
-        let router = crate::router(App::new(engine, "k"));
+        let router = crate::router(App::new(engine, ["k"]));
         let id = uuid::Uuid::new_v4().to_string();
         for (method, template) in ROUTES {
             let path = template
