@@ -37,17 +37,27 @@ pub struct Server {
     addr: String,
     data_dir: PathBuf,
     workflows_dir: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
     /// Starts a server on a port the OS picks, with its data in `data_dir`.
     pub fn start(data_dir: &Path, workflows_dir: &Path) -> Self {
+        Self::start_with(data_dir, workflows_dir, &[])
+    }
+
+    /// [`Server::start`] with more settings in its environment.
+    pub fn start_with(data_dir: &Path, workflows_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut server = Self {
             child: None,
             base_url: String::new(),
             addr: "127.0.0.1:0".into(),
             data_dir: data_dir.to_path_buf(),
             workflows_dir: workflows_dir.to_path_buf(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         server.spawn();
         server
@@ -69,6 +79,7 @@ impl Server {
             .env("HERALD_ALLOW_PRIVATE_NETWORKS", "1")
             .env("HERALD_DELIVERY_TIMEOUT_SECS", "3")
             .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

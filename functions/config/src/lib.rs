@@ -117,12 +117,49 @@ impl Env {
                 api_keys.push(key);
             }
         }
+        let mut cors_origins = Vec::new();
+        for origin in self
+            .get("HERALD_CORS_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+        {
+            let origin = origin.trim();
+            if origin.is_empty() {
+                continue;
+            }
+            check_origin(origin).map_err(|reason| ConfigError::Invalid {
+                name: "HERALD_CORS_ORIGINS",
+                reason,
+            })?;
+            cors_origins.push(origin.to_string());
+        }
         Ok(Common {
             api_keys,
+            cors_origins,
             default_timezone,
             allow_private_networks,
             delivery_timeout: std::time::Duration::from_secs(timeout_secs),
         })
+    }
+}
+
+/// Why `origin` cannot be a CORS origin, if it cannot: a scheme and a host (and port), no path.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    match host {
+        Some(host)
+            if !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c)) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "`{origin}` is not an origin such as https://app.example.com (scheme and host, no path)"
+        )),
     }
 }
 
@@ -132,6 +169,9 @@ pub struct Common {
     /// `HERALD_API_KEY` and the comma-separated `HERALD_API_KEYS`: the secret keys callers may
     /// present, any of them (at least one on AWS; generated locally when none is set).
     pub api_keys: Vec<String>,
+    /// `HERALD_CORS_ORIGINS`, comma-separated: the browser origins allowed to call the API (none
+    /// by default).
+    pub cors_origins: Vec<String>,
     /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
     pub default_timezone: Option<Tz>,
     /// `HERALD_ALLOW_PRIVATE_NETWORKS=1`: outbound requests may reach loopback and private
@@ -172,6 +212,23 @@ mod tests {
             keys.common().unwrap().api_keys,
             vec!["sk_a", "sk_b", "sk_c"]
         );
+        let cors = Env::from_pairs(&[(
+            "HERALD_CORS_ORIGINS",
+            "https://app.example.com, http://localhost:3000",
+        )]);
+        assert_eq!(
+            cors.common().unwrap().cors_origins,
+            vec!["https://app.example.com", "http://localhost:3000"]
+        );
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/",
+            "*",
+            "https://a b",
+        ] {
+            let env = Env::from_pairs(&[("HERALD_CORS_ORIGINS", bad)]);
+            assert!(env.common().is_err(), "{bad}");
+        }
         assert!(!common.allow_private_networks);
         let open = Env::from_pairs(&[("HERALD_ALLOW_PRIVATE_NETWORKS", "1")]);
         assert!(open.common().unwrap().allow_private_networks);

@@ -5,6 +5,7 @@
 //! official SDKs work when pointed at Herald.
 
 mod auth;
+pub mod cors;
 mod cursor;
 mod error;
 mod extract;
@@ -30,6 +31,7 @@ pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
 pub struct App {
     engine: Engine,
     api_keys: Vec<String>,
+    cors_origins: Vec<String>,
 }
 
 impl App {
@@ -53,7 +55,15 @@ impl App {
         Self {
             engine,
             api_keys: api_keys.into_iter().map(Into::into).collect(),
+            cors_origins: Vec::new(),
         }
+    }
+
+    /// The same app answering browsers from `origins` (`https://app.example.com`): see
+    /// [`cors`].
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        self.cors_origins = origins;
+        self
     }
 
     /// The engine.
@@ -69,12 +79,19 @@ pub const ROUTES: &[(&str, &str)] = routes::ROUTES;
 /// Knock's API: every route, authenticated, with Knock's error bodies and headers.
 pub fn router(app: App) -> Router {
     let app = Arc::new(app);
-    routes::routes()
+    let cors = cors::layer(&app.cors_origins);
+    let router = routes::routes()
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             middleware::authenticate,
         ))
         .layer(axum::middleware::from_fn(middleware::finish))
-        .with_state(app)
+        .with_state(app);
+    // Outermost: a preflight is answered before authentication, and error answers carry the
+    // grant too.
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }

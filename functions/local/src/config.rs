@@ -19,6 +19,8 @@ pub struct Config {
     pub api_keys: Vec<String>,
     /// Where the key came from (a generated one is printed once, when generated).
     pub key_source: KeySource,
+    /// `HERALD_CORS_ORIGINS`: browser origins allowed to call the API.
+    pub cors_origins: Vec<String>,
     /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
     pub default_timezone: Option<chrono_tz::Tz>,
     /// `HERALD_ALLOW_PRIVATE_NETWORKS=1`: fetch steps may reach loopback and private networks.
@@ -57,6 +59,7 @@ impl Config {
             data_dir,
             workflows_dir,
             api_keys,
+            cors_origins: common.cors_origins,
             key_source,
         })
     }

@@ -56,7 +56,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     }
     tokio::spawn(sweep_every_minute(engine.clone()));
 
-    let router = herald_http::router(App::new(engine, config.api_keys.clone()));
+    let router = herald_http::router(
+        App::new(engine, config.api_keys.clone()).with_cors_origins(config.cors_origins.clone()),
+    );
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;

@@ -8,6 +8,7 @@ mod batch_embedded;
 mod chaos;
 mod conformance_dynamodb;
 mod conformance_embedded;
+mod cors;
 mod data_folder;
 mod delivery;
 mod delivery_aws;
