@@ -330,10 +330,16 @@ pub async fn cancel_matches_key_and_recipients(store: &dyn Store) {
     pause.wake_at = Some(t0() + Duration::hours(1));
     assert!(store.transition(&pause).await.unwrap().applied());
 
+    // A thousand recipients named (Knock's limit), one of them here: the user `a`, not the
+    // object `teams/a`.
     let only_a = CancelFilter {
         workflow_key: key.clone(),
         cancellation_key: "invite-1".into(),
-        recipients: Some(vec![a.clone()]),
+        recipients: Some(
+            std::iter::once(a.clone())
+                .chain((0..999).map(|i| RecipientRef::user(format!("nobody-{i}"))))
+                .collect(),
+        ),
     };
     let cancelled = store.cancel(&only_a, t0()).await.unwrap();
     assert_eq!(

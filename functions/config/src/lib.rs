@@ -106,12 +106,16 @@ impl Env {
         // Rotation: the new key goes in beside the old one, clients move, the old one goes.
         let mut api_keys: Vec<String> = Vec::new();
         let listed = self.get("HERALD_API_KEYS").unwrap_or_default();
-        let keys = self.get("HERALD_API_KEY").into_iter().chain(
-            listed
-                .split(',')
-                .map(|k| k.trim().to_string())
-                .collect::<Vec<_>>(),
-        );
+        let keys = self
+            .get("HERALD_API_KEY")
+            .map(|k| k.trim().to_string())
+            .into_iter()
+            .chain(
+                listed
+                    .split(',')
+                    .map(|k| k.trim().to_string())
+                    .collect::<Vec<_>>(),
+            );
         for key in keys.filter(|k| !k.is_empty()) {
             if !api_keys.contains(&key) {
                 api_keys.push(key);
@@ -153,12 +157,12 @@ fn check_origin(origin: &str) -> Result<(), String> {
             if !host.is_empty()
                 && host
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c)) =>
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.:[]".contains(c)) =>
         {
             Ok(())
         }
         _ => Err(format!(
-            "`{origin}` is not an origin such as https://app.example.com (scheme and host, no path)"
+            "`{origin}` is not an origin such as https://app.example.com (scheme and host in lower case, no path)"
         )),
     }
 }
@@ -225,6 +229,7 @@ mod tests {
             "https://app.example.com/",
             "*",
             "https://a b",
+            "https://App.example.com",
         ] {
             let env = Env::from_pairs(&[("HERALD_CORS_ORIGINS", bad)]);
             assert!(env.common().is_err(), "{bad}");

@@ -1,6 +1,6 @@
 //! Page cursors as clients see them: the store's cursor, tagged and base64url-encoded, so a
-//! cursor Herald did not hand out (a typo, a cursor of another API) is refused with a 422
-//! instead of silently starting the listing over.
+//! cursor not in Herald's form (a typo, a cursor of another API) is refused with a 422 instead
+//! of silently starting the listing over.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -8,6 +8,9 @@ use base64::Engine as _;
 use crate::error::ApiError;
 
 const TAG: &str = "hc1:";
+
+/// The longest store cursor.
+const MAX_RAW_BYTES: usize = 1024;
 
 /// The cursor a client receives for the store's `raw` cursor.
 pub fn encode(raw: &str) -> String {
@@ -21,6 +24,8 @@ pub fn decode(text: &str, field: &str) -> Result<String, ApiError> {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|s| s.strip_prefix(TAG).map(str::to_string))
+        // No store cursor is longer; a forged one would not fit in a DynamoDB sort key.
+        .filter(|raw| raw.len() <= MAX_RAW_BYTES)
         .ok_or_else(|| ApiError::invalid_param(field, "is not a cursor this API returned"))
 }
 
@@ -33,7 +38,8 @@ mod tests {
         for raw in ["42", "00000001733000000000#3f2a", ""] {
             assert_eq!(decode(&encode(raw), "after").ok().as_deref(), Some(raw));
         }
-        for garbage in ["junk!", "MjAyNg", "", "%%%", &encode("x")[1..]] {
+        let too_long = encode(&"9".repeat(1025));
+        for garbage in ["junk!", "MjAyNg", "", "%%%", &encode("x")[1..], &too_long] {
             assert!(decode(garbage, "after").is_err(), "{garbage}");
         }
     }

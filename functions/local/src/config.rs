@@ -83,6 +83,11 @@ fn local_key(data_dir: &Path) -> Result<(String, KeySource), String> {
     if let Ok(key) = std::fs::read_to_string(&file) {
         let key = key.trim().to_string();
         if !key.is_empty() {
+            // Kept by an earlier version, perhaps readable to others.
+            herald_embedded::private::create_dir(data_dir)
+                .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+            herald_embedded::private::restrict(&file)
+                .map_err(|e| format!("cannot restrict {}: {e}", file.display()))?;
             return Ok((key, KeySource::Kept));
         }
         std::fs::remove_file(&file)

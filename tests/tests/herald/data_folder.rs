@@ -14,6 +14,7 @@ use herald_tests::server::{binary, fixture_workflows};
 fn start_and_stop(data_dir: &Path) -> Vec<String> {
     let mut child = Command::new(binary())
         .env_remove("HERALD_API_KEY")
+        .env_remove("HERALD_API_KEYS")
         .env("HERALD_ADDR", "127.0.0.1:0")
         .env("HERALD_DATA_DIR", data_dir)
         .env("HERALD_WORKFLOWS_DIR", fixture_workflows())
@@ -78,12 +79,17 @@ fn the_data_folder_is_private_and_the_generated_key_is_printed_once() {
         "says where the key is: {second:?}"
     );
 
-    // A database an older version created world-readable is made private at the next start.
-    std::fs::set_permissions(
-        data.join("herald.db"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .expect("chmod");
+    // A folder, key and database an older version left readable to others are made private at
+    // the next start.
+    for (path, was) in [
+        (data.clone(), 0o755),
+        (data.join("api_key"), 0o644),
+        (data.join("herald.db"), 0o644),
+    ] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(was)).expect("chmod");
+    }
     start_and_stop(&data);
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("api_key")), 0o600);
     assert_eq!(mode(&data.join("herald.db")), 0o600);
 }

@@ -135,6 +135,23 @@ async fn limits_are_checked_before_the_store() {
     )
     .await;
     assert_eq!((status, field(&b)), (422, Some("user_id")), "{b}");
+    let (status, b) = refused(&c, "GET", &format!("/v1/tenants?tenant_id={long}"), None).await;
+    assert_eq!((status, field(&b)), (422, Some("tenant_id")), "{b}");
+    let mut sets = serde_json::Map::new();
+    sets.insert(long.clone(), json!({"channel_types": {"email": false}}));
+    let (status, b) = refused(
+        &c,
+        "PUT",
+        "/v1/users/pref-user",
+        Some(json!({"preferences": sets})),
+    )
+    .await;
+    assert_eq!(status, 422, "{b}");
+    assert_eq!(
+        field(&b),
+        Some(format!("preferences.{long}").as_str()),
+        "{b}"
+    );
     let (status, b) = refused(&c, "GET", "/v1/users/%FF%FE", None).await;
     assert_eq!(
         (status, b["code"].as_str()),

@@ -40,9 +40,7 @@ impl Engine {
         set_id: &str,
         body: &Value,
     ) -> Result<PreferenceSet, EngineError> {
-        if set_id.is_empty() {
-            return Err(EngineError::invalid("id", "must not be empty"));
-        }
+        crate::limits::check_name(set_id).map_err(|why| EngineError::invalid("id", &why))?;
         let (set, persistence) =
             PreferenceSet::parse_request(set_id, body).map_err(EngineError::InvalidParams)?;
         match persistence {
@@ -109,6 +107,10 @@ impl Engine {
         let mut sets = Vec::with_capacity(map.len());
         let mut errors = Vec::new();
         for (id, body) in map {
+            if let Err(why) = crate::limits::check_name(id) {
+                errors.push(crate::error::FieldError::new(format!("{field}.{id}"), why));
+                continue;
+            }
             match PreferenceSet::parse_request(id, body) {
                 Ok((set, _)) => sets.push(set),
                 Err(errs) => errors.extend(errs.into_iter().map(|mut e| {

@@ -55,6 +55,8 @@ pub async fn list(State(app): State<Arc<App>>, q: Query) -> Result<Reply, ApiErr
     q.refuse(&["name"])?;
     let page = q.page()?;
     if let Some(id) = q.get("tenant_id") {
+        herald_core::limits::check_name(id)
+            .map_err(|why| ApiError::invalid_param("tenant_id", &why))?;
         let found = app.engine.store().get_object(TENANTS, id).await?;
         return Ok(Reply::ok(json!({
             "entries": found.iter().map(views::tenant).collect::<Vec<_>>(),

@@ -1,6 +1,8 @@
 //! The runs role on DynamoDB: workflow runs, recipient runs in their (workflow key,
 //! cancellation key) partition, transitions as conditional updates, and the cancel.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
@@ -359,14 +361,20 @@ impl Runs for DynamoStore {
         );
         let key_cond = e.eq("pk", s(pk));
         let mut filters = vec![active(&mut e)];
-        if let Some(recipients) = &filter.recipients {
-            let any: Vec<String> = recipients.iter().map(|r| e.recipient(r)).collect();
-            filters.push(if any.len() == 1 {
-                any.join("")
-            } else {
-                format!("({})", any.join(" OR "))
-            });
-        }
+        // Recipients are matched here, not in the filter: a filter expression holds at most
+        // 4 KB, about a hundred recipients, and a cancel may name a thousand.
+        let wanted: Option<HashSet<(String, String)>> = filter.recipients.as_ref().map(|rs| {
+            rs.iter()
+                .map(|r| (r.id.clone(), r.collection.clone().unwrap_or_default()))
+                .collect()
+        });
+        let named = |item: &Item| {
+            wanted.as_ref().is_none_or(|w| {
+                let id = opt_s(item, "recipient_id").unwrap_or_default();
+                let collection = opt_s(item, "recipient_collection").unwrap_or_default();
+                w.contains(&(id, collection))
+            })
+        };
         // A run holding its open batch stays: the cancel reaches its activity instead.
         filters.push(format!("attribute_not_exists({})", e.name("batch_open")));
         let runs_filter = and(&filters).unwrap_or_default();
@@ -386,6 +394,7 @@ impl Runs for DynamoStore {
             .await?;
         let (mut markers, mut matched): (Vec<Item>, Vec<Item>) =
             found.into_iter().partition(is_marker);
+        matched.retain(|i| named(i));
         let fanouts: Vec<Item> = markers
             .iter()
             .filter(|i| kind(i) == FANOUT_MARKER)
@@ -401,6 +410,7 @@ impl Runs for DynamoStore {
                 .await?
                 .into_iter()
                 .partition(is_marker);
+            matched.retain(|i| named(i));
         }
         let (mut cancelled, lost_race) = self.cancel_runs(matched, at).await?;
         if lost_race {
@@ -424,7 +434,7 @@ impl Runs for DynamoStore {
                 .query_all(&key_cond, Some(with_markers), &e)
                 .await?
                 .into_iter()
-                .filter(|i| !is_marker(i))
+                .filter(|i| !is_marker(i) && named(i))
                 .collect();
             cancelled.extend(self.cancel_runs(again, at).await?.0);
         }

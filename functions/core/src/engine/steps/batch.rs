@@ -19,17 +19,27 @@ use crate::run::{RecipientRun, RunBatch, RunEvent, RunStatus};
 /// How often a run retries joining or opening when other runs keep changing the batch first.
 const ATTEMPTS: usize = 50;
 
-/// Renders a batch or throttle key against the scope; `""` when the step has none.
+/// Renders a batch or throttle key against the scope; `""` when the step has none. A key over
+/// [`crate::limits::MAX_ID_BYTES`] is refused (the step is skipped), as on every store it is
+/// part of a store key.
 pub(super) fn render_key(key: Option<&BatchKey>, scope: &Value) -> Result<String, String> {
-    match key {
-        None => Ok(String::new()),
-        Some(BatchKey::Template(t)) => t.render(scope).map_err(|e| e.to_string()),
-        Some(BatchKey::Path(p)) => Ok(match path::resolve(scope, p) {
+    let rendered = match key {
+        None => String::new(),
+        Some(BatchKey::Template(t)) => t.render(scope).map_err(|e| e.to_string())?,
+        Some(BatchKey::Path(p)) => match path::resolve(scope, p) {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
-        }),
+        },
+    };
+    if rendered.len() > crate::limits::MAX_ID_BYTES {
+        return Err(format!(
+            "the key is {} bytes, more than {}",
+            rendered.len(),
+            crate::limits::MAX_ID_BYTES
+        ));
     }
+    Ok(rendered)
 }
 
 /// The id of the batch `run` opens at `step_ref`: retries of the same open give the same id.
