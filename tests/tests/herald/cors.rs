@@ -23,6 +23,17 @@ async fn preflight(base: &str, origin: &str) -> reqwest::Response {
         .expect("preflight sent")
 }
 
+/// `GET /v1/messages` from `origin`, with `key` if given.
+async fn messages(base: &str, origin: &str, key: Option<&str>) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .get(format!("{base}/v1/messages"))
+        .header("origin", origin);
+    if let Some(key) = key {
+        req = req.bearer_auth(key);
+    }
+    req.send().await.expect("sent")
+}
+
 fn header<'a>(r: &'a reqwest::Response, name: &str) -> Option<&'a str> {
     r.headers().get(name).and_then(|v| v.to_str().ok())
 }
@@ -59,25 +70,13 @@ async fn allowed_origins_get_a_grant_on_every_answer_and_others_none() {
     assert_eq!(header(&other, "access-control-allow-origin"), None);
 
     // Answers carry the grant, a 401 too, and expose Retry-After.
-    let http = reqwest::Client::new();
-    let unauthenticated = http
-        .get(format!("{base}/v1/messages"))
-        .header("origin", ALLOWED)
-        .send()
-        .await
-        .expect("sent");
+    let unauthenticated = messages(base, ALLOWED, None).await;
     assert_eq!(unauthenticated.status(), 401);
     assert_eq!(
         header(&unauthenticated, "access-control-allow-origin"),
         Some(ALLOWED)
     );
-    let answered = http
-        .get(format!("{base}/v1/messages"))
-        .header("origin", "http://localhost:3000")
-        .bearer_auth(API_KEY)
-        .send()
-        .await
-        .expect("sent");
+    let answered = messages(base, "http://localhost:3000", Some(API_KEY)).await;
     assert_eq!(answered.status(), 200);
     assert_eq!(
         header(&answered, "access-control-allow-origin"),
@@ -87,13 +86,7 @@ async fn allowed_origins_get_a_grant_on_every_answer_and_others_none() {
         .unwrap_or_default()
         .to_ascii_lowercase();
     assert!(exposed.contains("retry-after"), "{exposed}");
-    let foreign = http
-        .get(format!("{base}/v1/messages"))
-        .header("origin", "https://evil.example")
-        .bearer_auth(API_KEY)
-        .send()
-        .await
-        .expect("sent");
+    let foreign = messages(base, "https://evil.example", Some(API_KEY)).await;
     assert_eq!(foreign.status(), 200);
     assert_eq!(header(&foreign, "access-control-allow-origin"), None);
 }
