@@ -34,7 +34,8 @@ impl PayloadRef {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// `bytes` as lower-case hex (digests, versions, fingerprints).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -90,14 +91,6 @@ impl RunData {
         &self.layers
     }
 
-    /// The stored payloads it references.
-    pub fn payloads(&self) -> impl Iterator<Item = &PayloadRef> {
-        self.layers.iter().filter_map(|l| match &l.part {
-            Part::Stored(r) => Some(r),
-            Part::Inline(_) => None,
-        })
-    }
-
     /// About how many bytes its fields take as JSON (stored layers by their size).
     pub fn approx_bytes(&self) -> usize {
         self.layers
@@ -107,18 +100,6 @@ impl RunData {
                 Part::Inline(fields) => serde_json::to_vec(fields).map_or(0, |v| v.len()),
             })
             .sum()
-    }
-
-    /// The merged fields, when every layer is inline (`None` if one must be read first).
-    pub fn as_inline(&self) -> Option<Map<String, Value>> {
-        let mut fields = Map::new();
-        for layer in &self.layers {
-            let Part::Inline(part) = &layer.part else {
-                return None;
-            };
-            merge_at(&mut fields, layer.at.as_deref(), part.clone());
-        }
-        Some(fields)
     }
 }
 
@@ -208,15 +189,11 @@ mod tests {
         let text = serde_json::to_string(&data).unwrap();
         let back: RunData = serde_json::from_str(&text).unwrap();
         assert_eq!(back, data);
-        assert_eq!(back.payloads().collect::<Vec<_>>(), vec![&stored]);
-        assert_eq!(back.as_inline(), None);
+        assert_eq!(back.layers()[0].part, Part::Stored(stored));
 
         // An object whose keys look like a layer is still data.
         let old: RunData = serde_json::from_value(json!({"part": 1, "at": "x"})).unwrap();
-        assert_eq!(
-            old.as_inline().map(Value::Object),
-            Some(json!({"part": 1, "at": "x"}))
-        );
+        assert_eq!(old, RunData::inline(map(json!({"part": 1, "at": "x"}))));
     }
 
     #[test]

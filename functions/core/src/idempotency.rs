@@ -75,7 +75,7 @@ pub fn fingerprint(workflow_key: &str, body: &Value) -> String {
     hash.update(workflow_key.as_bytes());
     hash.update([0]);
     hash.update(body.to_string().as_bytes());
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::data::hex(&hash.finalize())
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub struct Workflow {
 pub fn version_of(definition: &Value) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(definition.to_string().as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::data::hex(&digest[..16])
 }
 
 impl Workflow {
