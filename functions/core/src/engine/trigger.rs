@@ -230,7 +230,11 @@ impl Engine {
                     });
                 }
                 // Two triggers with one run id at once could overwrite each other's runs.
-                Claim::Held(held) if held.claimed_at() > now - self.in_flight => {
+                // With a zero bound (one-transaction stores) nothing counts as under way, even
+                // a claim stamped a moment after this request read the clock.
+                Claim::Held(held)
+                    if !self.in_flight.is_zero() && held.claimed_at() > now - self.in_flight =>
+                {
                     return Err(EngineError::IdempotencyInProgress(idem.key));
                 }
                 Claim::Held(held) => (held.workflow_run_id, Some(held.request_id)),
