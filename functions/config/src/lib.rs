@@ -104,22 +104,20 @@ impl Env {
             });
         }
         // Rotation: the new key goes in beside the old one, clients move, the old one goes.
-        let mut api_keys: Vec<String> = Vec::new();
-        let listed = self.get("HERALD_API_KEYS").unwrap_or_default();
-        let keys = self
-            .get("HERALD_API_KEY")
-            .map(|k| k.trim().to_string())
-            .into_iter()
-            .chain(
-                listed
-                    .split(',')
-                    .map(|k| k.trim().to_string())
-                    .collect::<Vec<_>>(),
-            );
-        for key in keys.filter(|k| !k.is_empty()) {
-            if !api_keys.contains(&key) {
-                api_keys.push(key);
-            }
+        let api_keys = list(&format!(
+            "{},{}",
+            self.get("HERALD_API_KEY").unwrap_or_default(),
+            self.get("HERALD_API_KEYS").unwrap_or_default()
+        ));
+        let publishable_keys = list(&self.get("HERALD_PUBLISHABLE_KEYS").unwrap_or_default());
+        if let Some(both) = publishable_keys.iter().find(|k| api_keys.contains(k)) {
+            return Err(ConfigError::Invalid {
+                name: "HERALD_PUBLISHABLE_KEYS",
+                reason: format!(
+                    "a key ending `{}` is also a secret key",
+                    &both[both.len().saturating_sub(4)..]
+                ),
+            });
         }
         let mut cors_origins = Vec::new();
         for origin in self
@@ -139,12 +137,25 @@ impl Env {
         }
         Ok(Common {
             api_keys,
+            publishable_keys,
+            user_token_public_keys: self.get("HERALD_USER_TOKEN_PUBLIC_KEY").unwrap_or_default(),
             cors_origins,
             default_timezone,
             allow_private_networks,
             delivery_timeout: std::time::Duration::from_secs(timeout_secs),
         })
     }
+}
+
+/// The distinct non-empty items of a comma-separated list, trimmed, in order.
+fn list(value: &str) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        if !items.iter().any(|i| i == item) {
+            items.push(item.to_string());
+        }
+    }
+    items
 }
 
 /// Why `origin` cannot be a CORS origin, if it cannot: a scheme and a host (and port), no path.
@@ -173,6 +184,12 @@ pub struct Common {
     /// `HERALD_API_KEY` and the comma-separated `HERALD_API_KEYS`: the secret keys callers may
     /// present, any of them (at least one on AWS; generated locally when none is set).
     pub api_keys: Vec<String>,
+    /// `HERALD_PUBLISHABLE_KEYS`, comma-separated: keys a browser may present with a user token
+    /// (none by default).
+    pub publishable_keys: Vec<String>,
+    /// `HERALD_USER_TOKEN_PUBLIC_KEY`: the PEM public key(s) user tokens are verified with, as
+    /// given (parsed where the tokens are checked).
+    pub user_token_public_keys: String,
     /// `HERALD_CORS_ORIGINS`, comma-separated: the browser origins allowed to call the API (none
     /// by default).
     pub cors_origins: Vec<String>,
@@ -215,6 +232,23 @@ mod tests {
         assert_eq!(
             keys.common().unwrap().api_keys,
             vec!["sk_a", "sk_b", "sk_c"]
+        );
+        let publishable = Env::from_pairs(&[
+            ("HERALD_API_KEY", "sk_a"),
+            ("HERALD_PUBLISHABLE_KEYS", "pk_a, pk_b"),
+        ]);
+        assert_eq!(
+            publishable.common().unwrap().publishable_keys,
+            vec!["pk_a", "pk_b"]
+        );
+        let both = Env::from_pairs(&[
+            ("HERALD_API_KEY", "sk_secret"),
+            ("HERALD_PUBLISHABLE_KEYS", "pk_a,sk_secret"),
+        ]);
+        let err = both.common().unwrap_err().to_string();
+        assert!(
+            err.contains("HERALD_PUBLISHABLE_KEYS") && !err.contains("sk_secret"),
+            "{err}"
         );
         let cors = Env::from_pairs(&[(
             "HERALD_CORS_ORIGINS",

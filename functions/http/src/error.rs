@@ -47,6 +47,26 @@ impl ApiError {
         Self::new(401, code, "authentication_error", message)
     }
 
+    /// 403: a user token on a route only a secret key may call.
+    pub fn incorrect_token_type() -> Self {
+        Self::new(
+            403,
+            "incorrect_token_type",
+            "authentication_error",
+            "You cannot call this endpoint with this token",
+        )
+    }
+
+    /// 403: a user token on another user's resource, or without the grant it needs.
+    pub fn forbidden() -> Self {
+        Self::new(
+            403,
+            "forbidden",
+            "authentication_error",
+            "The user token does not grant access to this resource",
+        )
+    }
+
     /// 400: the body is not valid JSON.
     pub fn invalid_json(detail: impl std::fmt::Display) -> Self {
         Self::new(

@@ -4,7 +4,7 @@
 //! `lambda_http::run`. Paths, JSON shapes, status codes and error bodies are Knock's, so the
 //! official SDKs work when pointed at Herald.
 
-mod auth;
+pub mod auth;
 pub mod cors;
 mod cursor;
 mod error;
@@ -26,11 +26,11 @@ pub use error::ApiError;
 /// Knock's `data` limit is 10 MB; leave room for the rest of the body.
 pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
 
-/// What the routes need: the engine and the secret keys callers may present.
+/// What the routes need: the engine and the keys callers may present.
 #[derive(Clone)]
 pub struct App {
     engine: Engine,
-    api_keys: Vec<String>,
+    keys: auth::Keys,
     cors_origins: Vec<String>,
 }
 
@@ -52,11 +52,26 @@ impl App {
 
     /// An app over `engine`, accepting `Authorization: Bearer <key>` for any of `api_keys`.
     pub fn new<K: Into<String>>(engine: Engine, api_keys: impl IntoIterator<Item = K>) -> Self {
+        let keys = auth::Keys {
+            api: auth::ApiKeys {
+                secret: api_keys.into_iter().map(Into::into).collect(),
+                publishable: Vec::new(),
+            },
+            tokens: auth::TokenKeys::default(),
+        };
         Self {
             engine,
-            api_keys: api_keys.into_iter().map(Into::into).collect(),
+            keys,
             cors_origins: Vec::new(),
         }
+    }
+
+    /// The same app letting browsers in with any of `publishable` keys and a user token signed
+    /// by one of `tokens`: see [`auth`].
+    pub fn with_user_tokens(mut self, publishable: Vec<String>, tokens: auth::TokenKeys) -> Self {
+        self.keys.api.publishable = publishable;
+        self.keys.tokens = tokens;
+        self
     }
 
     /// The same app answering browsers from `origins` (`https://app.example.com`): see

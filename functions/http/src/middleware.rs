@@ -3,18 +3,34 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::RequestExt;
 
+use crate::auth::Caller;
 use crate::error::Failure;
-use crate::{auth, App};
+use crate::App;
 
-/// Refuses a request without the environment's secret key, before any route runs.
-pub async fn authenticate(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    match auth::check(req.headers(), &app.api_keys) {
-        Ok(()) => next.run(req).await,
+/// Refuses a request without a key, or a user token on what is not its user's, before any
+/// route runs and before its body is read; records the [`Caller`] for the routes.
+pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
+    let template = req.extensions().get::<MatchedPath>().cloned();
+    let params = req.extract_parts::<RawPathParams>().await.ok();
+    let params: Vec<(&str, &str)> = params.iter().flat_map(|p| p.iter()).collect();
+    let caller = app.keys.caller(
+        req.headers(),
+        req.method(),
+        template.as_ref().map(MatchedPath::as_str),
+        &params,
+    );
+    drop(params);
+    match caller {
+        Ok(caller) => {
+            req.extensions_mut().insert::<Caller>(caller);
+            next.run(req).await
+        }
         Err(e) => e.into_response(),
     }
 }

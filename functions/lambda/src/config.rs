@@ -14,6 +14,10 @@ pub struct Config {
     pub retention_days: i64,
     /// `HERALD_API_KEY` / `HERALD_API_KEYS`: the secret keys callers may present (at least one).
     pub api_keys: Vec<String>,
+    /// `HERALD_PUBLISHABLE_KEYS`: keys browsers present with a user token.
+    pub publishable_keys: Vec<String>,
+    /// `HERALD_USER_TOKEN_PUBLIC_KEY`: what user tokens are verified with.
+    pub user_token_keys: herald_http::auth::TokenKeys,
     /// Where wake-ups go.
     pub waker: WakerConfig,
     /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
@@ -44,6 +48,12 @@ impl Config {
             api_keys: Some(common.api_keys)
                 .filter(|keys| !keys.is_empty())
                 .ok_or(ConfigError::Missing("HERALD_API_KEYS"))?,
+            publishable_keys: common.publishable_keys,
+            user_token_keys: herald_http::auth::TokenKeys::parse(&common.user_token_public_keys)
+                .map_err(|reason| ConfigError::Invalid {
+                    name: "HERALD_USER_TOKEN_PUBLIC_KEY",
+                    reason,
+                })?,
             default_timezone: common.default_timezone,
             allow_private_networks: common.allow_private_networks,
             delivery_timeout: common.delivery_timeout,

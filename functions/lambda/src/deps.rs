@@ -150,7 +150,10 @@ impl Deps {
         if let Some(tz) = config.default_timezone {
             engine = engine.with_default_timezone(tz);
         }
-        let app = App::new(engine.clone(), config.api_keys.clone());
+        let app = App::new(engine.clone(), config.api_keys.clone()).with_user_tokens(
+            config.publishable_keys.clone(),
+            config.user_token_keys.clone(),
+        );
         Ok(Self { engine, app })
     }
 }

@@ -21,6 +21,10 @@ pub struct Config {
     pub key_source: KeySource,
     /// `HERALD_CORS_ORIGINS`: browser origins allowed to call the API.
     pub cors_origins: Vec<String>,
+    /// `HERALD_PUBLISHABLE_KEYS`: keys browsers present with a user token.
+    pub publishable_keys: Vec<String>,
+    /// `HERALD_USER_TOKEN_PUBLIC_KEY`: what user tokens are verified with.
+    pub user_token_keys: herald_http::auth::TokenKeys,
     /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
     pub default_timezone: Option<chrono_tz::Tz>,
     /// `HERALD_ALLOW_PRIVATE_NETWORKS=1`: fetch steps may reach loopback and private networks.
@@ -60,9 +64,18 @@ impl Config {
             workflows_dir,
             api_keys,
             cors_origins: common.cors_origins,
+            publishable_keys: common.publishable_keys,
+            user_token_keys: user_token_keys(&common.user_token_public_keys)?,
             key_source,
         })
     }
+}
+
+/// The user-token keys `HERALD_USER_TOKEN_PUBLIC_KEY` holds.
+pub fn user_token_keys(setting: &str) -> Result<herald_http::auth::TokenKeys, String> {
+    herald_http::auth::TokenKeys::parse(setting).map_err(|reason| {
+        format!("environment variable HERALD_USER_TOKEN_PUBLIC_KEY is invalid: {reason}")
+    })
 }
 
 /// Where the API key came from.

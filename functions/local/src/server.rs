@@ -57,7 +57,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
     tokio::spawn(sweep_every_minute(engine.clone()));
 
     let router = herald_http::router(
-        App::new(engine, config.api_keys.clone()).with_cors_origins(config.cors_origins.clone()),
+        App::new(engine, config.api_keys.clone())
+            .with_user_tokens(
+                config.publishable_keys.clone(),
+                config.user_token_keys.clone(),
+            )
+            .with_cors_origins(config.cors_origins.clone()),
     );
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await

@@ -9,6 +9,7 @@ use herald_core::ports::{EngagementFilter, MessageQuery};
 use serde_json::json;
 
 use super::uuid_param;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, KnockPath, Owner};
 use crate::query::Query;
@@ -102,15 +103,11 @@ pub fn engagement_filter(name: &str) -> Option<EngagementFilter> {
 
 pub async fn get(
     State(app): State<Arc<App>>,
+    caller: Caller,
     KnockPath(id): KnockPath<String>,
 ) -> Result<Reply, ApiError> {
-    let what = format!("The message `{id}`");
-    let message = app
-        .engine
-        .store()
-        .get_message(uuid_param(&id, "The message")?)
-        .await?
-        .ok_or_else(|| ApiError::not_found(&what))?;
+    let message = find(&app, &id).await?;
+    caller.may_touch(&message.recipient)?;
     message_view(&app, &message).await
 }
 
@@ -175,21 +172,24 @@ pub async fn delivery_logs(
 /// `PUT /v1/messages/{id}/{status}`.
 pub async fn engage(
     State(app): State<Arc<App>>,
+    caller: Caller,
     KnockPath((id, status)): KnockPath<(String, String)>,
 ) -> Result<Reply, ApiError> {
-    set_engagement(&app, &id, &status, true).await
+    set_engagement(&app, &caller, &id, &status, true).await
 }
 
 /// `DELETE /v1/messages/{id}/{status}`.
 pub async fn disengage(
     State(app): State<Arc<App>>,
+    caller: Caller,
     KnockPath((id, status)): KnockPath<(String, String)>,
 ) -> Result<Reply, ApiError> {
-    set_engagement(&app, &id, &status, false).await
+    set_engagement(&app, &caller, &id, &status, false).await
 }
 
 async fn set_engagement(
     app: &App,
+    caller: &Caller,
     id: &str,
     status: &str,
     present: bool,
@@ -203,6 +203,9 @@ async fn set_engagement(
         return Err(ApiError::not_found(
             "The route DELETE /v1/messages/{id}/interacted",
         ));
+    }
+    if let Caller::User(_) = caller {
+        caller.may_touch(&find(app, id).await?.recipient)?;
     }
     let message = app
         .engine
@@ -219,6 +222,7 @@ const MAX_BATCH: usize = 50;
 /// the update to every listed message and returns those that exist.
 pub async fn batch(
     State(app): State<Arc<App>>,
+    caller: Caller,
     KnockPath(action): KnockPath<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
@@ -236,15 +240,26 @@ pub async fn batch(
             "must contain 1 to 50 message ids",
         ));
     }
-    let mut out = Vec::with_capacity(ids.len());
+    let mut uuids = Vec::with_capacity(ids.len());
     for id in ids {
         let id = id
             .as_str()
             .ok_or_else(|| ApiError::invalid_param("message_ids", "must be strings"))?;
         // An id that names no message is skipped, as Knock does for batch updates.
-        let Ok(uuid) = uuid::Uuid::parse_str(id) else {
-            continue;
-        };
+        if let Ok(uuid) = uuid::Uuid::parse_str(id) {
+            uuids.push(uuid);
+        }
+    }
+    // A user's token may update only their own messages: all are checked before any changes.
+    if let Caller::User(_) = caller {
+        for uuid in &uuids {
+            if let Some(m) = app.engine.store().get_message(*uuid).await? {
+                caller.may_touch(&m.recipient)?;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(uuids.len());
+    for uuid in uuids {
         if let Some(m) = app
             .engine
             .set_engagement(uuid, filter.engagement, filter.present)
