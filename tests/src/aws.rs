@@ -134,6 +134,8 @@ impl Stack {
             data_bucket,
             retention_days: 30,
             api_keys: vec![crate::server::API_KEY.to_string()],
+            publishable_keys: Vec::new(),
+            user_token_keys: Default::default(),
             default_timezone: None,
             allow_private_networks: false,
             delivery_timeout: std::time::Duration::from_secs(5),

@@ -104,12 +104,32 @@ impl Server {
 
     /// The most memory the process has held so far (its peak resident set, `VmHWM`), in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    /// The memory the process holds now (its resident set, `VmRSS`), in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    /// The process's open file descriptors (sockets included).
+    pub fn open_fds(&self) -> Option<usize> {
+        let pid = self.child.as_ref()?.id();
+        Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+    }
+
+    fn status_kib(&self, field: &str) -> Option<u64> {
         let pid = self.child.as_ref()?.id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// The `host:port` the server listens on.
+    pub fn addr(&self) -> &str {
+        &self.addr
     }
 
     /// Kills the process at once (SIGKILL: no graceful shutdown), as a crash would.

@@ -107,6 +107,39 @@ impl ApiError {
         )
     }
 
+    /// 408: the body did not arrive in time.
+    pub fn body_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            408,
+            "request_timeout",
+            "invalid_request_error",
+            format!(
+                "The request body did not arrive within {} s",
+                limit.as_secs()
+            ),
+        )
+    }
+
+    /// 414.
+    pub fn uri_too_long(limit: usize) -> Self {
+        Self::new(
+            414,
+            "request_uri_too_long",
+            "invalid_request_error",
+            format!("The request's path and query are longer than {limit} bytes"),
+        )
+    }
+
+    /// 431.
+    pub fn headers_too_large(limit: usize) -> Self {
+        Self::new(
+            431,
+            "request_headers_too_large",
+            "invalid_request_error",
+            format!("The request's headers are larger than {limit} bytes"),
+        )
+    }
+
     /// 422 with one field error.
     pub fn invalid_param(field: &str, message: &str) -> Self {
         let mut e = Self::new(

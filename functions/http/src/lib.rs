@@ -26,12 +26,16 @@ pub use error::ApiError;
 /// Knock's `data` limit is 10 MB; leave room for the rest of the body.
 pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
 
+/// How long a request body may take to arrive, unless set otherwise.
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What the routes need: the engine and the keys callers may present.
 #[derive(Clone)]
 pub struct App {
     engine: Engine,
     keys: auth::Keys,
     cors_origins: Vec<String>,
+    body_timeout: std::time::Duration,
 }
 
 impl App {
@@ -63,6 +67,7 @@ impl App {
             engine,
             keys,
             cors_origins: Vec::new(),
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 
@@ -81,6 +86,12 @@ impl App {
         self
     }
 
+    /// The same app allowing `limit` for a request body to arrive (default 30 s).
+    pub fn with_body_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.body_timeout = limit;
+        self
+    }
+
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -95,12 +106,19 @@ pub const ROUTES: &[(&str, &str)] = routes::ROUTES;
 pub fn router(app: App) -> Router {
     let app = Arc::new(app);
     let cors = cors::layer(&app.cors_origins);
+    // The last layer is the outermost: the head is checked, then the key, and only then is the
+    // body read.
     let router = routes::routes()
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
+            middleware::read_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
             middleware::authenticate,
         ))
+        .layer(axum::middleware::from_fn(middleware::check_head))
         .layer(axum::middleware::from_fn(middleware::finish))
         .with_state(app);
     // Outermost: a preflight is answered before authentication, and error answers carry the

@@ -1,8 +1,9 @@
-//! What every response goes through: authentication first, then the common headers and the log
-//! line of a failed request.
+//! What every request and response goes through: the head's size, authentication, the body read
+//! within its limits, then the common headers and the log line of a failed request.
 
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
@@ -10,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::RequestExt;
 
 use crate::auth::Caller;
-use crate::error::Failure;
-use crate::App;
+use crate::error::{ApiError, Failure};
+use crate::{App, MAX_BODY_BYTES};
 
 /// Refuses a request without a key, or a user token on what is not its user's, before any
 /// route runs and before its body is read; records the [`Caller`] for the routes.
@@ -32,6 +33,54 @@ pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: N
             next.run(req).await
         }
         Err(e) => e.into_response(),
+    }
+}
+
+/// Longest path and query answered; beyond, `414`.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Most header bytes (names and values) answered; beyond, `431`.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Refuses an oversized request head in Knock's JSON, before the key is even checked.
+pub async fn check_head(req: Request, next: Next) -> Response {
+    let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri > MAX_URI_BYTES {
+        return ApiError::uri_too_long(MAX_URI_BYTES).into_response();
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers > MAX_HEADER_BYTES {
+        return ApiError::headers_too_large(MAX_HEADER_BYTES).into_response();
+    }
+    next.run(req).await
+}
+
+/// Reads an authenticated request's body whole, within the body timeout and the size limit:
+/// a client sending slowly holds its connection for that long at most.
+pub async fn read_body(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return ApiError::too_large(MAX_BODY_BYTES).into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let read =
+        tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await;
+    match read {
+        Err(_) => ApiError::body_timeout(app.body_timeout).into_response(),
+        // Past the limit, or the client went away (then nobody reads this answer).
+        Ok(Err(_)) => ApiError::too_large(MAX_BODY_BYTES).into_response(),
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
     }
 }
 

@@ -25,6 +25,10 @@ pub struct Config {
     pub publishable_keys: Vec<String>,
     /// `HERALD_USER_TOKEN_PUBLIC_KEY`: what user tokens are verified with.
     pub user_token_keys: herald_http::auth::TokenKeys,
+    /// `HERALD_MAX_CONNECTIONS` (default 1024) and `HERALD_HEADER_TIMEOUT_SECS` (default 10).
+    pub connections: crate::listen::Limits,
+    /// `HERALD_BODY_TIMEOUT_SECS` (default 30): how long a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
     /// `HERALD_DEFAULT_TIMEZONE` (IANA name): window rules of recipients without a timezone.
     pub default_timezone: Option<chrono_tz::Tz>,
     /// `HERALD_ALLOW_PRIVATE_NETWORKS=1`: fetch steps may reach loopback and private networks.
@@ -55,7 +59,22 @@ impl Config {
         } else {
             (common.api_keys, KeySource::Environment)
         };
+        let max_connections: usize = env
+            .parsed("HERALD_MAX_CONNECTIONS", 1024)
+            .map_err(|e| e.to_string())?;
+        let header_timeout = seconds(&env, "HERALD_HEADER_TIMEOUT_SECS", 10)?;
+        let body_timeout = seconds(&env, "HERALD_BODY_TIMEOUT_SECS", 30)?;
+        if max_connections == 0 {
+            return Err(
+                "environment variable HERALD_MAX_CONNECTIONS is invalid: 0 accepts none".into(),
+            );
+        }
         Ok(Self {
+            connections: crate::listen::Limits {
+                max_connections,
+                header_timeout,
+            },
+            body_timeout,
             default_timezone: common.default_timezone,
             allow_private_networks: common.allow_private_networks,
             delivery_timeout: common.delivery_timeout,
@@ -69,6 +88,17 @@ impl Config {
             key_source,
         })
     }
+}
+
+/// A duration setting in whole seconds, 1 to 3600.
+fn seconds(env: &Env, name: &'static str, default: u64) -> Result<std::time::Duration, String> {
+    let secs: u64 = env.parsed(name, default).map_err(|e| e.to_string())?;
+    if !(1..=3600).contains(&secs) {
+        return Err(format!(
+            "environment variable {name} is invalid: {secs} is not between 1 and 3600"
+        ));
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// The user-token keys `HERALD_USER_TOKEN_PUBLIC_KEY` holds.

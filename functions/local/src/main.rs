@@ -2,6 +2,7 @@
 //! same HTTP handlers the Lambdas run, served on `HERALD_ADDR` (default `127.0.0.1:8080`).
 
 mod config;
+mod listen;
 mod server;
 
 use std::process::ExitCode;

@@ -62,7 +62,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
                 config.publishable_keys.clone(),
                 config.user_token_keys.clone(),
             )
-            .with_cors_origins(config.cors_origins.clone()),
+            .with_cors_origins(config.cors_origins.clone())
+            .with_body_timeout(config.body_timeout),
     );
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -80,10 +81,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
         KeySource::Environment => {}
     }
     println!("Herald listening on http://{addr}");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| e.to_string())
+    crate::listen::serve(listener, router, config.connections, shutdown()).await;
+    Ok(())
 }
 
 /// The senders of the configured channels; Amazon SES reads the usual AWS configuration

@@ -15,6 +15,7 @@ mod delivery_aws;
 mod e2e_delivery;
 mod e2e_http;
 mod engine;
+mod exhaustion;
 mod fanout_dynamodb;
 mod fanout_embedded;
 mod idempotency;
