@@ -59,11 +59,13 @@ macro_rules! store_conformance {
             subscriptions_upsert_page_and_delete,
             preference_sets_write_conditionally,
             fanout_steps_are_conditional,
+            separators_inside_ids_keep_records_apart,
         );
         $crate::store_conformance!(@batch $make;
             batches_open_join_and_close_conditionally,
             cancels_reach_open_batch_activities_only,
             throttles_admit_up_to_the_limit_per_window,
+            separators_inside_ids_make_distinct_batch_groups_and_throttles,
         );
         $crate::store_conformance!(@delivery $make;
             delivery_attempts_are_claimed_and_recorded_once,

@@ -407,3 +407,80 @@ pub async fn throttles_admit_up_to_the_limit_per_window(store: &dyn Store) {
         Admission::Throttled
     );
 }
+
+/// User `u` with batch key `x|y` and user `u|x` with key `y` (the keys Herald built before it
+/// escaped their parts made them one group) get a batch and a throttle window each; a key past
+/// DynamoDB's partition-key size is stored by its hash.
+pub async fn separators_inside_ids_make_distinct_batch_groups_and_throttles(store: &dyn Store) {
+    let wf = unique("wf-sep");
+    let u = unique("u");
+    let (plain, piped) = (
+        RecipientRef::user(u.clone()),
+        RecipientRef::user(format!("{u}|x")),
+    );
+    let first = group_key(&wf, "batch", &plain, "x|y");
+    let second = group_key(&wf, "batch", &piped, "y");
+    assert_ne!(first, second);
+    let runs_a = triggers(store, &wf, &["a"], &plain).await;
+    let runs_b = triggers(store, &wf, &["b"], &piped).await;
+    for (group, opener) in [(&first, &runs_a[0]), (&second, &runs_b[0])] {
+        assert!(store.current_batch(group).await.expect("current").is_none());
+        let b = batch(group, opener, None, t0());
+        assert!(store
+            .open_batch(
+                &b,
+                None,
+                Some(&activity(&b, opener, t0())),
+                &hold(opener, &b, t0())
+            )
+            .await
+            .expect("open")
+            .applied());
+        assert_eq!(
+            store
+                .current_batch(group)
+                .await
+                .expect("current")
+                .map(|c| c.id),
+            Some(b.id)
+        );
+    }
+
+    let ends = t0() + Duration::hours(1);
+    for (recipient, key) in [(&plain, "x|y"), (&piped, "y")] {
+        let window = herald_core::batch::throttle_key(&wf, "throttle", recipient, key);
+        assert_eq!(
+            store
+                .throttle(&window, Uuid::new_v4(), 1, ends, t0())
+                .await
+                .expect("throttle"),
+            Admission::Admitted,
+            "{window}"
+        );
+    }
+
+    // The longest parts Herald accepts: 255-byte ids and keys, each byte escaped.
+    let long = RecipientRef::object("c".repeat(255), "|".repeat(255));
+    let group = group_key(&wf, &"s".repeat(255), &long, &"%".repeat(255));
+    assert!(group.len() < 100, "{group}");
+    let runs = triggers(store, &wf, &["long"], &long).await;
+    let b = batch(&group, &runs[0], None, t0());
+    assert!(store
+        .open_batch(
+            &b,
+            None,
+            Some(&activity(&b, &runs[0], t0())),
+            &hold(&runs[0], &b, t0())
+        )
+        .await
+        .expect("open a long group")
+        .applied());
+    let window = herald_core::batch::throttle_key(&wf, "throttle", &long, &"|".repeat(255));
+    assert_eq!(
+        store
+            .throttle(&window, Uuid::new_v4(), 1, ends, t0())
+            .await
+            .expect("long throttle"),
+        Admission::Admitted
+    );
+}

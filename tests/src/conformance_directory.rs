@@ -307,3 +307,109 @@ pub async fn fanout_steps_are_conditional(store: &dyn Store) {
         .unwrap()
         .applied());
 }
+
+/// Ids holding the characters storage keys are built with (`#`, `:`, `|`, `%`) name distinct
+/// users, objects, subscriber lists and preference sets: no key of one equals a key of another.
+pub async fn separators_inside_ids_keep_records_apart(store: &dyn Store) {
+    let base = unique("sep");
+    let ids = [
+        base.clone(),
+        format!("{base}#a"),
+        format!("{base}:a"),
+        format!("{base}|a"),
+        format!("{base}%7Ca"),
+        format!("user:{base}"),
+        format!("object:{base}"),
+    ];
+    let collection = unique("proj");
+    for (i, id) in ids.iter().enumerate() {
+        let props = json!({"n": i});
+        store
+            .upsert_user(id, props.as_object().unwrap(), t0())
+            .await
+            .unwrap();
+        store
+            .upsert_object(&collection, id, props.as_object().unwrap(), t0())
+            .await
+            .unwrap();
+        let set = json!({"id": "default", "n": i});
+        for owner in [
+            RecipientRef::user(id.clone()),
+            RecipientRef::object(collection.clone(), id.clone()),
+        ] {
+            assert!(store
+                .put_preference_set(&owner, "default", &set, WriteIf::Always, t0())
+                .await
+                .unwrap()
+                .applied());
+        }
+        // One subscriber per object, named like the object.
+        store
+            .put_subscriptions(
+                &RecipientRef::object(collection.clone(), id.clone()),
+                &[RecipientRef::user(id.clone())],
+                &Default::default(),
+                t0(),
+            )
+            .await
+            .unwrap();
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let user = store.get_user(id).await.unwrap().expect("user");
+        assert_eq!(user.properties.get("n"), Some(&json!(i)), "user {id}");
+        let object = store
+            .get_object(&collection, id)
+            .await
+            .unwrap()
+            .expect("object");
+        assert_eq!(object.properties.get("n"), Some(&json!(i)), "object {id}");
+        for owner in [
+            RecipientRef::user(id.clone()),
+            RecipientRef::object(collection.clone(), id.clone()),
+        ] {
+            let set = store
+                .get_preference_set(&owner, "default")
+                .await
+                .unwrap()
+                .expect("set");
+            assert_eq!(set.set["n"], json!(i), "preferences of {owner:?}");
+            assert_eq!(store.list_preference_sets(&owner).await.unwrap().len(), 1);
+        }
+        let subscribers = store
+            .list_subscribers(
+                &RecipientRef::object(collection.clone(), id.clone()),
+                &first_page(50),
+            )
+            .await
+            .unwrap();
+        let named: Vec<_> = subscribers
+            .items
+            .iter()
+            .map(|s| s.recipient.clone())
+            .collect();
+        assert_eq!(
+            named,
+            vec![RecipientRef::user(id.clone())],
+            "subscribers of {id}"
+        );
+        let of_user = store
+            .list_subscriptions_of(&RecipientRef::user(id.clone()), &first_page(50))
+            .await
+            .unwrap();
+        assert_eq!(of_user.items.len(), 1, "subscriptions of {id}");
+    }
+    let mut listed = Vec::new();
+    let mut page = first_page(3);
+    loop {
+        let got = store.list_objects(&collection, &page).await.unwrap();
+        listed.extend(got.items.into_iter().map(|o| o.id));
+        match got.after {
+            Some(after) => page.after = Some(after),
+            None => break,
+        }
+    }
+    listed.sort();
+    let mut expected = ids.to_vec();
+    expected.sort();
+    assert_eq!(listed, expected);
+}

@@ -106,17 +106,28 @@ pub struct BatchActivity {
 }
 
 /// The key of the group a batch collects: activities for the same workflow step, recipient and
-/// rendered batch key share one open batch.
+/// rendered batch key share one open batch. Its parts are escaped ([`composite_key::join`]):
+/// user `a` with key `x|y` and user `a|x` with key `y` are two groups.
+///
+/// [`composite_key::join`]: crate::composite_key::join
 pub fn group_key(
     workflow_key: &str,
     step_ref: &str,
     recipient: &RecipientRef,
     batch_key: &str,
 ) -> String {
-    format!(
-        "{workflow_key}|{step_ref}|{}|{batch_key}",
-        recipient.id_key()
-    )
+    crate::composite_key::join(&[workflow_key, step_ref, &recipient.id_key(), batch_key])
+}
+
+/// The key of a throttle's window: per workflow step, recipient and rendered throttle key,
+/// escaped as [`group_key`] is.
+pub fn throttle_key(
+    workflow_key: &str,
+    step_ref: &str,
+    recipient: &RecipientRef,
+    key: &str,
+) -> String {
+    crate::composite_key::join(&[workflow_key, step_ref, &recipient.id_key(), key])
 }
 
 /// What the continuing run sees after the window closed, computed from the live (not

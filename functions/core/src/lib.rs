@@ -8,6 +8,7 @@
 //! runs of one workflow run as far as they can go, and [`Engine::cancel`] stops them.
 
 pub mod batch;
+pub mod composite_key;
 pub mod condition;
 pub mod data;
 pub mod definition;

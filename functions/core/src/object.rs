@@ -33,7 +33,8 @@ impl Object {
 }
 
 /// Checks a collection name: not empty, and free of `#` and `:`, which storage keys use as
-/// separators (so `a#b`/`c` and `a`/`b#c` can never name the same object).
+/// separators (so `a#b`/`c` and `a`/`b#c` can never name the same object), and of control
+/// characters (one orders the embedded store's subscription listings).
 pub fn check_collection(collection: &str) -> Result<(), &'static str> {
     if collection.is_empty() {
         Err("must not be empty")
@@ -41,6 +42,8 @@ pub fn check_collection(collection: &str) -> Result<(), &'static str> {
         Err("must be at most 255 bytes")
     } else if collection.contains(['#', ':']) {
         Err("must not contain `#` or `:`")
+    } else if collection.chars().any(char::is_control) {
+        Err("must not contain control characters")
     } else {
         Ok(())
     }

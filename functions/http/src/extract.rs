@@ -65,7 +65,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
     }
 }
 
-/// The user (`{user_id}`) or object (`{collection}/{object_id}`) the route's path names.
+/// Checks a collection a client names as stored keys need it (`422` on `collection`);
+/// `$` collections are Knock's own (`$tenants`), written through their own routes only, so
+/// refused when `writing`.
+pub fn check_collection(collection: &str, writing: bool) -> Result<(), ApiError> {
+    herald_core::object::check_collection(collection)
+        .map_err(|why| ApiError::invalid_param("collection", why))?;
+    if writing && collection.starts_with('$') {
+        return Err(ApiError::invalid_param(
+            "collection",
+            "collections starting with `$` are reserved",
+        ));
+    }
+    Ok(())
+}
+
+/// The user (`{user_id}`) or object (`{collection}/{object_id}`) the route's path names, its
+/// collection checked ([`check_collection`], writing unless the method is `GET`).
 pub struct Owner(pub RecipientRef);
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Owner {
@@ -82,6 +98,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Owner {
             ) {
                 (Some(user), _, _) => Some(Owner(RecipientRef::user(user.as_str()))),
                 (None, Some(c), Some(id)) => {
+                    check_collection(c, parts.method != axum::http::Method::GET)?;
                     Some(Owner(RecipientRef::object(c.as_str(), id.as_str())))
                 }
                 _ => None,

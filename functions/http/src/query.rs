@@ -53,15 +53,19 @@ impl Query {
 
     /// A recipient filter: `recipient=<user id>`, or `recipient[id]=…` with an optional
     /// `recipient[collection]=…` for an object.
-    pub fn recipient(&self) -> Option<RecipientRef> {
-        match (self.get("recipient"), self.get("recipient[id]")) {
+    pub fn recipient(&self) -> Result<Option<RecipientRef>, ApiError> {
+        Ok(match (self.get("recipient"), self.get("recipient[id]")) {
             (Some(id), _) => Some(RecipientRef::user(id)),
             (None, Some(id)) => Some(match self.get("recipient[collection]") {
-                Some(c) => RecipientRef::object(c, id),
+                Some(c) => {
+                    herald_core::object::check_collection(c)
+                        .map_err(|why| ApiError::invalid_param("recipient[collection]", why))?;
+                    RecipientRef::object(c, id)
+                }
                 None => RecipientRef::user(id),
             }),
             (None, None) => None,
-        }
+        })
     }
 
     /// `page_size`, `after` and `before`, validated.

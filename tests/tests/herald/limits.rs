@@ -208,3 +208,71 @@ async fn limits_are_checked_before_the_store() {
         .await;
     assert_eq!(r.status, 401);
 }
+
+/// A collection named in a path or a filter is checked as one in a body is: no storage key
+/// separator, no control character, and `$` collections (`$tenants`) written through their own
+/// routes only.
+#[tokio::test]
+async fn collections_in_paths_and_filters_are_checked() {
+    let (_dir, _server, c) = start_with_fixtures();
+    let prefs = json!({"channel_types": {"email": false}});
+    let subscribers = json!({"recipients": ["u1"]});
+    for (method, path, body) in [
+        (
+            "PUT",
+            "/v1/objects/a:b/c/preferences/default",
+            Some(prefs.clone()),
+        ),
+        ("DELETE", "/v1/objects/a%23b/c/preferences/default", None),
+        ("GET", "/v1/objects/a%23b/c/preferences", None),
+        ("GET", "/v1/objects/a:b/c/messages", None),
+        (
+            "DELETE",
+            "/v1/objects/a%23b/c/subscriptions",
+            Some(subscribers.clone()),
+        ),
+        ("GET", "/v1/objects/a%1Fb/c/subscriptions", None),
+        (
+            "PUT",
+            "/v1/objects/%24tenants/t1/preferences/default",
+            Some(prefs.clone()),
+        ),
+        (
+            "POST",
+            "/v1/objects/%24tenants/t1/subscriptions",
+            Some(subscribers.clone()),
+        ),
+        (
+            "PUT",
+            "/v1/objects/%24tenants/t1",
+            Some(json!({"name": "x"})),
+        ),
+    ] {
+        let (status, body) = refused(&c, method, path, body).await;
+        assert_eq!(status, 422, "{method} {path}: {body}");
+        assert_eq!(field(&body), Some("collection"), "{method} {path}: {body}");
+    }
+    let (status, body) = refused(
+        &c,
+        "GET",
+        "/v1/workflow_recipient_runs?recipient[id]=c&recipient[collection]=a:b",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, field(&body)),
+        (422, Some("recipient[collection]")),
+        "{body}"
+    );
+    // Reading a tenant's object form stays possible, and good collections pass.
+    let (status, body) = refused(&c, "GET", "/v1/objects/%24tenants/t1/preferences", None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = refused(
+        &c,
+        "PUT",
+        "/v1/objects/projects/p1/preferences/default",
+        Some(prefs),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -29,7 +29,7 @@ pub async fn list(State(app): State<Arc<App>>, q: Query) -> Result<Reply, ApiErr
     let query = BatchQuery {
         status,
         workflow_key: q.get("workflow").map(str::to_string),
-        recipient: q.recipient(),
+        recipient: q.recipient()?,
     };
     let result = app.engine.store().list_batches(&query, &page).await?;
     Ok(Reply::ok(json!({

@@ -15,13 +15,7 @@ use crate::{views, App};
 
 /// Knock reserves `$`-prefixed collections (tenants live in `$tenants`) for its own routes.
 fn check_collection(collection: &str) -> Result<(), ApiError> {
-    if collection.starts_with('$') {
-        return Err(ApiError::invalid_param(
-            "collection",
-            "collections starting with `$` are reserved",
-        ));
-    }
-    Ok(())
+    crate::extract::check_collection(collection, true)
 }
 
 pub async fn set(

@@ -32,7 +32,7 @@ pub async fn list(State(app): State<Arc<App>>, q: Query) -> Result<Reply, ApiErr
             )
         })?);
     }
-    query.recipient = q.recipient();
+    query.recipient = q.recipient()?;
     query.has_errors = match q.get("has_errors") {
         None => None,
         Some("true") => Some(true),

@@ -12,7 +12,7 @@ use herald_core::user::User;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::extract::{JsonBody, KnockPath};
+use crate::extract::{JsonBody, KnockPath, Owner};
 use crate::query::Query;
 use crate::response::Reply;
 use crate::{views, App};
@@ -50,32 +50,29 @@ async fn render(app: &App, subs: &[Subscription]) -> Result<Vec<Value>, ApiError
 
 pub async fn add(
     State(app): State<Arc<App>>,
-    KnockPath((collection, id)): KnockPath<(String, String)>,
+    Owner(object): Owner,
     JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
-    let object = RecipientRef::object(collection, id);
     let subs = app.engine.subscribe(&object, &body).await?;
     Ok(Reply::ok(Value::Array(render(&app, &subs).await?)))
 }
 
 pub async fn delete(
     State(app): State<Arc<App>>,
-    KnockPath((collection, id)): KnockPath<(String, String)>,
+    Owner(object): Owner,
     JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
-    let object = RecipientRef::object(collection, id);
     let subs = app.engine.unsubscribe(&object, &body).await?;
     Ok(Reply::ok(Value::Array(render(&app, &subs).await?)))
 }
 
 pub async fn list_for_object(
     State(app): State<Arc<App>>,
-    KnockPath((collection, id)): KnockPath<(String, String)>,
+    Owner(object): Owner,
     q: Query,
 ) -> Result<Reply, ApiError> {
     q.refuse(&["mode", "recipients", "objects", "include"])?;
     let page = q.page()?;
-    let object = RecipientRef::object(collection, id);
     let result = app.engine.store().list_subscribers(&object, &page).await?;
     Ok(Reply::ok(json!({
         "entries": render(&app, &result.items).await?,

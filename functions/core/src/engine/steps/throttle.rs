@@ -35,12 +35,8 @@ impl Engine {
                 return self.continue_with(workflow, run, event, now).await;
             }
         };
-        let throttle_key = format!(
-            "{}|{}|{}|{key}",
-            workflow.key,
-            step.step_ref,
-            run.recipient.id_key()
-        );
+        let throttle_key =
+            crate::batch::throttle_key(&workflow.key, &step.step_ref, &run.recipient, &key);
         let admitted = self
             .store
             .throttle(&throttle_key, run.id, step.limit, window_ends, now)
