@@ -165,6 +165,19 @@ impl ApiError {
         e
     }
 
+    /// What a caller sees of a server error answered under `request_id`: the status, Knock's
+    /// `api_error`, and the id to quote (the detail is in the log line under it).
+    pub fn internal_answer(status: u16, request_id: &str) -> Self {
+        Self::new(
+            status,
+            "internal_error",
+            "api_error",
+            format!(
+                "Herald could not complete the request; it is logged under request id {request_id}"
+            ),
+        )
+    }
+
     /// The JSON body.
     pub fn body(&self) -> Value {
         let mut body = json!({

@@ -96,6 +96,13 @@ pub async fn finish(mut req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     if let Some(Failure(message)) = resp.extensions_mut().remove::<Failure>() {
         tracing::error!(request_id, error = %message, "request failed");
+        // The caller gets the id to quote, and nothing of what went wrong.
+        let status = resp.status();
+        let headers = std::mem::take(resp.headers_mut());
+        resp = ApiError::internal_answer(status.as_u16(), &request_id).into_response();
+        for (name, value) in headers.iter().filter(|(n, _)| *n != "content-length") {
+            resp.headers_mut().insert(name, value.clone());
+        }
     }
     let status = resp.status();
     let headers = resp.headers_mut();

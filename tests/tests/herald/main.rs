@@ -21,6 +21,7 @@ mod fanout_embedded;
 mod idempotency;
 mod lambda_handlers;
 mod large_data;
+mod leaks;
 mod limits;
 mod parsers;
 mod recipients;
