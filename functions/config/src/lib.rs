@@ -104,11 +104,18 @@ impl Env {
             });
         }
         // Rotation: the new key goes in beside the old one, clients move, the old one goes.
-        let api_keys = list(&format!(
-            "{},{}",
-            self.get("HERALD_API_KEY").unwrap_or_default(),
-            self.get("HERALD_API_KEYS").unwrap_or_default()
-        ));
+        // HERALD_API_KEY is one key, taken whole; HERALD_API_KEYS a list.
+        let mut api_keys: Vec<String> = self
+            .get("HERALD_API_KEY")
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .into_iter()
+            .collect();
+        for key in list(&self.get("HERALD_API_KEYS").unwrap_or_default()) {
+            if !api_keys.contains(&key) {
+                api_keys.push(key);
+            }
+        }
         let publishable_keys = list(&self.get("HERALD_PUBLISHABLE_KEYS").unwrap_or_default());
         if let Some(both) = publishable_keys.iter().find(|k| api_keys.contains(k)) {
             return Err(ConfigError::Invalid {

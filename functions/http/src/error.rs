@@ -120,6 +120,16 @@ impl ApiError {
         )
     }
 
+    /// 400: the body could not be read (a malformed chunked encoding).
+    pub fn invalid_body() -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            "invalid_request_error",
+            "The request body could not be read",
+        )
+    }
+
     /// 414.
     pub fn uri_too_long(limit: usize) -> Self {
         Self::new(

@@ -75,13 +75,26 @@ pub async fn read_body(State(app): State<Arc<App>>, req: Request, next: Next) ->
         tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await;
     match read {
         Err(_) => ApiError::body_timeout(app.body_timeout).into_response(),
-        // Past the limit, or the client went away (then nobody reads this answer).
-        Ok(Err(_)) => ApiError::too_large(MAX_BODY_BYTES).into_response(),
+        Ok(Err(e)) if is_length_limit(&e) => ApiError::too_large(MAX_BODY_BYTES).into_response(),
+        // A malformed chunked body, or a client that went away (nobody reads this answer).
+        Ok(Err(_)) => ApiError::invalid_body().into_response(),
         Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
     }
+}
+
+/// Whether reading a body failed on the size limit.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// The id of the request being answered (its `x-request-id`), for the routes that record it.
@@ -100,8 +113,11 @@ pub async fn finish(mut req: Request, next: Next) -> Response {
         let status = resp.status();
         let headers = std::mem::take(resp.headers_mut());
         resp = ApiError::internal_answer(status.as_u16(), &request_id).into_response();
-        for (name, value) in headers.iter().filter(|(n, _)| *n != "content-length") {
-            resp.headers_mut().insert(name, value.clone());
+        for (name, value) in headers
+            .iter()
+            .filter(|(n, _)| *n != "content-length" && *n != "content-type")
+        {
+            resp.headers_mut().append(name, value.clone());
         }
     }
     let status = resp.status();

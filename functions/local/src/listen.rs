@@ -30,6 +30,32 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long open connections may take to finish once shutdown starts.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// File descriptors kept for the database, logs and outbound requests beside the connections.
+const RESERVED_FDS: u64 = 64;
+
+impl Limits {
+    /// These limits, with the process's open-file limit raised to fit them (as far as the hard
+    /// limit allows) and the connection cap lowered to what then fits, so `accept` never runs
+    /// out of descriptors before the cap is reached.
+    pub fn fitted(self) -> Self {
+        let fds = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+        let fit = usize::try_from(fds.saturating_sub(RESERVED_FDS).max(1)).unwrap_or(usize::MAX);
+        let max_connections = self.max_connections.min(fit).min(Semaphore::MAX_PERMITS);
+        if max_connections < self.max_connections {
+            tracing::warn!(
+                asked = self.max_connections,
+                max_connections,
+                open_files = fds,
+                "the open-file limit caps connections lower than HERALD_MAX_CONNECTIONS"
+            );
+        }
+        Self {
+            max_connections,
+            ..self
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
 pub async fn serve(
     listener: TcpListener,
@@ -37,6 +63,7 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let limits = limits.fitted();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -64,6 +91,8 @@ pub async fn serve(
             drop(permit);
         });
     }
+    // No new connection is taken while the open ones finish.
+    drop(listener);
     if tokio::time::timeout(DRAIN, graceful.shutdown())
         .await
         .is_err()

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import Knock, { signUserToken } from '@knocklabs/node';
+import { SignJWT, importPKCS8 } from 'jose';
 import { unique, eventually, all } from './helpers.mjs';
 
 const knock = new Knock();
@@ -71,4 +72,44 @@ test('a missing, forged or expired token is refused (401)', async () => {
   await assert.rejects(browser('not.a.jwt').users.get(id), code('invalid_user_token'));
   // A token is for the publishable key; the secret key alone keeps full access.
   assert.equal((await knock.users.get(id)).id, id);
+});
+
+test('a batch naming another user\'s message changes nothing', async () => {
+  const mine = await userWithMessage('mixed');
+  const theirs = await userWithMessage('theirs');
+  const me = browser(await signUserToken(mine.id));
+  await assert.rejects(
+    me.messages.batch.markAsRead({ message_ids: [mine.message.id, theirs.message.id] }),
+    (e) => e instanceof Knock.PermissionDeniedError,
+  );
+  assert.equal((await knock.messages.get(mine.message.id)).read_at, null);
+  assert.equal((await knock.messages.get(theirs.message.id)).read_at, null);
+});
+
+test('explicit grants give only what they list', async () => {
+  const { id, message } = await userWithMessage('granted');
+  // signUserToken cannot set explicit_grants; jose, which it signs with, can.
+  const key = await importPKCS8(process.env.KNOCK_SIGNING_KEY, 'RS256');
+  const token = await new SignJWT({
+    sub: id,
+    explicit_grants: true,
+    grants: { [`https://api.knock.app/v1/users/${id}`]: { 'user/feed_read': [], 'user/write': [] } },
+  })
+    .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
+    .setIssuedAt()
+    .setExpirationTime('10m')
+    .sign(key);
+  const me = browser(token);
+  const forbidden = (e) => e instanceof Knock.PermissionDeniedError && e.status === 403;
+  assert.equal((await all(me.users.feeds.listItems(id, 'in-app'))).length, 1);
+  assert.equal((await me.messages.get(message.id)).id, message.id);
+  await assert.rejects(me.messages.markAsRead(message.id), forbidden);
+  await assert.rejects(me.users.get(id), forbidden);
+  await me.users.update(id, { name: 'Allowed' });
+  // Inline preferences are a preference write, which the token was not granted.
+  await assert.rejects(
+    me.users.update(id, { preferences: { default: { channel_types: { email: false } } } }),
+    forbidden,
+  );
+  await assert.rejects(me.users.getPreferences(id, 'default'), forbidden);
 });

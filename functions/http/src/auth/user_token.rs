@@ -15,12 +15,21 @@ use crate::error::ApiError;
 pub struct UserClaims {
     /// The user id.
     pub sub: String,
-    /// Resource URI → permission → exceptions (unused, as at Knock).
-    #[serde(default)]
+    /// Resource URI → permission → exceptions (unused, as at Knock); absent or `null` is none.
+    #[serde(default, deserialize_with = "null_is_default")]
     pub grants: BTreeMap<String, BTreeMap<String, Value>>,
     /// With `true`, only what `grants` lists; otherwise the user's own resources.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_default")]
     pub explicit_grants: bool,
+}
+
+/// `null` read as the type's default, as an absent claim is.
+fn null_is_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// The public keys user tokens may be signed with. Tokens carry no `kid`, so each is tried:
@@ -79,6 +88,8 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 30;
+        // Knock's tokens name no audience; one that does is not refused for it.
+        validation.validate_aud = false;
         self.keys
             .iter()
             .find_map(|key| jsonwebtoken::decode::<UserClaims>(token, key, &validation).ok())

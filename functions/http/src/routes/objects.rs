@@ -32,6 +32,7 @@ pub async fn get(
     State(app): State<Arc<App>>,
     KnockPath((collection, id)): KnockPath<(String, String)>,
 ) -> Result<Reply, ApiError> {
+    crate::extract::check_collection(&collection, false)?;
     let object = app
         .engine
         .store()

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 
+use crate::auth::{Caller, Permission};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, KnockPath};
 use crate::response::Reply;
@@ -24,9 +25,16 @@ pub async fn get(
 
 pub async fn identify(
     State(app): State<Arc<App>>,
+    caller: Caller,
     KnockPath(id): KnockPath<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
+    // Inline preferences are preference writes, whichever route carries them.
+    if let Caller::User(claims) = &caller {
+        if body.get("preferences").is_some() && !claims.allows(Permission::PreferencesWrite) {
+            return Err(ApiError::forbidden());
+        }
+    }
     let user = app.engine.identify_user(&id, &body).await?;
     Ok(Reply::ok(views::user(&user)))
 }
