@@ -7,7 +7,7 @@ use herald_core::batch::{Batch, BatchActivity, BatchStatus};
 use herald_core::error::StoreError;
 use herald_core::ports::{BatchQuery, Batches, CancelFilter, Page, PageRequest, Write};
 use herald_core::run::Transition;
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use uuid::Uuid;
 
 use super::codec::*;
@@ -65,7 +65,7 @@ pub fn current(conn: &Connection, group: &str) -> rusqlite::Result<Option<Batch>
 
 /// Points `b.group` at `b` if it still points at `replaces` (or at nothing, for `None`).
 pub fn claim_group(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     b: &Batch,
     replaces: Option<Uuid>,
 ) -> rusqlite::Result<bool> {
@@ -82,7 +82,7 @@ pub fn claim_group(
     Ok(changed == 1)
 }
 
-pub fn insert(tx: &Transaction<'_>, b: &Batch) -> rusqlite::Result<()> {
+pub fn insert(tx: &Connection, b: &Batch) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO batches (id, grp, workflow_key, step_ref, recipient_id, recipient_collection,
              batch_key, opener_run_id, opener_workflow_run_id, status, count, max_items, opened_at, closes_at)
@@ -107,7 +107,7 @@ pub fn insert(tx: &Transaction<'_>, b: &Batch) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn insert_activity(tx: &Transaction<'_>, a: &BatchActivity) -> rusqlite::Result<()> {
+pub fn insert_activity(tx: &Connection, a: &BatchActivity) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO batch_activities (batch_id, run_id, workflow_run_id, workflow_key, cancellation_key,
              recipient_id, recipient_collection, actor, data, inserted_at, cancelled)
@@ -132,7 +132,7 @@ pub fn insert_activity(tx: &Transaction<'_>, a: &BatchActivity) -> rusqlite::Res
 /// Counts one more activity into an open batch that has room; moves its end when `closes_at`
 /// is given. Returns whether it did (not if the batch is closed or full).
 pub fn count_in(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     batch_id: &str,
     closes_at: Option<DateTime<Utc>>,
 ) -> rusqlite::Result<bool> {
@@ -144,7 +144,7 @@ pub fn count_in(
     Ok(changed == 1)
 }
 
-pub fn close(tx: &Transaction<'_>, batch_id: &str) -> rusqlite::Result<bool> {
+pub fn close(tx: &Connection, batch_id: &str) -> rusqlite::Result<bool> {
     let changed = tx.execute(
         "UPDATE batches SET status = 'closed' WHERE id = ? AND status = 'open'",
         [batch_id],
@@ -185,7 +185,7 @@ pub fn activities(conn: &Connection, batch_id: &str) -> rusqlite::Result<Vec<Bat
 }
 
 /// Marks the matching activities of open batches cancelled (Knock: the window stays open).
-pub fn cancel_activities(tx: &Transaction<'_>, filter: &CancelFilter) -> rusqlite::Result<()> {
+pub fn cancel_activities(tx: &Connection, filter: &CancelFilter) -> rusqlite::Result<()> {
     let mut sql = String::from(
         "UPDATE batch_activities SET cancelled = 1
          WHERE workflow_key = ? AND cancellation_key = ? AND cancelled = 0
@@ -206,11 +206,11 @@ pub fn cancel_activities(tx: &Transaction<'_>, filter: &CancelFilter) -> rusqlit
 impl Batches for SqliteStore {
     async fn current_batch(&self, group: &str) -> Result<Option<Batch>, StoreError> {
         let group = group.to_string();
-        self.with(move |conn| current(conn, &group)).await
+        self.read(move |conn| current(conn, &group)).await
     }
 
     async fn get_batch(&self, id: Uuid) -> Result<Option<Batch>, StoreError> {
-        self.with(move |conn| get(conn, &id.to_string())).await
+        self.read(move |conn| get(conn, &id.to_string())).await
     }
 
     async fn open_batch(
@@ -221,8 +221,8 @@ impl Batches for SqliteStore {
         t: &Transition,
     ) -> Result<Write, StoreError> {
         let (b, activity, t) = (b.clone(), activity.cloned(), t.clone());
-        self.with(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             if !claim_group(&tx, &b, replaces)? || !apply_transition(&tx, &t)? {
                 return Ok(Write::LostRace);
             }
@@ -243,8 +243,8 @@ impl Batches for SqliteStore {
         t: &Transition,
     ) -> Result<Write, StoreError> {
         let (activity, t) = (activity.clone(), t.clone());
-        self.with(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             if !count_in(&tx, &activity.batch_id.to_string(), closes_at)?
                 || !apply_transition(&tx, &t)?
             {
@@ -259,8 +259,8 @@ impl Batches for SqliteStore {
 
     async fn close_batch(&self, batch_id: Uuid, t: &Transition) -> Result<Write, StoreError> {
         let t = t.clone();
-        self.with(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             if !close(&tx, &batch_id.to_string())? || !apply_transition(&tx, &t)? {
                 return Ok(Write::LostRace);
             }
@@ -271,12 +271,12 @@ impl Batches for SqliteStore {
     }
 
     async fn batch_activities(&self, batch_id: Uuid) -> Result<Vec<BatchActivity>, StoreError> {
-        self.with(move |conn| activities(conn, &batch_id.to_string()))
+        self.read(move |conn| activities(conn, &batch_id.to_string()))
             .await
     }
 
     async fn flush_batch(&self, batch_id: Uuid, at: DateTime<Utc>) -> Result<Write, StoreError> {
-        self.with(move |conn| flush(conn, &batch_id.to_string(), at))
+        self.write(move |conn| flush(conn, &batch_id.to_string(), at))
             .await
             .map(Write::from_applied)
     }
@@ -287,7 +287,7 @@ impl Batches for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<Batch>, StoreError> {
         let (filter, page) = (filter::batches(query), page.clone());
-        self.with(move |conn| filter::page(conn, "batches", COLUMNS, filter, &page, row))
+        self.read(move |conn| filter::page(conn, "batches", COLUMNS, filter, &page, row))
             .await
     }
 }

@@ -18,7 +18,7 @@ impl Definitions for SqliteStore {
         definition: &Value,
     ) -> Result<(), StoreError> {
         let (key, version, body) = (key.to_string(), version.to_string(), json(definition));
-        self.durably(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO definitions (workflow_key, version, body) VALUES (?, ?, ?)
                  ON CONFLICT DO NOTHING",
@@ -31,7 +31,7 @@ impl Definitions for SqliteStore {
 
     async fn get_definition(&self, key: &str, version: &str) -> Result<Option<Value>, StoreError> {
         let (key, version) = (key.to_string(), version.to_string());
-        self.with(move |conn| {
+        self.read(move |conn| {
             let body: Option<String> = conn
                 .query_row(
                     "SELECT body FROM definitions WHERE workflow_key = ? AND version = ?",

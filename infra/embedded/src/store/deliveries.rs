@@ -40,7 +40,7 @@ impl Deliveries for SqliteStore {
     ) -> Result<Write, StoreError> {
         let pending = pending();
         // Durable before the attempt is made: a claim lost to a power cut could repeat it.
-        self.durably(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 &format!(
                     "UPDATE messages SET attempts = ?1, next_attempt_at = ?2, updated_at = ?3
@@ -56,8 +56,8 @@ impl Deliveries for SqliteStore {
 
     async fn record_attempt(&self, id: Uuid, record: &AttemptRecord) -> Result<Write, StoreError> {
         let (record, pending) = (record.clone(), pending());
-        self.durably(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let current: Option<(String, String)> = tx
                 .query_row(
                     &format!(
@@ -94,12 +94,12 @@ impl Deliveries for SqliteStore {
     }
 
     async fn delivery_logs(&self, id: Uuid) -> Result<Vec<DeliveryLog>, StoreError> {
-        self.with(move |conn| json_list(conn, id, "delivery_logs"))
+        self.read(move |conn| json_list(conn, id, "delivery_logs"))
             .await
     }
 
     async fn message_events(&self, id: Uuid) -> Result<Vec<MessageEvent>, StoreError> {
-        self.with(move |conn| json_list(conn, id, "events")).await
+        self.read(move |conn| json_list(conn, id, "events")).await
     }
 }
 

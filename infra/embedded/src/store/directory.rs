@@ -106,8 +106,8 @@ impl Directory for SqliteStore {
     ) -> Result<Object, StoreError> {
         let (collection, id, properties) =
             (collection.to_string(), id.to_string(), properties.clone());
-        self.durably(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let existing = tx
                 .query_row(
                     &format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE collection = ? AND id = ?"),
@@ -140,7 +140,7 @@ impl Directory for SqliteStore {
 
     async fn get_object(&self, collection: &str, id: &str) -> Result<Option<Object>, StoreError> {
         let (collection, id) = (collection.to_string(), id.to_string());
-        self.with(move |conn| {
+        self.read(move |conn| {
             conn.query_row(
                 &format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE collection = ? AND id = ?"),
                 [&collection, &id],
@@ -156,7 +156,7 @@ impl Directory for SqliteStore {
             .iter()
             .map(|r| (collection(r).to_string(), r.id.clone()))
             .collect();
-        self.with(move |conn| {
+        self.read(move |conn| {
             let mut objects = Vec::with_capacity(keys.len());
             for chunk in keys.chunks(250) {
                 let marks = vec!["(?, ?)"; chunk.len()].join(", ");
@@ -177,8 +177,8 @@ impl Directory for SqliteStore {
     async fn delete_object(&self, collection: &str, id: &str) -> Result<Removal, StoreError> {
         let (collection, id) = (collection.to_string(), id.to_string());
         let owner = owner_key(&RecipientRef::object(collection.clone(), id.clone()));
-        self.durably(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let n = tx.execute(
                 "DELETE FROM objects WHERE collection = ? AND id = ?",
                 [&collection, &id],
@@ -206,7 +206,7 @@ impl Directory for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<Object>, StoreError> {
         let (collection, page) = (collection.to_string(), page.clone());
-        self.with(move |conn| {
+        self.read(move |conn| {
             key_page(
                 conn,
                 "objects",
@@ -230,8 +230,8 @@ impl Directory for SqliteStore {
     ) -> Result<Vec<Subscription>, StoreError> {
         let (object, recipients, properties) =
             (object.clone(), recipients.to_vec(), properties.clone());
-        self.durably(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let mut out = Vec::with_capacity(recipients.len());
             {
                 let mut upsert = tx.prepare_cached(
@@ -266,8 +266,8 @@ impl Directory for SqliteStore {
         recipients: &[RecipientRef],
     ) -> Result<Vec<Subscription>, StoreError> {
         let (object, recipients) = (object.clone(), recipients.to_vec());
-        self.durably(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let mut out = Vec::new();
             {
                 let mut delete = tx.prepare_cached(&format!(
@@ -295,7 +295,7 @@ impl Directory for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<Subscription>, StoreError> {
         let (object, page) = (object.clone(), page.clone());
-        self.with(move |conn| {
+        self.read(move |conn| {
             let c = collection(&object).to_string();
             key_page(
                 conn,
@@ -317,7 +317,7 @@ impl Directory for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<Subscription>, StoreError> {
         let (key, page) = (recipient.id_key(), page.clone());
-        self.with(move |conn| {
+        self.read(move |conn| {
             key_page(
                 conn,
                 "subscriptions",
@@ -341,7 +341,7 @@ impl Directory for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<Write, StoreError> {
         let (owner, set_id, body) = (owner_key(owner), set_id.to_string(), json(set));
-        self.durably(move |conn| {
+        self.write(move |conn| {
             let changed = match condition {
                 WriteIf::Always => conn.execute(
                     "INSERT INTO preference_sets (owner_key, set_id, body, version, updated_at) VALUES (?, ?, ?, 1, ?)
@@ -370,7 +370,7 @@ impl Directory for SqliteStore {
         set_id: &str,
     ) -> Result<Option<StoredPreferenceSet>, StoreError> {
         let (owner, set_id) = (owner.clone(), set_id.to_string());
-        self.with(move |conn| {
+        self.read(move |conn| {
             conn.query_row(
                 &format!("SELECT {PREFERENCE_COLUMNS} FROM preference_sets WHERE owner_key = ? AND set_id = ?"),
                 params![owner_key(&owner), set_id],
@@ -386,7 +386,7 @@ impl Directory for SqliteStore {
         owner: &RecipientRef,
     ) -> Result<Vec<StoredPreferenceSet>, StoreError> {
         let owner = owner.clone();
-        self.with(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {PREFERENCE_COLUMNS} FROM preference_sets WHERE owner_key = ? ORDER BY set_id"
             ))?;
@@ -404,7 +404,7 @@ impl Directory for SqliteStore {
         set_id: &str,
     ) -> Result<Removal, StoreError> {
         let (owner, set_id) = (owner_key(owner), set_id.to_string());
-        self.durably(move |conn| {
+        self.write(move |conn| {
             let deleted = conn.execute(
                 "DELETE FROM preference_sets WHERE owner_key = ? AND set_id = ?",
                 params![owner, set_id],

@@ -5,14 +5,14 @@ use herald_core::error::StoreError;
 use herald_core::fanout::FanOut;
 use herald_core::ports::{CancelFilter, FanOuts, Write};
 use herald_core::run::RecipientRun;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::codec::*;
 use super::runs::insert_runs;
 use super::SqliteStore;
 
-pub fn insert(tx: &Transaction<'_>, f: &FanOut) -> rusqlite::Result<()> {
+pub fn insert(tx: &Connection, f: &FanOut) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO fanouts (workflow_run_id, workflow_key, cancellation_key, body, version, finished)
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -38,7 +38,7 @@ pub fn get(tx: &rusqlite::Connection, workflow_run_id: &str) -> rusqlite::Result
 }
 
 /// Replaces the fan-out with `next` if it is still at the previous version and not cancelled.
-pub fn advance(tx: &Transaction<'_>, next: &FanOut) -> rusqlite::Result<bool> {
+pub fn advance(tx: &Connection, next: &FanOut) -> rusqlite::Result<bool> {
     let changed = tx.execute(
         "UPDATE fanouts SET body = ?, version = ?, finished = ?
          WHERE workflow_run_id = ? AND version = ? AND finished = 0",
@@ -55,7 +55,7 @@ pub fn advance(tx: &Transaction<'_>, next: &FanOut) -> rusqlite::Result<bool> {
 
 /// Applies a cancel to the unfinished fan-outs of its (workflow, cancellation key): a cancel of
 /// everyone stops them; a cancel of some recipients keeps those from being created later.
-pub fn cancel(tx: &Transaction<'_>, filter: &CancelFilter) -> rusqlite::Result<()> {
+pub fn cancel(tx: &Connection, filter: &CancelFilter) -> rusqlite::Result<()> {
     let bodies: Vec<String> = {
         let mut stmt = tx.prepare_cached(
             "SELECT body FROM fanouts WHERE workflow_key = ? AND cancellation_key = ? AND finished = 0",
@@ -91,7 +91,7 @@ pub fn unfinished(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<String>> 
 #[async_trait]
 impl FanOuts for SqliteStore {
     async fn get_fanout(&self, workflow_run_id: Uuid) -> Result<Option<FanOut>, StoreError> {
-        self.with(move |conn| get(conn, &workflow_run_id.to_string()))
+        self.read(move |conn| get(conn, &workflow_run_id.to_string()))
             .await
     }
 
@@ -101,8 +101,8 @@ impl FanOuts for SqliteStore {
         runs: &[RecipientRun],
     ) -> Result<Write, StoreError> {
         let (next, runs) = (next.clone(), runs.to_vec());
-        self.with(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             if !advance(&tx, &next)? {
                 return Ok(Write::LostRace);
             }

@@ -24,8 +24,8 @@ impl IdempotencyKeys for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
         let claim = claim.clone();
-        self.durably(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             tx.execute(
                 "DELETE FROM idempotency_keys WHERE key IN
                    (SELECT key FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)",
@@ -111,7 +111,7 @@ impl SqliteStore {
         workflow_run_id: Uuid,
     ) -> Result<Write, StoreError> {
         let key = key.to_string();
-        self.durably(move |conn| {
+        self.write(move |conn| {
             let changed = conn.execute(sql, params![key, workflow_run_id.to_string()])?;
             Ok(Write::from_applied(changed == 1))
         })

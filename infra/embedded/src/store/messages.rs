@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
 use herald_core::message::{Engagement, Message};
 use herald_core::ports::{MessageQuery, Messages, Page, PageRequest};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::codec::*;
 use super::{filter, SqliteStore};
 
-pub(super) fn insert_message(tx: &Transaction<'_>, m: &Message) -> rusqlite::Result<()> {
+pub(super) fn insert_message(tx: &Connection, m: &Message) -> rusqlite::Result<()> {
     tx.execute(
         &format!(
             "INSERT INTO messages ({}, events) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, ?)
@@ -59,7 +59,7 @@ pub(super) fn get_message(conn: &Connection, id: &str) -> rusqlite::Result<Optio
 #[async_trait]
 impl Messages for SqliteStore {
     async fn get_message(&self, id: Uuid) -> Result<Option<Message>, StoreError> {
-        self.with(move |conn| get_message(conn, &id.to_string()))
+        self.read(move |conn| get_message(conn, &id.to_string()))
             .await
     }
 
@@ -69,7 +69,7 @@ impl Messages for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<Message>, StoreError> {
         let (filter, page) = (filter::messages(query), page.clone());
-        self.with(move |conn| {
+        self.read(move |conn| {
             filter::page(
                 conn,
                 "messages",
@@ -84,7 +84,7 @@ impl Messages for SqliteStore {
 
     async fn count_messages(&self, query: &MessageQuery) -> Result<u64, StoreError> {
         let filter = filter::messages(query);
-        self.with(move |conn| {
+        self.read(move |conn| {
             conn.query_row(
                 &format!("SELECT COUNT(*) FROM messages WHERE {}", filter.sql()),
                 rusqlite::params_from_iter(filter.params),
@@ -103,7 +103,7 @@ impl Messages for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<Option<Message>, StoreError> {
         let column = engagement_column(engagement);
-        self.durably(move |conn| {
+        self.write(move |conn| {
             let id = id.to_string();
             // Setting keeps the first time (COALESCE); clearing always clears.
             let sql = if present { format!("UPDATE messages SET {column} = COALESCE({column}, ?1), updated_at = ?1 WHERE id = ?2")

@@ -1,10 +1,11 @@
 //! [`SqliteStore`]: every storage role on one SQLite file, one file per role (`users.rs`,
 //! `directory.rs`, `runs.rs`, `fanouts.rs`, `batches.rs`, `throttles.rs`, `messages.rs`,
 //! `recovery.rs`, `idempotency.rs`), in WAL mode with full sync, so a write
-//! that returned survives a crash of the process.
+//! that returned survives a crash of the process or of the machine.
 //!
-//! Every state change is one SQLite transaction or one conditional `UPDATE`; SQLite serialises
-//! writers, so a cancel and a step of the same run can never interleave.
+//! Every state change is one closure run by the single writer (`writer.rs`) in a savepoint of its
+//! own, so a cancel and a step of the same run can never interleave; concurrent writes share one
+//! commit. Reads use their own connections (`readers.rs`).
 
 mod batches;
 mod codec;
@@ -16,24 +17,31 @@ mod filter;
 mod idempotency;
 mod messages;
 mod payloads;
+mod readers;
 mod recovery;
 mod runs;
 mod schema;
 mod sweep;
 mod throttles;
 mod users;
+mod writer;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use herald_core::error::StoreError;
 use herald_core::run::RunStatus;
 use rusqlite::Connection;
 
+/// Read-only connections beside the writer: enough for the 2-core machines Herald runs on
+/// locally, where reads are short.
+const READERS: usize = 4;
+
 /// The embedded store.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    writer: writer::Writer,
+    /// `None` in memory, where there is one connection: reads go to the writer.
+    readers: Option<readers::Readers>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -62,15 +70,26 @@ impl SqliteStore {
             }
         }
         let conn = Connection::open(&db).map_err(backend)?;
-        Self::init(conn)
+        let writer = Self::init(conn)?;
+        // Opened after the schema exists, so a reader never sees a database without it.
+        let readers = readers::Readers::open(&db, READERS)?;
+        Ok(Self {
+            writer,
+            readers: Some(readers),
+        })
     }
 
     /// An in-memory store, gone when dropped; for tests.
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory().map_err(backend)?)
+        let writer = Self::init(Connection::open_in_memory().map_err(backend)?)?;
+        Ok(Self {
+            writer,
+            readers: None,
+        })
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
+    /// Creates or upgrades the schema on `conn`, which becomes the writer's.
+    fn init(conn: Connection) -> Result<writer::Writer, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         conn.execute_batch(schema::SCHEMA).map_err(backend)?;
@@ -90,41 +109,28 @@ impl SqliteStore {
             }
         }
         conn.execute_batch(schema::LATE_INDEXES).map_err(backend)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        writer::Writer::start(conn)
     }
 
-    /// Runs `f` like [`Self::with`], with every commit synced to disk before returning.
-    async fn durably<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Runs `f` as one atomic write, answered once it is on disk.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        self.with(move |conn| {
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            let result = f(conn);
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            result
-        })
-        .await
+        self.writer.write(f).await
     }
 
-    /// Runs `f` on the connection off the async threads.
-    async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Runs `f`, which only reads, on a reader's connection.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StoreError::backend("store lock poisoned"))?;
-            f(&mut guard).map_err(backend)
-        })
-        .await
-        .map_err(|e| StoreError::backend_source("store task failed", e))?
+        match &self.readers {
+            Some(readers) => readers.read(f).await,
+            None => self.writer.write(f).await,
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use super::SqliteStore;
 impl Payloads for SqliteStore {
     async fn put_payload(&self, reference: &PayloadRef, bytes: &[u8]) -> Result<(), StoreError> {
         let (digest, body) = (reference.digest.clone(), bytes.to_vec());
-        self.durably(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO payloads (digest, body) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 params![digest, body],
@@ -24,7 +24,7 @@ impl Payloads for SqliteStore {
 
     async fn get_payload(&self, reference: &PayloadRef) -> Result<Option<Vec<u8>>, StoreError> {
         let digest = reference.digest.clone();
-        self.with(move |conn| {
+        self.read(move |conn| {
             conn.query_row(
                 "SELECT body FROM payloads WHERE digest = ?",
                 params![digest],

@@ -12,7 +12,7 @@ use super::{active, deliveries, fanouts, SqliteStore};
 impl Recovery for SqliteStore {
     async fn pending_runs(&self) -> Result<Vec<PendingRun>, StoreError> {
         let active = active();
-        self.with(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare(&format!(
                 "SELECT workflow_run_id, MIN(status != 'paused'), MIN(wake_at) FROM recipient_runs
                  WHERE status IN {active} GROUP BY workflow_run_id"
@@ -47,6 +47,6 @@ impl Recovery for SqliteStore {
     }
 
     async fn pending_deliveries(&self) -> Result<Vec<PendingDelivery>, StoreError> {
-        self.with(|conn| deliveries::pending_deliveries(conn)).await
+        self.read(|conn| deliveries::pending_deliveries(conn)).await
     }
 }

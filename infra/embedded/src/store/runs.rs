@@ -7,7 +7,7 @@ use herald_core::error::StoreError;
 use herald_core::fanout::FanOut;
 use herald_core::ports::{ActiveRuns, CancelFilter, Page, PageRequest, RunQuery, Runs, Write};
 use herald_core::run::{CancelledRun, RecipientRun, RunEvent, Transition, WorkflowRun};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -15,7 +15,7 @@ use super::codec::*;
 use super::messages::insert_message;
 use super::{active, batches, fanouts, filter, SqliteStore};
 
-fn insert_events(tx: &Transaction<'_>, run_id: Uuid, events: &[RunEvent]) -> rusqlite::Result<()> {
+fn insert_events(tx: &Connection, run_id: Uuid, events: &[RunEvent]) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO run_events (run_id, event, status, step_ref, step_type, data, inserted_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -35,7 +35,7 @@ fn insert_events(tx: &Transaction<'_>, run_id: Uuid, events: &[RunEvent]) -> rus
 }
 
 /// Inserts recipient runs; one that already exists (same id) is left as it is.
-pub(super) fn insert_runs(tx: &Transaction<'_>, runs: &[RecipientRun]) -> rusqlite::Result<usize> {
+pub(super) fn insert_runs(tx: &Connection, runs: &[RecipientRun]) -> rusqlite::Result<usize> {
     let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO recipient_runs ({RUN_COLUMNS}, batch_open)
          VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -71,7 +71,7 @@ pub(super) fn insert_runs(tx: &Transaction<'_>, runs: &[RecipientRun]) -> rusqli
 }
 
 /// Applies a run transition inside `tx`; whether the run was still where it expected.
-pub(super) fn apply_transition(tx: &Transaction<'_>, t: &Transition) -> rusqlite::Result<bool> {
+pub(super) fn apply_transition(tx: &Connection, t: &Transition) -> rusqlite::Result<bool> {
     let errors = t.error_count();
     let active = active();
     let batch_open = t.batch.as_ref().map(|b| b.open);
@@ -117,8 +117,8 @@ impl Runs for SqliteStore {
         fanout: Option<&FanOut>,
     ) -> Result<(), StoreError> {
         let (run, recipients, fanout) = (run.clone(), recipients.to_vec(), fanout.cloned());
-        self.durably(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let fresh = tx.execute(
                 "INSERT INTO workflow_runs (id, workflow_key, cancellation_key, actor, tenant, data, recipient_count, inserted_at)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -146,7 +146,7 @@ impl Runs for SqliteStore {
     }
 
     async fn get_recipient_run(&self, id: Uuid) -> Result<Option<RecipientRun>, StoreError> {
-        self.with(move |conn| {
+        self.read(move |conn| {
             conn.query_row(
                 &format!("SELECT {RUN_COLUMNS} FROM recipient_runs WHERE id = ?"),
                 [id.to_string()],
@@ -159,7 +159,7 @@ impl Runs for SqliteStore {
     }
 
     async fn recipient_run_events(&self, id: Uuid) -> Result<Vec<RunEvent>, StoreError> {
-        self.with(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT event, status, step_ref, step_type, data, inserted_at FROM run_events WHERE run_id = ? ORDER BY seq",
             )?;
@@ -171,7 +171,7 @@ impl Runs for SqliteStore {
 
     async fn active_recipient_runs(&self, workflow_run_id: Uuid) -> Result<ActiveRuns, StoreError> {
         let active = active();
-        self.with(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {RUN_COLUMNS} FROM recipient_runs WHERE workflow_run_id = ? AND status IN {active} ORDER BY seq"
             ))?;
@@ -199,8 +199,8 @@ impl Runs for SqliteStore {
         event: &RunEvent,
     ) -> Result<Write, StoreError> {
         let (event, active) = (event.clone(), active());
-        self.with(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let changed = tx.execute(
                 &format!(
                     "UPDATE recipient_runs SET status = 'completed', wake_at = NULL,
@@ -229,7 +229,7 @@ impl Runs for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<RecipientRun>, StoreError> {
         let (filter, page) = (filter::runs(query), page.clone());
-        self.with(move |conn| {
+        self.read(move |conn| {
             filter::page(conn, "recipient_runs", RUN_COLUMNS, filter, &page, run_row)
         })
         .await
@@ -237,8 +237,8 @@ impl Runs for SqliteStore {
 
     async fn transition(&self, t: &Transition) -> Result<Write, StoreError> {
         let t = t.clone();
-        self.with(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             if !apply_transition(&tx, &t)? {
                 return Ok(Write::LostRace);
             }
@@ -254,8 +254,8 @@ impl Runs for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<Vec<CancelledRun>, StoreError> {
         let (filter, active) = (filter.clone(), active());
-        self.durably(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let mut params: Vec<rusqlite::types::Value> = vec![
                 micros(at).into(),
                 filter.workflow_key.clone().into(),

@@ -1,12 +1,11 @@
-//! The SQLite schema. The connection commits with `synchronous = NORMAL` (in WAL mode: safe from a
-//! process crash); writes that answer a caller's request — trigger, cancel, identify — switch to
-//! `FULL` so they are on disk before the answer. A step transition lost to a power cut is simply
-//! executed again from the previous durable state (message ids are deterministic). Timestamps are microseconds since the Unix epoch; a user's
-//! `recipient_collection` is the empty string so that (id, collection) compares with `=`.
+//! The SQLite schema. Every commit is synced (`synchronous = FULL` in WAL mode), and the writer
+//! commits writes in groups, so the fsync is shared (see `writer.rs`). Timestamps are
+//! microseconds since the Unix epoch; a user's `recipient_collection` is the empty string so that
+//! (id, collection) compares with `=`.
 
 pub const SCHEMA: &str = r#"
 PRAGMA journal_mode = WAL;
-PRAGMA synchronous = NORMAL;
+PRAGMA synchronous = FULL;
 PRAGMA foreign_keys = ON;
 
 CREATE TABLE IF NOT EXISTS users (

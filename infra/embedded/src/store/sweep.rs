@@ -14,7 +14,7 @@ use super::{active, SqliteStore};
 impl Sweep for SqliteStore {
     async fn overdue(&self, before: DateTime<Utc>, limit: usize) -> Result<Overdue, StoreError> {
         let (before, limit, active) = (micros(before), limit as i64, active());
-        self.with(move |conn| {
+        self.read(move |conn| {
             let mut runs = conn.prepare_cached(&format!(
                 "SELECT workflow_run_id, MIN(COALESCE(wake_at, updated_at)) AS due
                  FROM recipient_runs

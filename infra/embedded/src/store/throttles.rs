@@ -4,14 +4,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_core::error::StoreError;
 use herald_core::ports::{Admission, Throttles};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::codec::*;
 use super::SqliteStore;
 
 fn admit(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     key: &str,
     run_id: Uuid,
     limit: u32,
@@ -63,8 +63,8 @@ impl Throttles for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Admission, StoreError> {
         let key = key.to_string();
-        self.with(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let admitted = admit(&tx, &key, run_id, limit, window_ends, now)?;
             tx.commit()?;
             Ok(if admitted {

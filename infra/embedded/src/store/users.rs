@@ -20,8 +20,8 @@ impl Users for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<User, StoreError> {
         let (id, properties) = (id.to_string(), properties.clone());
-        self.durably(move |conn| {
-            let tx = conn.transaction()?;
+        self.write(move |conn| {
+            let tx = conn.savepoint()?;
             let existing = tx
                 .query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"), [&id], user_row)
                 .optional()?;
@@ -50,7 +50,7 @@ impl Users for SqliteStore {
 
     async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
         let id = id.to_string();
-        self.with(move |conn| {
+        self.read(move |conn| {
             conn.query_row(
                 &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"),
                 [&id],
@@ -63,7 +63,7 @@ impl Users for SqliteStore {
 
     async fn get_users(&self, ids: &[String]) -> Result<Vec<User>, StoreError> {
         let ids = ids.to_vec();
-        self.with(move |conn| {
+        self.read(move |conn| {
             let mut users = Vec::with_capacity(ids.len());
             // SQLite binds at most 32,766 parameters; a page is far below that.
             for chunk in ids.chunks(500) {
