@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prints Herald's figures: local latency (trigger, wake-up lateness), the 100,000-subscriber
+# Prints Herald's figures: local latency (trigger, wake-up lateness), write throughput under
+# concurrency (group commit), the 100,000-subscriber
 # fan-out rate and memory, batches, delivery throughput (webhooks, SMTP), the chaos run (kill -9
 # under load), a 10 MB trigger for 1,000 recipients (memory), and the AWS request counts
 # per operation, counted on the real SDK calls against moto. Run after `bash tests/run.sh` has
@@ -8,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 printf '==> local latency (release build)\n'
 cargo bench -p herald-tests --bench latency 2>/dev/null
+
+printf '\n==> throughput: 5,000 delayed triggers, 50 in flight, half cancelled (release build, file-backed store)\n'
+cargo bench -p herald-tests --bench throughput 2>/dev/null
 
 printf '\n==> subscriber fan-out, 100,000 subscribers (release build, file-backed store)\n'
 cargo bench -p herald-tests --bench fanout 2>/dev/null

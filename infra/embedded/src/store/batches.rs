@@ -64,11 +64,7 @@ pub fn current(conn: &Connection, group: &str) -> rusqlite::Result<Option<Batch>
 }
 
 /// Points `b.group` at `b` if it still points at `replaces` (or at nothing, for `None`).
-pub fn claim_group(
-    tx: &Connection,
-    b: &Batch,
-    replaces: Option<Uuid>,
-) -> rusqlite::Result<bool> {
+pub fn claim_group(tx: &Connection, b: &Batch, replaces: Option<Uuid>) -> rusqlite::Result<bool> {
     let changed = match replaces {
         None => tx.execute(
             "INSERT INTO batch_groups (grp, batch_id) VALUES (?, ?) ON CONFLICT DO NOTHING",

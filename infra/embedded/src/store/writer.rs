@@ -100,7 +100,8 @@ fn in_savepoint<T>(
     conn: &mut Connection,
     f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
 ) -> Result<T, StoreError> {
-    conn.execute_batch("SAVEPOINT herald_write").map_err(backend)?;
+    conn.execute_batch("SAVEPOINT herald_write")
+        .map_err(backend)?;
     let undo = |conn: &mut Connection| {
         let _ = conn.execute_batch("ROLLBACK TO herald_write; RELEASE herald_write");
     };
@@ -120,5 +121,68 @@ fn in_savepoint<T>(
             undo(conn);
             Err(StoreError::backend("a SQLite write panicked"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> Writer {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            .expect("schema");
+        Writer::start(conn).expect("writer")
+    }
+
+    async fn count(w: &Writer) -> i64 {
+        w.write(|c| c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)))
+            .await
+            .expect("count")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_failing_write_is_undone_alone_and_the_group_commits() {
+        let w = writer();
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let w = w.clone();
+            tasks.push(tokio::spawn(async move {
+                w.write(move |c| {
+                    c.execute("INSERT INTO t VALUES (?)", [format!("k{i}")])?;
+                    if i % 10 == 0 {
+                        // Half a write, then a failure: none of it may stay.
+                        c.execute("INSERT INTO t VALUES (?)", [format!("extra{i}")])?;
+                        c.execute("INSERT INTO t VALUES (?)", [format!("k{i}")])?;
+                    }
+                    Ok(i)
+                })
+                .await
+            }));
+        }
+        let mut failed = 0;
+        for t in tasks {
+            if t.await.expect("task").is_err() {
+                failed += 1;
+            }
+        }
+        assert_eq!(failed, 20);
+        assert_eq!(count(&w).await, 180);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_and_the_writer_goes_on() {
+        let w = writer();
+        let panicked = w
+            .write(|c| -> rusqlite::Result<()> {
+                c.execute("INSERT INTO t VALUES ('p')", [])?;
+                panic!("a bug in a write");
+            })
+            .await;
+        assert!(panicked.is_err());
+        w.write(|c| c.execute("INSERT INTO t VALUES ('after')", []))
+            .await
+            .expect("the writer still writes");
+        assert_eq!(count(&w).await, 1);
     }
 }
