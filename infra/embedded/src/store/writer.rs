@@ -1,8 +1,11 @@
 //! Group commit: one thread owns the connection that writes. It takes every write waiting at
 //! that moment, runs each in its own savepoint inside one transaction, and commits them with
 //! one fsync (`synchronous = FULL`, WAL); each caller is answered only once the commit that
-//! holds its write is durable. A write that fails (or whose closure panics) is rolled back
-//! alone; the others in its group commit.
+//! holds its write is durable. A write that fails is rolled back alone; the others in its group
+//! commit. If the group's transaction itself is lost (SQLite rolls it back on a full disk, or
+//! a write could not be undone), every write in it is answered with the error and the rest of
+//! the group goes on in a new transaction: nothing is acknowledged that is not committed.
+//! (A panicking write is undone the same way where panics unwind; the release profile aborts.)
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
@@ -15,11 +18,14 @@ use super::backend;
 /// At most this many writes share one commit: a bound on how long the first of them waits.
 const MAX_GROUP: usize = 512;
 
-/// What a write does once its group is committed (or has failed to commit): answers its caller.
+/// What a write does once its group is committed (`None`) or has failed (`Some(why)`): answers
+/// its caller.
 type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 
-/// A write: runs on the writer's connection, and returns how to answer its caller.
-type Job = Box<dyn FnOnce(&mut Connection) -> Answer + Send>;
+/// A write: run on the writer's connection, or refused with why when no transaction could be
+/// started for it. Returns how to answer its caller, and whether the group's transaction is
+/// still sound after it.
+type Job = Box<dyn FnOnce(Result<&mut Connection, &str>) -> (Answer, bool) + Send>;
 
 /// The handle writes are sent through; the thread stops when every handle is dropped.
 #[derive(Clone)]
@@ -46,9 +52,17 @@ impl Writer {
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let result = in_savepoint(conn, f);
-            Box::new(move |commit_failure: Option<&str>| {
-                let out = match (result, commit_failure) {
+            let (result, sound) = match conn {
+                Ok(conn) => in_savepoint(conn, f),
+                Err(why) => (
+                    Err(StoreError::backend(format!(
+                        "SQLite could not start a transaction: {why}"
+                    ))),
+                    true,
+                ),
+            };
+            let answer: Answer = Box::new(move |failure: Option<&str>| {
+                let out = match (result, failure) {
                     (Ok(value), None) => Ok(value),
                     (Ok(_), Some(why)) => Err(StoreError::backend(format!(
                         "SQLite could not commit: {why}"
@@ -57,7 +71,8 @@ impl Writer {
                 };
                 // A caller that went away needs no answer; its write stands.
                 let _ = answer.send(out);
-            })
+            });
+            (answer, sound)
         });
         self.jobs
             .send(job)
@@ -78,48 +93,86 @@ fn run(mut conn: Connection, queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        // Without the group transaction each write's savepoint commits on its own.
-        let grouped = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
-        let answers: Vec<Answer> = group.into_iter().map(|job| job(&mut conn)).collect();
-        let failure = if grouped {
-            conn.execute_batch("COMMIT").err().map(|e| {
-                let _ = conn.execute_batch("ROLLBACK");
+        // The answers of the writes in the open transaction, given once it commits.
+        let mut pending: Vec<Answer> = Vec::with_capacity(group.len());
+        let mut open = begin(&mut conn);
+        for job in group {
+            match &open {
+                Err(why) => {
+                    let (answer, _) = job(Err(why));
+                    answer(Some(why));
+                }
+                Ok(()) => {
+                    let (answer, sound) = job(Ok(&mut conn));
+                    pending.push(answer);
+                    if !sound || conn.is_autocommit() {
+                        // The transaction is gone, or holds what a failed write left: none of
+                        // it is kept, and the rest of the group starts afresh.
+                        abandon(&mut conn);
+                        let why = "the transaction was rolled back";
+                        for answer in pending.drain(..) {
+                            answer(Some(why));
+                        }
+                        open = begin(&mut conn);
+                    }
+                }
+            }
+        }
+        if open.is_ok() {
+            let failure = conn.execute_batch("COMMIT").err().map(|e| {
+                abandon(&mut conn);
                 e.to_string()
-            })
-        } else {
-            None
-        };
-        for answer in answers {
-            answer(failure.as_deref());
+            });
+            for answer in pending {
+                answer(failure.as_deref());
+            }
         }
     }
 }
 
-/// Runs `f` in a savepoint of its own: kept if it succeeds, undone if it fails or panics.
+/// Starts a group's transaction, first ending one a failure left open (its writes were
+/// answered with that failure).
+fn begin(conn: &mut Connection) -> Result<(), String> {
+    abandon(conn);
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| e.to_string())
+}
+
+/// Rolls back whatever transaction is open.
+fn abandon(conn: &mut Connection) {
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+}
+
+/// Runs `f` in a savepoint of its own: kept if it succeeds, undone if it fails or panics. The
+/// flag says whether the transaction is still sound (false when the undo itself failed).
 fn in_savepoint<T>(
     conn: &mut Connection,
     f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-) -> Result<T, StoreError> {
-    conn.execute_batch("SAVEPOINT herald_write")
-        .map_err(backend)?;
+) -> (Result<T, StoreError>, bool) {
+    if let Err(e) = conn.execute_batch("SAVEPOINT herald_write") {
+        return (Err(backend(e)), true);
+    }
     let undo = |conn: &mut Connection| {
-        let _ = conn.execute_batch("ROLLBACK TO herald_write; RELEASE herald_write");
+        conn.execute_batch("ROLLBACK TO herald_write; RELEASE herald_write")
+            .is_ok()
     };
     match std::panic::catch_unwind(AssertUnwindSafe(|| f(conn))) {
         Ok(Ok(value)) => match conn.execute_batch("RELEASE herald_write") {
-            Ok(()) => Ok(value),
+            Ok(()) => (Ok(value), true),
             Err(e) => {
-                undo(conn);
-                Err(backend(e))
+                let sound = undo(conn);
+                (Err(backend(e)), sound)
             }
         },
         Ok(Err(e)) => {
-            undo(conn);
-            Err(backend(e))
+            let sound = undo(conn);
+            (Err(backend(e)), sound)
         }
         Err(_) => {
-            undo(conn);
-            Err(StoreError::backend("a SQLite write panicked"))
+            let sound = undo(conn);
+            (Err(StoreError::backend("a SQLite write panicked")), sound)
         }
     }
 }
@@ -184,5 +237,51 @@ mod tests {
             .await
             .expect("the writer still writes");
         assert_eq!(count(&w).await, 1);
+    }
+
+    #[tokio::test]
+    async fn writes_of_a_lost_transaction_are_answered_as_failed() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            .expect("schema");
+        // Three writes queued before the thread starts make one group.
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let w = Writer { jobs };
+        let write = |w: &Writer, k: &'static str, kill: bool| {
+            let w = w.clone();
+            tokio::spawn(async move {
+                w.write(move |c| {
+                    c.execute("INSERT INTO t VALUES (?)", [k])?;
+                    if kill {
+                        // As SQLite does on a full disk: the whole transaction is gone.
+                        c.execute_batch("ROLLBACK")?;
+                    }
+                    Ok(())
+                })
+                .await
+            })
+        };
+        let a = write(&w, "a", false);
+        tokio::task::yield_now().await;
+        let b = write(&w, "b", true);
+        tokio::task::yield_now().await;
+        let c = write(&w, "c", false);
+        tokio::task::yield_now().await;
+        std::thread::spawn(move || run(conn, queue));
+        assert!(
+            a.await.expect("a").is_err(),
+            "a was rolled back with its group"
+        );
+        assert!(b.await.expect("b").is_err());
+        c.await.expect("c").expect("c commits in a new transaction");
+        let kept: Vec<String> = w
+            .write(|c| {
+                let mut stmt = c.prepare("SELECT k FROM t ORDER BY k")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                rows.collect()
+            })
+            .await
+            .expect("rows");
+        assert_eq!(kept, ["c"]);
     }
 }
