@@ -26,7 +26,11 @@ fn workflows() -> WorkflowSet {
     channels.insert("in-app", ChannelType::InAppFeed);
     let feed = json!({"ref": "feed", "type": "channel", "channel_key": "in-app", "template": {"markdown_body": "Hi {{ recipient.id }}"}});
     let wait = json!({"ref": "wait", "type": "delay", "settings": {"delay_for": {"unit": "seconds", "value": DELAY_SECS}}});
-    let defs = [("delayed", json!({"name": "Delayed", "steps": [wait, feed]}))];
+    let until = json!({"ref": "wait", "type": "delay", "settings": {"delay_until_field_path": "data.due"}});
+    let defs = [
+        ("delayed", json!({"name": "Delayed", "steps": [wait, feed.clone()]})),
+        ("due", json!({"name": "Due together", "steps": [until, feed]})),
+    ];
     WorkflowSet::new(
         defs.iter()
             .map(|(k, v)| from_json(k, v, &channels).expect("workflow")),
@@ -85,6 +89,27 @@ async fn load(
     (rate, ms, answered)
 }
 
+/// Every message of `workflow` in the store.
+async fn messages(store: &dyn Store, workflow: &str) -> Vec<herald_core::message::Message> {
+    let query = MessageQuery {
+        workflow_key: Some(workflow.into()),
+        ..Default::default()
+    };
+    let mut all = Vec::new();
+    let mut page = PageRequest {
+        page_size: 50,
+        ..Default::default()
+    };
+    loop {
+        let got = store.list_messages(&query, &page).await.expect("messages");
+        all.extend(got.items);
+        match got.after {
+            Some(after) => page.after = Some(after),
+            None => return all,
+        }
+    }
+}
+
 fn line(name: &str, rate: f64, ms: &[f64]) {
     println!(
         "{name:<28} {rate:>8.0}/s  p50={:>6.2} ms  p99={:>7.2} ms  max={:>7.2} ms",
@@ -133,22 +158,7 @@ async fn main() {
     let uncancelled = n / 2; // the odd indices
     let deadline = Instant::now() + Duration::from_secs(DELAY_SECS as u64 + 60);
     let messages = loop {
-        let mut all = Vec::new();
-        let mut page = PageRequest {
-            page_size: 50,
-            ..Default::default()
-        };
-        loop {
-            let got = store
-                .list_messages(&MessageQuery::default(), &page)
-                .await
-                .expect("messages");
-            all.extend(got.items);
-            match got.after {
-                Some(after) => page.after = Some(after),
-                None => break,
-            }
-        }
+        let all = messages(store.as_ref(), "delayed").await;
         let fired = all
             .iter()
             .filter(|m| {
@@ -192,13 +202,48 @@ async fn main() {
         uncancelled,
         "every uncancelled run fired"
     );
-    if lateness.is_empty() {
-        return;
-    }
     lateness.sort_by(|a, b| a.total_cmp(b));
     println!(
         "wake-up lateness ({} due)      p50={:>6.2} ms  p99={:>7.2} ms  max={:>7.2} ms; every uncancelled run fired, no cancelled one after its cancel ({early} were due before it)",
         lateness.len(),
+        percentile(&lateness, 0.5),
+        percentile(&lateness, 0.99),
+        lateness[lateness.len() - 1]
+    );
+
+    due_together(&router, store.as_ref(), n.min(2_000)).await;
+}
+
+/// `n` runs whose delay ends at the same instant (`delay_until_field_path`): how late the
+/// wake-ups are when all of them are due together.
+async fn due_together(router: &axum::Router, store: &dyn Store, n: usize) {
+    let due = chrono::Utc::now() + chrono::Duration::seconds(DELAY_SECS + 2);
+    let triggers = (0..n)
+        .map(|i| json!({"recipients": [format!("d{i}")], "data": {"due": due.to_rfc3339()}}))
+        .collect();
+    let (rate, ms, _) = load(router, "/v1/workflows/due/trigger", triggers, 200).await;
+    line(&format!("trigger ({n} due together)"), rate, &ms);
+    assert!(
+        chrono::Utc::now() < due,
+        "the triggers were answered before they fell due"
+    );
+    let deadline = Instant::now() + Duration::from_secs(DELAY_SECS as u64 + 60);
+    let fired = loop {
+        let fired = messages(store, "due").await;
+        if fired.len() >= n || Instant::now() > deadline {
+            break fired;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(fired.len(), n, "every run due together fired once");
+    let mut lateness: Vec<f64> = fired
+        .iter()
+        .map(|m| (m.inserted_at - due).num_microseconds().unwrap_or_default() as f64 / 1e3)
+        .collect();
+    lateness.sort_by(|a, b| a.total_cmp(b));
+    assert!(lateness[0] >= 0.0, "none fired early");
+    println!(
+        "wake-up lateness ({n} due together) p50={:>6.2} ms  p99={:>7.2} ms  max={:>7.2} ms; each fired once",
         percentile(&lateness, 0.5),
         percentile(&lateness, 0.99),
         lateness[lateness.len() - 1]
