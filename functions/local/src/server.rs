@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use herald_aws::SesSender;
-use herald_core::definition::{load_dir, Provider, WorkflowSet};
+use herald_core::definition::{load_dir, Channels, Provider, WorkflowSet};
 use herald_core::engine::ResumeBudget;
 use herald_core::ports::fetcher::Fetcher;
 use herald_core::ports::Senders;
@@ -85,23 +84,42 @@ pub async fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-/// The senders of the configured channels; Amazon SES reads the usual AWS configuration
-/// (credentials, region) only when a channel uses it.
+/// The senders of the configured channels.
 async fn senders(workflows: &WorkflowSet, fetcher: Arc<dyn Fetcher>) -> Result<Senders, String> {
     let channels = workflows.channels();
-    let mut senders = herald_delivery::senders(channels, fetcher)
+    let senders = herald_delivery::senders(channels, fetcher)
         .map_err(|e| format!("cannot load workflows: {e}"))?;
-    if channels.all().iter().any(|c| c.provider == Provider::Ses) {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        senders = senders.with(
-            Provider::Ses,
-            Arc::new(SesSender::new(&sdk, channels, None)),
-        );
-    }
+    let senders = with_ses(senders, channels).await?;
     senders
         .check(channels)
         .map_err(|e| format!("cannot load workflows: {e}"))?;
     Ok(senders)
+}
+
+/// Amazon SES, which reads the usual AWS configuration (credentials, region) only when a
+/// channel uses it.
+#[cfg(feature = "ses")]
+async fn with_ses(senders: Senders, channels: &Channels) -> Result<Senders, String> {
+    if !channels.all().iter().any(|c| c.provider == Provider::Ses) {
+        return Ok(senders);
+    }
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let ses = herald_aws::SesSender::new(&sdk, channels, None);
+    Ok(senders.with(Provider::Ses, Arc::new(ses)))
+}
+
+/// The default local build leaves the AWS SDK out (half the crates to compile): a channel on
+/// Amazon SES stops the start, saying how to build with it.
+#[cfg(not(feature = "ses"))]
+async fn with_ses(senders: Senders, channels: &Channels) -> Result<Senders, String> {
+    match channels.all().iter().find(|c| c.provider == Provider::Ses) {
+        Some(c) => Err(format!(
+            "cannot load workflows: channel `{}` sends through Amazon SES, which this build of \
+             the local server leaves out; run it with `--features ses`",
+            c.key
+        )),
+        None => Ok(senders),
+    }
 }
 
 async fn shutdown() {
