@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Prints Herald's figures: local latency (trigger, wake-up lateness), write throughput under
-# concurrency (group commit), the 100,000-subscriber
+# concurrency (group commit, 2,000 runs due together), the 100,000-subscriber
 # fan-out rate and memory, batches, delivery throughput (webhooks, SMTP), the chaos run (kill -9
 # under load), a 10 MB trigger for 1,000 recipients (memory), and the AWS request counts
-# per operation, counted on the real SDK calls against moto. Run after `bash tests/run.sh` has
+# per operation, counted on the real SDK calls against moto, and what a million delayed
+# notifications cost on AWS; then the peer benchmark (BullMQ on Redis, installed on first use)
+# and the time of a first start from a fresh clone. Run after `bash tests/run.sh` has
 # installed the tools once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,3 +52,14 @@ until curl -fs -o /dev/null -X POST "$AWS_ENDPOINT_URL/moto-api/reset"; do sleep
 cargo test -q -p herald-tests --test herald lambda_handlers::aws_request_budgets -- --nocapture 2>&1 | grep '^budget:'
 cargo test -q -p herald-tests --test herald fanout_dynamodb::aws_request_budget -- --nocapture 2>&1 | grep '^budget:'
 cargo test -q -p herald-tests --test herald delivery_aws::an_email_on_ses -- --nocapture 2>&1 | grep '^budget:'
+
+printf '\n==> AWS cost of 1,000,000 delayed notifications (requests counted on moto, list prices)\n'
+cargo test -q -p herald-tests --test herald lambda_handlers::cost_of -- --nocapture 2>&1 | grep '^cost: [^r]'
+cargo test -q -p herald-tests --test herald delivery_aws::cost_of -- --nocapture 2>&1 | grep '^cost: [^r]'
+kill "$pid" "$servers_pid" 2>/dev/null || true
+
+printf '\n==> peers: BullMQ on Redis against Herald, the same workload in one run\n'
+tests/peers/peers.sh
+
+printf '\n==> a newcomer'"'"'s first start (fresh clone, empty target folder)\n'
+tests/benches/first_start.sh

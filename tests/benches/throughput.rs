@@ -26,10 +26,17 @@ fn workflows() -> WorkflowSet {
     channels.insert("in-app", ChannelType::InAppFeed);
     let feed = json!({"ref": "feed", "type": "channel", "channel_key": "in-app", "template": {"markdown_body": "Hi {{ recipient.id }}"}});
     let wait = json!({"ref": "wait", "type": "delay", "settings": {"delay_for": {"unit": "seconds", "value": DELAY_SECS}}});
-    let until = json!({"ref": "wait", "type": "delay", "settings": {"delay_until_field_path": "data.due"}});
+    let until =
+        json!({"ref": "wait", "type": "delay", "settings": {"delay_until_field_path": "data.due"}});
     let defs = [
-        ("delayed", json!({"name": "Delayed", "steps": [wait, feed.clone()]})),
-        ("due", json!({"name": "Due together", "steps": [until, feed]})),
+        (
+            "delayed",
+            json!({"name": "Delayed", "steps": [wait, feed.clone()]}),
+        ),
+        (
+            "due",
+            json!({"name": "Due together", "steps": [until, feed]}),
+        ),
     ];
     WorkflowSet::new(
         defs.iter()

@@ -10,6 +10,7 @@ pub mod conformance_batch;
 pub mod conformance_delivery;
 pub mod conformance_directory;
 pub mod conformance_idempotency;
+pub mod cost;
 pub mod crash;
 pub mod delivery;
 pub mod fanout;

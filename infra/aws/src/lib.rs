@@ -15,7 +15,7 @@ pub mod secrets;
 pub mod ses;
 pub mod wakeups;
 
-pub use counter::RequestCounter;
+pub use counter::{RequestCounter, Sizes};
 pub use dynamodb::{s3_client, s3_config, DynamoStore, ITEM_PAYLOAD_MAX};
 pub use secrets::StageSecrets;
 pub use ses::SesSender;

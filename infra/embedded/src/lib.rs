@@ -11,5 +11,6 @@ mod waker;
 
 pub use store::SqliteStore;
 pub use waker::{
-    recover, run_worker, run_worker_with, Retry, TokioWaker, Wake, DELIVERY_CONCURRENCY, RESUME_CONCURRENCY,
+    recover, run_worker, run_worker_with, Retry, TokioWaker, Wake, DELIVERY_CONCURRENCY,
+    RESUME_CONCURRENCY,
 };

@@ -104,7 +104,10 @@ impl TokioWaker {
         }
         timers.seq += 1;
         let seq = timers.seq;
-        let earliest = timers.due.first_key_value().is_none_or(|(&(t, _), _)| when < t);
+        let earliest = timers
+            .due
+            .first_key_value()
+            .is_none_or(|(&(t, _), _)| when < t);
         timers.due.insert((when, seq), (wake, at));
         drop(timers);
         if !self.shared.started.swap(true, Ordering::AcqRel) {
@@ -334,7 +337,11 @@ mod tests {
         assert_eq!(waker.armed(), 5_001);
 
         tokio::time::sleep(Duration::from_millis(1_100)).await;
-        assert_eq!(rx.try_recv().ok(), Some(Wake::Run(early)), "the earlier one first");
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(Wake::Run(early)),
+            "the earlier one first"
+        );
         assert!(rx.try_recv().is_err(), "nothing else is due yet");
 
         tokio::time::sleep(Duration::from_secs(4)).await;
@@ -361,7 +368,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn dropping_the_last_waker_ends_the_worker_queue() {
         let (waker, mut rx) = waker();
-        waker.wake_at(Uuid::new_v4(), at(60_000)).await.expect("armed");
+        waker
+            .wake_at(Uuid::new_v4(), at(60_000))
+            .await
+            .expect("armed");
         drop(waker);
         let ended = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await;
         assert_eq!(ended.ok(), Some(None), "the queue ended without firing");

@@ -266,3 +266,76 @@ async fn a_failed_webhook_is_retried_through_the_wake_up_queue() {
         DeliveryStatus::Delivered
     );
 }
+
+/// What an email step adds to a delayed notification's bill (SES's own fee aside): the step-resume
+/// pass that creates the email message (priced whole, so an upper bound: in a workflow that also
+/// has the in-app step, the run's own transitions are shared) and the stream's invocation that
+/// delivers it. `bash tests/bench.sh` prints it.
+#[tokio::test]
+async fn cost_of_the_email_step() {
+    use herald_tests::cost::{bill, item_sizes, Flow, Invocation};
+    let w = world().await;
+    let ses = aws_sdk_sesv2::Client::new(&w.stack.sdk);
+    ses.create_email_identity()
+        .email_identity("acme.test")
+        .send()
+        .await
+        .expect("identity");
+    let c = &w.stack.counter;
+    let ms = |t: std::time::Instant| t.elapsed().as_secs_f64() * 1e3;
+    let to = format!("cy-{}@example.com", Uuid::new_v4().simple());
+    let run = w
+        .deps
+        .engine
+        .trigger(
+            "welcome",
+            TriggerRequest::from_json(
+                &json!({"recipients": [{"id": "cy", "name": "Cy", "email": to}]}),
+            )
+            .expect("trigger"),
+        )
+        .await
+        .expect("triggered");
+    let mut flow = Flow::default();
+    c.reset();
+    let t = std::time::Instant::now();
+    handle_resume_event(&w.deps.engine, new_run(run))
+        .await
+        .expect("the stream starts the run");
+    flow.invocations.push(Invocation {
+        memory_mb: 512,
+        millis: ms(t),
+    });
+    flow.take(c);
+    let id = message_id(run, "cy", "email");
+    let t = std::time::Instant::now();
+    handle_resume_event(&w.deps.engine, new_message(id))
+        .await
+        .expect("the stream delivers the message");
+    flow.invocations.push(Invocation {
+        memory_mb: 512,
+        millis: ms(t),
+    });
+    flow.take(c);
+    let message = w
+        .deps
+        .engine
+        .store()
+        .get_message(id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.status, DeliveryStatus::Sent);
+    // SES's fee per email is the provider's, left out as the issue asks.
+    flow.requests
+        .retain(|op, _| !op.to_ascii_lowercase().starts_with("ses"));
+    let sizes = item_sizes(&w.stack.dynamodb, &w.stack.config.table).await;
+    let email = bill(&flow, &sizes);
+    eprintln!("cost: requests {:?}", flow.requests);
+    email.print("the email step adds");
+    println!(
+        "cost: the email step adds at most ${:.2} per million (SES's own fee aside)",
+        email.total() * 1e6
+    );
+    assert!(email.total() > 0.0);
+}

@@ -846,3 +846,112 @@ async fn large_data_is_one_object_in_the_bucket_and_messages_show_it() {
         Some(1_000_000)
     );
 }
+
+/// The AWS bill of one delayed in-app notification (the invite reminder: inline identification,
+/// a cancellation key, 3 days' delay, one in-app message), priced from the requests counted here
+/// and each handler's measured duration. `bash tests/bench.sh` prints it beside Step Functions.
+#[tokio::test]
+async fn cost_of_a_delayed_in_app_notification() {
+    use herald_tests::cost::{bill, item_sizes, step_functions, Flow, Invocation};
+    let w = world().await;
+    // The first trigger of a version also stores the definition: once per deploy, not priced.
+    w.trigger(|b| {
+        b["recipients"] = json!(["warm-up"]);
+        b["cancellation_key"] = json!("warm-up");
+    })
+    .await;
+    let c = &w.stack.counter;
+    let (api_mb, resume_mb) = (256, 512); // the template's MemorySize for each function
+    let mut flow = Flow {
+        api_requests: 1,
+        ..Default::default()
+    };
+    let timed = std::time::Instant::now;
+    let ms = |t: std::time::Instant| t.elapsed().as_secs_f64() * 1e3;
+
+    c.reset();
+    let t = timed();
+    let run = w.trigger(|_| {}).await;
+    flow.invocations.push(Invocation {
+        memory_mb: api_mb,
+        millis: ms(t),
+    });
+    flow.take(c);
+
+    let t = timed();
+    handle_resume_event(&w.deps.engine, event("step-resume-stream.json", run))
+        .await
+        .expect("start");
+    flow.invocations.push(Invocation {
+        memory_mb: resume_mb,
+        millis: ms(t),
+    });
+    flow.take(c);
+    assert_eq!(flow.requests.get("Scheduler.CreateSchedule"), Some(&1));
+
+    let due = w.due(run, "ann").await;
+    let (_, input) = w.schedule_input(run, due).await.expect("a schedule");
+    c.reset(); // the test's own reads
+    w.clock.set(due - Duration::seconds(1));
+    let t = timed();
+    handle_resume_event(&w.deps.engine, input)
+        .await
+        .expect("early wake");
+    flow.invocations.push(Invocation {
+        memory_mb: resume_mb,
+        millis: ms(t),
+    });
+    flow.scheduler_invocations += 1;
+    flow.take(c);
+    assert_eq!(flow.requests.get("SQS.SendMessage"), Some(&1));
+
+    let sqs_event = w.next_sqs_event().await;
+    c.reset();
+    flow.sqs_polling_requests += 2; // the event source mapping receives, then deletes it
+    w.clock.set(due);
+    let t = timed();
+    handle_resume_event(&w.deps.engine, sqs_event)
+        .await
+        .expect("wake");
+    flow.invocations.push(Invocation {
+        memory_mb: resume_mb,
+        millis: ms(t),
+    });
+    flow.take(c);
+    assert_eq!(w.messages_of("ann").await, 1);
+
+    let sizes = item_sizes(&w.stack.dynamodb, &w.stack.config.table).await;
+    let herald = bill(&flow, &sizes);
+    eprintln!("cost: requests {:?}", flow.requests);
+    for (op, s) in &flow.sizes {
+        let items: Vec<String> = s
+            .items
+            .iter()
+            .map(|(key, carried)| {
+                let kind = key.0.split('#').next().unwrap_or_default();
+                format!(
+                    "{kind}/{} {} B",
+                    key.1.split('#').next().unwrap_or_default(),
+                    sizes.get(key).unwrap_or(carried)
+                )
+            })
+            .collect();
+        eprintln!("cost: items {op}: {}", items.join(", "));
+    }
+    herald.print("Herald, delayed in-app notification");
+    // Step Functions: the Wait state and the task writing the message.
+    let sfn = step_functions(2);
+    sfn.print("Step Functions standard, same flow");
+    println!(
+        "cost: Herald ${:.2} per million delayed in-app notifications (target ≤ $8), {:.1}× less than Step Functions standard (${:.2}); prices of {}",
+        herald.total() * 1e6,
+        sfn.total() / herald.total(),
+        sfn.total() * 1e6,
+        herald_tests::cost::PRICED_ON
+    );
+    assert_eq!(flow.invocations.len(), 4);
+    assert!(
+        herald.lines.iter().all(|(_, dollars, _)| *dollars > 0.0),
+        "{herald:?}"
+    );
+}
