@@ -1,4 +1,4 @@
-// The peer workload on BullMQ: n delayed jobs (3 s) added 50 at a time through BullMQ's own
+// The peer workload on BullMQ: n delayed jobs (20 s) added 50 at a time through BullMQ's own
 // client, half of them removed, then every job that fires is counted. Prints the figures and a
 // JSON line for the summary. Usage: node bullmq.mjs <redis port> <label> [n]
 import { Queue, Worker } from 'bullmq';
@@ -7,7 +7,7 @@ import { figures, lateness, load, sleep } from './common.mjs';
 const [port, label, count] = process.argv.slice(2);
 const n = Number(count ?? 5000);
 const IN_FLIGHT = 50;
-const DELAY_MS = 3000;
+const DELAY_MS = 20000;
 const connection = { host: '127.0.0.1', port: Number(port), maxRetriesPerRequest: null };
 const queue = new Queue('reminders', { connection });
 await queue.waitUntilReady();
