@@ -37,8 +37,8 @@ cargo build -q -p herald-local
 cargo bench -p herald-tests --bench chaos 2>/dev/null
 
 printf '\n==> large data: one trigger of 10 MB for 1,000 recipients, peak memory (release server)\n'
-cargo build -q --release -p herald-local
-HERALD_BIN="$PWD/target/release/herald" cargo test -q -p herald-tests --test herald \
+cargo build -q --profile local -p herald-local
+HERALD_BIN="$PWD/target/local/herald" cargo test -q -p herald-tests --test herald \
   large_data::ten_megabytes -- --nocapture 2>&1 | grep '^10 MB'
 
 printf '\n==> AWS request budgets (moto on loopback)\n'

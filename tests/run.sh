@@ -25,6 +25,8 @@ cargo fmt --all -- --check
 
 step "lint (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
+# The local server with Amazon SES (its `ses` feature), which the default build leaves out.
+cargo clippy -p herald-local --features ses -- -D warnings
 
 step "the engine core depends on no AWS, Lambda, HTTP-server or storage crate"
 forbidden='^(aws-|lambda_|hyper|axum|tower|reqwest|rusqlite|libsqlite3-sys) '

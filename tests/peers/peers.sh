@@ -12,15 +12,18 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 n="${1:-5000}"
 seconds="${2:-10}"
+# The runs' delay is 20 s: every trigger and cancel must be answered before the first falls due.
+[ "$seconds" -le 15 ] || { echo "wrk trigger seconds: at most 15 (the delay is 20 s)" >&2; exit 2; }
 
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v wrk >/dev/null || need+=(wrk)
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >/dev/null
   $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-(cd "$here" && { [ -d node_modules/bullmq ] && [ -d node_modules/ioredis ] || npm install --silent --no-package-lock --no-audit --no-fund >/dev/null; })
+(cd "$here" && { [ -d node_modules/bullmq ] && [ -d node_modules/ioredis ] && [ -d node_modules/@knocklabs/node ] || npm install --silent --no-package-lock --no-audit --no-fund >/dev/null; })
 (cd "$root" && cargo build -q --profile local -p herald-local)
 
 tmp="$(mktemp -d)"
@@ -57,7 +60,10 @@ start_herald() {
     HERALD_WORKFLOWS_DIR="$here/workflows" RUST_LOG=warn "$root/target/local/herald" >/dev/null &
   herald_pid=$!; pids+=("$herald_pid")
   export KNOCK_BASE_URL="http://127.0.0.1:$port" KNOCK_API_KEY="$HERALD_BENCH_KEY"
-  until curl -s -o /dev/null "$KNOCK_BASE_URL/"; do sleep 0.1; done
+  until curl -s -o /dev/null "$KNOCK_BASE_URL/"; do
+    kill -0 "$herald_pid" 2>/dev/null || { echo "herald exited at start" >&2; exit 1; }
+    sleep 0.1
+  done
 }
 stop_herald() { kill "$herald_pid"; wait "$herald_pid" 2>/dev/null || true; }
 

@@ -68,7 +68,7 @@ impl Flow {
         for (op, s) in counter.sizes() {
             let e = self.sizes.entry(op).or_default();
             e.items.extend(s.items);
-            e.response_bytes += s.response_bytes;
+            e.responses.extend(s.responses);
         }
         counter.reset();
     }
@@ -129,7 +129,7 @@ fn value_bytes(v: &AttributeValue) -> u64 {
     }
 }
 
-/// Every item in `table` by (`pk`, `sk`), with its size in bytes.
+/// Every item in `table` by (`pk`, `sk`), with what a write of it costs.
 pub async fn item_sizes(client: &aws_sdk_dynamodb::Client, table: &str) -> ItemSizes {
     let mut sizes = ItemSizes::new();
     let mut start = None;
@@ -148,7 +148,7 @@ pub async fn item_sizes(client: &aws_sdk_dynamodb::Client, table: &str) -> ItemS
                     .cloned()
                     .unwrap_or_default()
             };
-            sizes.insert((part("pk"), part("sk")), item_bytes(item));
+            sizes.insert((part("pk"), part("sk")), ItemSize::of(item));
         }
         match page.last_evaluated_key() {
             Some(k) => start = Some(k.clone()),
@@ -157,51 +157,114 @@ pub async fn item_sizes(client: &aws_sdk_dynamodb::Client, table: &str) -> ItemS
     }
 }
 
-/// Items by (`pk`, `sk`), with their sizes in bytes.
-pub type ItemSizes = std::collections::HashMap<(String, String), u64>;
+/// An item's size, and the size of its entry in each secondary index that holds it (the
+/// template's `gsi1` and `gsi2` project the whole item, `gsi3` its keys): a write of the item
+/// writes those entries too.
+#[derive(Debug, Clone, Default)]
+pub struct ItemSize {
+    /// The item, in bytes.
+    pub bytes: u64,
+    /// Each index entry, in bytes.
+    pub index_entries: Vec<u64>,
+}
+
+impl ItemSize {
+    fn of(item: &std::collections::HashMap<String, AttributeValue>) -> Self {
+        let bytes = item_bytes(item);
+        let attr = |k: &str| item.get(k).map_or(0, |v| k.len() as u64 + value_bytes(v));
+        let mut index_entries = Vec::new();
+        for (index, whole) in [("gsi1", true), ("gsi2", true), ("gsi3", false)] {
+            if !item.contains_key(&format!("{index}pk")) {
+                continue;
+            }
+            index_entries.push(if whole {
+                bytes
+            } else {
+                ["pk", "sk", &format!("{index}pk"), &format!("{index}sk")]
+                    .iter()
+                    .map(|k| attr(k))
+                    .sum()
+            });
+        }
+        Self {
+            bytes,
+            index_entries,
+        }
+    }
+
+    /// Write units of one write of the item: the item per KB, and each index entry per KB.
+    pub fn write_units(&self) -> u64 {
+        self.bytes.div_ceil(1024).max(1)
+            + self
+                .index_entries
+                .iter()
+                .map(|b| b.div_ceil(1024).max(1))
+                .sum::<u64>()
+    }
+}
+
+/// Items by (`pk`, `sk`).
+pub type ItemSizes = std::collections::HashMap<(String, String), ItemSize>;
 
 /// Prices `flow`. Each item a request names is priced at its size in `sizes` (the table after
-/// the flow: an updated item at its final size, the larger one as a rule), or, if the flow deleted
-/// it, at what the request carried for it.
+/// the flow: an updated item at its final size, the larger one as a rule) with its index entries,
+/// or, if the flow deleted it, at what the request carried for it. An update that moves an item
+/// in an index costs that index two writes (a delete and a put); this counts one.
 pub fn bill(flow: &Flow, sizes: &ItemSizes) -> Bill {
     let mut bill = Bill::default();
-    let size =
-        |(key, carried): &((String, String), u64)| sizes.get(key).copied().unwrap_or(*carried);
-    let units = |op: &str, per: u64| -> f64 {
-        flow.sizes.get(&format!("DynamoDB.{op}")).map_or(0.0, |s| {
-            s.items
-                .iter()
-                .map(|i| size(i).div_ceil(per).max(1) as f64)
-                .sum()
-        })
+    let named = |op: &str| {
+        flow.sizes
+            .get(&format!("DynamoDB.{op}"))
+            .map(|s| s.items.clone())
+            .unwrap_or_default()
     };
-    let (mut write_units, mut read_units) = (0.0, 0.0);
+    let write_units = |op: &str| -> f64 {
+        named(op)
+            .iter()
+            .map(|(key, carried)| match sizes.get(key) {
+                Some(item) => item.write_units() as f64,
+                None => carried.div_ceil(1024).max(1) as f64,
+            })
+            .sum()
+    };
+    let read_units = |op: &str| -> f64 {
+        named(op)
+            .iter()
+            .map(|(key, carried)| {
+                let bytes = sizes.get(key).map_or(*carried, |i| i.bytes);
+                bytes.div_ceil(4096).max(1) as f64
+            })
+            .sum()
+    };
+    let (mut writes, mut reads) = (0.0, 0.0);
     let mut largest = 0;
     for s in flow.sizes.values() {
-        largest = s.items.iter().map(size).fold(largest, u64::max);
+        for (key, carried) in &s.items {
+            largest = largest.max(sizes.get(key).map_or(*carried, |i| i.bytes));
+        }
     }
-    for (op, n) in &flow.requests {
+    for op in flow.requests.keys() {
         let Some(op) = op.strip_prefix("DynamoDB.") else {
             continue;
         };
         match op {
-            "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" => {
-                write_units += units(op, 1024)
-            }
-            "TransactWriteItems" => write_units += 2.0 * units(op, 1024),
-            "GetItem" | "BatchGetItem" => read_units += units(op, 4096),
-            "TransactGetItems" => read_units += 2.0 * units(op, 4096),
-            // What a query reads is at least one unit a request, one per 4 KB it returns.
+            "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" => writes += write_units(op),
+            "TransactWriteItems" => writes += 2.0 * write_units(op),
+            "GetItem" | "BatchGetItem" => reads += read_units(op),
+            "TransactGetItems" => reads += 2.0 * read_units(op),
+            // A query reads at least one unit, one per 4 KB it returns, rounded up per answer.
             "Query" | "Scan" => {
-                let bytes = flow
-                    .sizes
-                    .get(&format!("DynamoDB.{op}"))
-                    .map_or(0, |s| s.response_bytes);
-                read_units += (*n as f64).max((bytes as f64 / 4096.0).ceil())
+                reads += flow.sizes.get(&format!("DynamoDB.{op}")).map_or(0.0, |s| {
+                    s.responses
+                        .iter()
+                        .map(|b| b.div_ceil(4096).max(1) as f64)
+                        .sum()
+                })
             }
             _ => {}
         }
     }
+    let (write_units, read_units) = (writes, reads);
     let gb_seconds: f64 = flow
         .invocations
         .iter()
@@ -238,7 +301,7 @@ pub fn bill(flow: &Flow, sizes: &ItemSizes) -> Bill {
         (
             "DynamoDB writes",
             write_units * price::DYNAMODB_WRITE_UNIT,
-            format!("{write_units:.0} write units, items up to {largest} B"),
+            format!("{write_units:.0} write units with the index entries, items up to {largest} B"),
         ),
         (
             "DynamoDB reads",

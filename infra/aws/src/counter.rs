@@ -21,15 +21,15 @@ pub struct RequestCounter {
 
 /// What the requests of one operation carried, for pricing them: the items a DynamoDB request
 /// names by key (each a read or write unit at least) and the bytes of the answers (what a query
-/// read).
+/// read, rounded up per answer).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sizes {
     /// The (`pk`, `sk`) of each item written or read by key, with the bytes the request carried
     /// for it: one for `PutItem`, `UpdateItem`, `DeleteItem`, `GetItem`, one per entry in
     /// transactions and batches, none for a query.
     pub items: Vec<((String, String), u64)>,
-    /// The answers' bodies, in bytes.
-    pub response_bytes: u64,
+    /// The size of each answer's body, in bytes (of every attempt).
+    pub responses: Vec<u64>,
 }
 
 /// The items a DynamoDB request body names, by key.
@@ -152,7 +152,11 @@ impl Intercept for RequestCounter {
         };
         let key = format!("{}.{}", meta.service(), meta.name());
         if let Ok(mut sizes) = self.sizes.lock() {
-            sizes.entry(key).or_default().response_bytes += body.len() as u64;
+            sizes
+                .entry(key)
+                .or_default()
+                .responses
+                .push(body.len() as u64);
         }
         Ok(())
     }

@@ -92,6 +92,9 @@ impl TokioWaker {
     }
 
     fn arm(&self, wake: Wake, at: DateTime<Utc>) -> Result<(), WakeError> {
+        // The timer task runs on the runtime of the first arm; without one, nothing is armed.
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| WakeError("local wake-ups need a tokio runtime".into()))?;
         let wait = (at - self.clock.now()).to_std().unwrap_or_default();
         let when = Instant::now() + wait;
         let mut timers = self
@@ -111,7 +114,7 @@ impl TokioWaker {
         timers.due.insert((when, seq), (wake, at));
         drop(timers);
         if !self.shared.started.swap(true, Ordering::AcqRel) {
-            tokio::spawn(fire_when_due(
+            runtime.spawn(fire_when_due(
                 Arc::downgrade(&self.shared),
                 self.shared.changed.clone(),
             ));

@@ -930,9 +930,10 @@ async fn cost_of_a_delayed_in_app_notification() {
             .map(|(key, carried)| {
                 let kind = key.0.split('#').next().unwrap_or_default();
                 format!(
-                    "{kind}/{} {} B",
+                    "{kind}/{} {} B, {} index entries",
                     key.1.split('#').next().unwrap_or_default(),
-                    sizes.get(key).unwrap_or(carried)
+                    sizes.get(key).map_or(*carried, |i| i.bytes),
+                    sizes.get(key).map_or(0, |i| i.index_entries.len())
                 )
             })
             .collect();
