@@ -60,6 +60,25 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// Runs `call` as one Lambda invocation of a function with `memory_mb`: times it and adds
+    /// what `counter` counted during it.
+    pub async fn invoke<T>(
+        &mut self,
+        memory_mb: u32,
+        counter: &RequestCounter,
+        call: impl std::future::Future<Output = T>,
+    ) -> T {
+        counter.reset();
+        let started = std::time::Instant::now();
+        let out = call.await;
+        self.invocations.push(Invocation {
+            memory_mb,
+            millis: started.elapsed().as_secs_f64() * 1e3,
+        });
+        self.take(counter);
+        out
+    }
+
     /// Adds what `counter` counted since its last reset, and resets it.
     pub fn take(&mut self, counter: &RequestCounter) {
         for (op, n) in counter.snapshot() {

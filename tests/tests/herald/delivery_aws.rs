@@ -92,6 +92,16 @@ fn new_message(id: Uuid) -> Value {
 }
 
 impl World {
+    /// moto accepts mail only from a verified identity: the channel's `acme.test`.
+    async fn verify_sender(&self) {
+        aws_sdk_sesv2::Client::new(&self.stack.sdk)
+            .create_email_identity()
+            .email_identity("acme.test")
+            .send()
+            .await
+            .expect("identity");
+    }
+
     async fn start(&self, workflow: &str, body: Value) -> Uuid {
         let run = self
             .deps
@@ -117,13 +127,7 @@ fn message_id(run: Uuid, user: &str, step: &str) -> Uuid {
 async fn an_email_on_ses_is_sent_from_the_table_stream_in_one_request() {
     let w = world().await;
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("moto");
-    // moto accepts mail only from a verified identity.
-    let ses = aws_sdk_sesv2::Client::new(&w.stack.sdk);
-    ses.create_email_identity()
-        .email_identity("acme.test")
-        .send()
-        .await
-        .expect("identity");
+    w.verify_sender().await;
     let to = format!("ann-{}@example.com", Uuid::new_v4().simple());
     let run = w
         .start(
@@ -273,16 +277,10 @@ async fn a_failed_webhook_is_retried_through_the_wake_up_queue() {
 /// delivers it. `bash tests/bench.sh` prints it.
 #[tokio::test]
 async fn cost_of_the_email_step() {
-    use herald_tests::cost::{bill, item_sizes, Flow, Invocation};
+    use herald_tests::cost::{bill, item_sizes, Flow};
     let w = world().await;
-    let ses = aws_sdk_sesv2::Client::new(&w.stack.sdk);
-    ses.create_email_identity()
-        .email_identity("acme.test")
-        .send()
-        .await
-        .expect("identity");
+    w.verify_sender().await;
     let c = &w.stack.counter;
-    let ms = |t: std::time::Instant| t.elapsed().as_secs_f64() * 1e3;
     let to = format!("cy-{}@example.com", Uuid::new_v4().simple());
     let run = w
         .deps
@@ -297,26 +295,14 @@ async fn cost_of_the_email_step() {
         .await
         .expect("triggered");
     let mut flow = Flow::default();
-    c.reset();
-    let t = std::time::Instant::now();
-    handle_resume_event(&w.deps.engine, new_run(run))
+    let engine = &w.deps.engine;
+    flow.invoke(512, c, handle_resume_event(engine, new_run(run)))
         .await
         .expect("the stream starts the run");
-    flow.invocations.push(Invocation {
-        memory_mb: 512,
-        millis: ms(t),
-    });
-    flow.take(c);
     let id = message_id(run, "cy", "email");
-    let t = std::time::Instant::now();
-    handle_resume_event(&w.deps.engine, new_message(id))
+    flow.invoke(512, c, handle_resume_event(engine, new_message(id)))
         .await
         .expect("the stream delivers the message");
-    flow.invocations.push(Invocation {
-        memory_mb: 512,
-        millis: ms(t),
-    });
-    flow.take(c);
     let message = w
         .deps
         .engine

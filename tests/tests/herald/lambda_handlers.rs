@@ -852,7 +852,7 @@ async fn large_data_is_one_object_in_the_bucket_and_messages_show_it() {
 /// and each handler's measured duration. `bash tests/bench.sh` prints it beside Step Functions.
 #[tokio::test]
 async fn cost_of_a_delayed_in_app_notification() {
-    use herald_tests::cost::{bill, item_sizes, step_functions, Flow, Invocation};
+    use herald_tests::cost::{bill, item_sizes, step_functions, Flow};
     let w = world().await;
     // The first trigger of a version also stores the definition: once per deploy, not priced.
     w.trigger(|b| {
@@ -866,58 +866,33 @@ async fn cost_of_a_delayed_in_app_notification() {
         api_requests: 1,
         ..Default::default()
     };
-    let timed = std::time::Instant::now;
-    let ms = |t: std::time::Instant| t.elapsed().as_secs_f64() * 1e3;
 
-    c.reset();
-    let t = timed();
-    let run = w.trigger(|_| {}).await;
-    flow.invocations.push(Invocation {
-        memory_mb: api_mb,
-        millis: ms(t),
-    });
-    flow.take(c);
-
-    let t = timed();
-    handle_resume_event(&w.deps.engine, event("step-resume-stream.json", run))
-        .await
-        .expect("start");
-    flow.invocations.push(Invocation {
-        memory_mb: resume_mb,
-        millis: ms(t),
-    });
-    flow.take(c);
+    let engine = &w.deps.engine;
+    let run = flow.invoke(api_mb, c, w.trigger(|_| {})).await;
+    flow.invoke(
+        resume_mb,
+        c,
+        handle_resume_event(engine, event("step-resume-stream.json", run)),
+    )
+    .await
+    .expect("start");
     assert_eq!(flow.requests.get("Scheduler.CreateSchedule"), Some(&1));
 
     let due = w.due(run, "ann").await;
     let (_, input) = w.schedule_input(run, due).await.expect("a schedule");
-    c.reset(); // the test's own reads
     w.clock.set(due - Duration::seconds(1));
-    let t = timed();
-    handle_resume_event(&w.deps.engine, input)
+    flow.invoke(resume_mb, c, handle_resume_event(engine, input))
         .await
         .expect("early wake");
-    flow.invocations.push(Invocation {
-        memory_mb: resume_mb,
-        millis: ms(t),
-    });
     flow.scheduler_invocations += 1;
-    flow.take(c);
     assert_eq!(flow.requests.get("SQS.SendMessage"), Some(&1));
 
     let sqs_event = w.next_sqs_event().await;
-    c.reset();
     flow.sqs_polling_requests += 2; // the event source mapping receives, then deletes it
     w.clock.set(due);
-    let t = timed();
-    handle_resume_event(&w.deps.engine, sqs_event)
+    flow.invoke(resume_mb, c, handle_resume_event(engine, sqs_event))
         .await
         .expect("wake");
-    flow.invocations.push(Invocation {
-        memory_mb: resume_mb,
-        millis: ms(t),
-    });
-    flow.take(c);
     assert_eq!(w.messages_of("ann").await, 1);
 
     let sizes = item_sizes(&w.stack.dynamodb, &w.stack.config.table).await;
