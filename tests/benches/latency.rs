@@ -4,15 +4,12 @@
 //!
 //! Run: `cargo bench -p herald-tests --bench latency`
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use herald_core::definition::{from_json, ChannelType, Channels, WorkflowSet};
-use herald_core::ports::{MessageQuery, Store, Waker};
+use herald_core::ports::MessageQuery;
 use herald_core::recipient::RecipientRef;
-use herald_core::{Engine, SystemClock};
-use herald_embedded::{run_worker, SqliteStore, TokioWaker};
-use herald_http::App;
+use herald_tests::bench::{local, percentile, Local};
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -26,11 +23,6 @@ fn workflows() -> WorkflowSet {
         defs.iter()
             .map(|(k, v)| from_json(k, v, &channels).expect("workflow")),
     )
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 fn summary(name: &str, mut ms: Vec<f64>) {
@@ -57,14 +49,7 @@ fn trigger_request(recipients: usize, i: usize) -> lambda_http::Request {
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).expect("store"));
-    let clock = Arc::new(SystemClock);
-    let (waker, rx) = TokioWaker::new(clock.clone());
-    let waker: Arc<dyn Waker> = Arc::new(waker);
-    let engine = Engine::new(store.clone(), waker, clock, Arc::new(workflows()));
-    tokio::spawn(run_worker(engine.clone(), rx));
-    let router = herald_http::router(App::new(engine, ["sk_bench"]));
+    let Local { store, router, .. } = &local(workflows());
 
     for (recipients, rounds) in [(1usize, 200usize), (1_000, 20)] {
         let mut ms = Vec::with_capacity(rounds);

@@ -10,10 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use herald_core::definition::{from_json, ChannelType, Channels, WorkflowSet};
-use herald_core::ports::{MessageQuery, PageRequest, Store, Waker};
-use herald_core::{Engine, SystemClock};
-use herald_embedded::{run_worker, SqliteStore, TokioWaker};
-use herald_http::App;
+use herald_core::ports::{MessageQuery, PageRequest, Store};
+use herald_tests::bench::{local, percentile, Local};
 use serde_json::json;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -52,11 +50,6 @@ fn request(path: &str, body: serde_json::Value) -> lambda_http::Request {
         .header("content-type", "application/json")
         .body(lambda_http::Body::from(body.to_string()))
         .expect("request")
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 /// Sends `bodies` to `path`, `IN_FLIGHT` at a time: requests/s, each latency (ms, sorted) and
@@ -132,19 +125,12 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5_000);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).expect("store"));
-    let clock = Arc::new(SystemClock);
-    let (waker, rx) = TokioWaker::new(clock.clone());
-    let waker: Arc<dyn Waker> = Arc::new(waker);
-    let engine = Engine::new(store.clone(), waker, clock, Arc::new(workflows()));
-    tokio::spawn(run_worker(engine.clone(), rx));
-    let router = herald_http::router(App::new(engine, ["sk_bench"]));
+    let Local { store, router, .. } = &local(workflows());
 
     let triggers = (0..n)
         .map(|i| json!({"recipients": [format!("u{i}")], "cancellation_key": format!("k{i}"), "data": {"n": i}}))
         .collect();
-    let (rate, ms, _) = load(&router, "/v1/workflows/delayed/trigger", triggers, 200).await;
+    let (rate, ms, _) = load(router, "/v1/workflows/delayed/trigger", triggers, 200).await;
     line(&format!("trigger ({n}, {IN_FLIGHT} in flight)"), rate, &ms);
 
     let cancels = (0..n)
@@ -152,7 +138,7 @@ async fn main() {
         .map(|i| json!({"cancellation_key": format!("k{i}")}))
         .collect();
     let (rate, ms, cancelled_at) =
-        load(&router, "/v1/workflows/delayed/cancel", cancels, 204).await;
+        load(router, "/v1/workflows/delayed/cancel", cancels, 204).await;
     line(
         &format!("cancel ({}, {IN_FLIGHT} in flight)", n.div_ceil(2)),
         rate,
@@ -218,7 +204,7 @@ async fn main() {
         lateness[lateness.len() - 1]
     );
 
-    due_together(&router, store.as_ref(), n.min(2_000)).await;
+    due_together(router, store.as_ref(), n.min(2_000)).await;
 }
 
 /// `n` runs whose delay ends at the same instant (`delay_until_field_path`): how late the

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod batching;
+pub mod bench;
 pub mod chaos;
 pub mod conformance;
 pub mod conformance_batch;
