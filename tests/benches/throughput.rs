@@ -137,8 +137,7 @@ async fn main() {
         .step_by(2)
         .map(|i| json!({"cancellation_key": format!("k{i}")}))
         .collect();
-    let (rate, ms, cancelled_at) =
-        load(router, "/v1/workflows/delayed/cancel", cancels, 204).await;
+    let (rate, ms, cancelled_at) = load(router, "/v1/workflows/delayed/cancel", cancels, 204).await;
     line(
         &format!("cancel ({}, {IN_FLIGHT} in flight)", n.div_ceil(2)),
         rate,
